@@ -1,0 +1,35 @@
+"""dyngraph: define-by-run autodiff with PyTorch's names.
+
+Tensors record a tape as ops run; `backward()` walks it with the shared VJP
+rules from `shared_ops`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared_ops import register_library_dir as _register
+
+_register(__file__)
+
+from . import tensor_methods as _methods  # noqa: E402,F401  (attaches Tensor methods)
+from .creation import (  # noqa: E402,F401
+    arange, empty, from_numpy, full, manual_seed, ones, ones_like, rand, randn,
+    set_default_dtype, get_default_dtype, tensor, zeros, zeros_like,
+)
+from .engine import backward, grad  # noqa: E402,F401
+from .function import Function, FunctionCtx  # noqa: E402,F401
+from .functions import *  # noqa: E402,F401,F403
+from .functions import max, min, sum, abs, pow  # noqa: E402,F401
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
+from .gradcheck import gradcheck  # noqa: E402,F401
+from .tensor import Tensor, is_tensor  # noqa: E402,F401
+from shared_ops import (  # noqa: E402,F401
+    DTypeError, FunctionError, GradientError, GraphCompareError, InPlaceError, ShapeError,
+)
+
+float32, float64, float16 = np.float32, np.float64, np.float16
+int32, int64, bool_ = np.int32, np.int64, np.bool_
+float, double, long = np.float32, np.float64, np.int64
+
+from . import nn, optim  # noqa: E402,F401

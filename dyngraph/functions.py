@@ -1,0 +1,234 @@
+"""PyTorch-named tensor functions (dg.exp, dg.matmul, dg.cat, ...).
+
+Each one routes to a shared_ops primitive through `apply_primitive`; arguments
+that are not Tensors are taken as constants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import shared_ops as so
+from shared_ops import REGISTRY as P
+from shared_ops.shapes import normalize_axes, normalize_axis
+
+from .tensor import Tensor, apply_primitive
+
+
+def _t(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _unary(name):
+    prim = P[name]
+
+    def fn(input):
+        return apply_primitive(prim, (_t(input),), {})
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name}."
+    return fn
+
+
+def _binary(name):
+    prim = P[name]
+
+    def fn(input, other):
+        return apply_primitive(prim, (input, other), {})
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name} with broadcasting."
+    return fn
+
+
+exp, log, sqrt, abs, tanh, sigmoid, relu, neg, sign = (
+    _unary(n) for n in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "neg", "sign"))
+add, sub, mul, div, pow, maximum, minimum = (
+    _binary(n) for n in ("add", "sub", "mul", "div", "pow", "maximum", "minimum"))
+gt, lt, eq, ne, ge, le = (
+    _binary(n) for n in ("greater", "less", "equal", "not_equal", "greater_equal",
+                         "less_equal"))
+logical_and, logical_or = _binary("logical_and"), _binary("logical_or")
+logical_not = _unary("logical_not")
+multiply, subtract, divide, true_divide = mul, sub, div, div
+
+
+def matmul(input, other) -> Tensor:
+    """Matrix product (batched and 1-d cases as in NumPy/PyTorch)."""
+    return apply_primitive(P["matmul"], (input, other), {})
+
+
+def mm(input, mat2) -> Tensor:
+    """2-d matrix product."""
+    if _t(input).ndim != 2 or _t(mat2).ndim != 2:
+        raise so.ShapeError(f"mm: expects 2-d tensors, got {_t(input).shape} and "
+                            f"{_t(mat2).shape}")
+    return matmul(input, mat2)
+
+
+def where(condition, input, other) -> Tensor:
+    return apply_primitive(P["where"], (condition, input, other), {})
+
+
+def clamp(input, min=None, max=None) -> Tensor:
+    return apply_primitive(P["clip"], (_t(input),), {"lo": min, "hi": max})
+
+
+clip = clamp
+
+
+def _reduce(name, input, dim, keepdim):
+    input = _t(input)
+    axes = normalize_axes(name, dim, input.ndim)
+    return apply_primitive(P[name], (input,), {"axis": axes, "keepdims": bool(keepdim)})
+
+
+def sum(input, dim=None, keepdim: bool = False) -> Tensor:
+    return _reduce("sum", input, dim, keepdim)
+
+
+def mean(input, dim=None, keepdim: bool = False) -> Tensor:
+    return _reduce("mean", input, dim, keepdim)
+
+
+def max(input, dim=None, keepdim: bool = False):
+    """max() of all elements, or (values, indices) along `dim` as in PyTorch."""
+    if dim is None:
+        return _reduce("max", input, None, keepdim)
+    values = _reduce("max", input, dim, keepdim)
+    idx = np.argmax(_t(input)._data, axis=dim)
+    return values, Tensor(np.expand_dims(idx, dim) if keepdim else idx)
+
+
+def min(input, dim=None, keepdim: bool = False):
+    """min() of all elements, or (values, indices) along `dim`."""
+    if dim is None:
+        return neg(_reduce("max", neg(input), None, keepdim))
+    values = neg(_reduce("max", neg(input), dim, keepdim))
+    idx = np.argmin(_t(input)._data, axis=dim)
+    return values, Tensor(np.expand_dims(idx, dim) if keepdim else idx)
+
+
+def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
+    data = _t(input)._data
+    idx = np.argmax(data, axis=dim, keepdims=keepdim) if dim is not None else np.argmax(data)
+    return Tensor(np.asarray(idx))
+
+
+def softmax(input, dim: int = -1) -> Tensor:
+    input = _t(input)
+    return apply_primitive(P["softmax"], (input,), {"axis": (normalize_axis(
+        "softmax", dim, input.ndim),)})
+
+
+def log_softmax(input, dim: int = -1) -> Tensor:
+    input = _t(input)
+    return apply_primitive(P["log_softmax"], (input,), {"axis": (normalize_axis(
+        "log_softmax", dim, input.ndim),)})
+
+
+def reshape(input, shape) -> Tensor:
+    shape = tuple(int(d) for d in shape)
+    return apply_primitive(P["reshape"], (_t(input),), {"shape": shape})
+
+
+def permute(input, dims) -> Tensor:
+    input = _t(input)
+    axes = tuple(normalize_axis("permute", int(a), input.ndim) for a in dims)
+    return apply_primitive(P["transpose"], (input,), {"axes": axes})
+
+
+def transpose(input, dim0: int, dim1: int) -> Tensor:
+    input = _t(input)
+    perm = list(range(input.ndim))
+    a, b = normalize_axis("transpose", dim0, input.ndim), normalize_axis(
+        "transpose", dim1, input.ndim)
+    perm[a], perm[b] = perm[b], perm[a]
+    return apply_primitive(P["transpose"], (input,), {"axes": tuple(perm)})
+
+
+def t(input) -> Tensor:
+    input = _t(input)
+    if input.ndim > 2:
+        raise so.ShapeError(f"t: expects a tensor with <= 2 dims, got {input.ndim}")
+    return input if input.ndim < 2 else transpose(input, 0, 1)
+
+
+def squeeze(input, dim=None) -> Tensor:
+    input = _t(input)
+    if dim is None:
+        axes = tuple(i for i, d in enumerate(input.shape) if d == 1)
+    else:
+        axes = normalize_axes("squeeze", dim, input.ndim)
+        axes = tuple(a for a in axes if input.shape[a] == 1)  # PyTorch: no-op otherwise
+    return apply_primitive(P["squeeze"], (input,), {"axis": axes})
+
+
+def unsqueeze(input, dim: int) -> Tensor:
+    input = _t(input)
+    return apply_primitive(P["expand_dims"], (input,), {
+        "axis": (normalize_axis("unsqueeze", dim, input.ndim + 1),)})
+
+
+def broadcast_to(input, shape) -> Tensor:
+    return apply_primitive(P["broadcast_to"], (_t(input),), {"shape": tuple(shape)})
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Concatenate along an existing dim."""
+    tensors = [_t(x) for x in tensors]
+    if not tensors:
+        raise ValueError("cat: needs at least one tensor")
+    axis = normalize_axis("cat", dim, tensors[0].ndim)
+    return apply_primitive(P["concatenate"], tuple(tensors), {"axis": axis})
+
+
+concatenate = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Stack along a new dim."""
+    tensors = [_t(x) for x in tensors]
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    dim = normalize_axis("stack", dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(x, dim) for x in tensors], dim)
+
+
+def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    input = _t(input)
+    if input.ndim == 0:
+        return reshape(input, (1,))
+    s = normalize_axis("flatten", start_dim, input.ndim)
+    e = normalize_axis("flatten", end_dim, input.ndim)
+    shape = input.shape[:s] + (-1,) + input.shape[e + 1:]
+    return reshape(input, shape)
+
+
+def getitem(input, index) -> Tensor:
+    return apply_primitive(P["getitem"], (_t(input),), {"index": so.normalize_index(
+        _index_data(index))})
+
+
+def _index_data(index):
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, tuple):
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def cast(input, dtype) -> Tensor:
+    return apply_primitive(P["cast"], (_t(input),), {"dtype": np.dtype(dtype)})
+
+
+def clone(input) -> Tensor:
+    """A differentiable copy."""
+    return mul(input, 1)
+
+
+def numel(input) -> int:
+    return int(np.prod(_t(input).shape, dtype=np.int64))
+
+
+def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol))
+

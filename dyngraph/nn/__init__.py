@@ -1,0 +1,6 @@
+"""dg.nn: modules, parameters and losses with torch.nn's names."""
+
+from . import functional  # noqa: F401
+from .modules import (  # noqa: F401
+    CrossEntropyLoss, Linear, Module, MSELoss, Parameter, ReLU, Sequential, Sigmoid, Tanh,
+)

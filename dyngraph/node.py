@@ -1,0 +1,68 @@
+"""Tape nodes: what an op records so that backward can run its VJP rule."""
+
+from __future__ import annotations
+
+from shared_ops import InPlaceError, format_site
+from shared_ops.errors import GradientError, with_site
+
+
+class Node:
+    """One recorded op (PyTorch's grad_fn).
+
+    `edges[i]` is None when input i needs no gradient, else (target, index):
+    target is the producing Node, or the leaf Tensor that accumulates `.grad`.
+    `inputs`/`out` are the raw values the VJP rule may use; they are dropped
+    after a backward without retain_graph.
+    """
+
+    __slots__ = ("op", "params", "inputs", "out", "edges", "versions", "site",
+                 "released", "n_out", "retained", "__weakref__")
+
+    def __init__(self, op, params, inputs, out, edges, versions, site, n_out=1):
+        self.op = op
+        self.params = params
+        self.inputs = inputs
+        self.out = out
+        self.edges = edges
+        self.versions = versions
+        self.site = site
+        self.released = False
+        self.n_out = n_out
+        self.retained = None
+
+    def name(self) -> str:
+        return f"{self.op.name.capitalize()}Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    @property
+    def next_functions(self) -> tuple:
+        """(node or leaf, output index) per input, as in PyTorch."""
+        return tuple(e if e is None else (e[0], e[1]) for e in self.edges)
+
+    def where(self) -> str:
+        return f"'{self.op.name}'" + (f" (created at {format_site(self.site)})"
+                                      if self.site else "")
+
+    def check_usable(self) -> None:
+        """Raise if saved values were freed or modified in place since saving."""
+        if self.released:
+            raise GradientError(
+                f"backward through the graph a second time: the saved values of "
+                f"{self.where()} were freed by an earlier backward; pass "
+                f"retain_graph=True to the first backward() if you need to call it twice")
+        for counter, seen in self.versions:
+            if counter[0] != seen:
+                raise InPlaceError(with_site(
+                    f"a value needed to compute the gradient of '{self.op.name}' was "
+                    f"modified by an in-place operation (its version is {counter[0]}, "
+                    f"expected {seen})", format_site(self.site)))
+
+    def release(self) -> None:
+        ctx = self.params.get("ctx") if self.params else None
+        if ctx is not None:
+            ctx._release()
+        self.inputs = None
+        self.out = None
+        self.released = True

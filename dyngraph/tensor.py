@@ -1,0 +1,256 @@
+"""The dyngraph Tensor and the op dispatcher that records the tape.
+
+`apply_primitive` is the engine's `bind` handler: it runs the primitive's
+NumPy impl and, when grad mode is on and an input requires grad, records a
+Node holding what the shared VJP rule needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared_ops import DTypeError, GradientError, ShapeError, format_site, user_site
+from shared_ops.errors import GraphCompareError, IndexingError
+
+from .grad_mode import GRAD_ENABLED
+from .node import Node
+
+DEFAULT_DTYPE = [np.dtype(np.float32)]
+
+
+def _op_error(prim, datas, exc: Exception) -> Exception:
+    """Turn a NumPy failure inside an op into our documented error type."""
+    site = format_site(user_site(3))
+    shapes = ", ".join(str(np.shape(d)) for d in datas)
+    where = f" (at {site})" if site else ""
+    if isinstance(exc, GraphCompareError):
+        return type(exc)(f"{exc}{where}")
+    if isinstance(exc, IndexError):
+        return IndexingError(f"{prim.name}: {exc}; operand shapes {shapes}{where}")
+    if isinstance(exc, TypeError):
+        return DTypeError(f"{prim.name}: {exc}{where}")
+    return ShapeError(f"{prim.name}: {exc}; operand shapes {shapes}{where}")
+
+
+def apply_primitive(prim, args, params):
+    """Run `prim` on Tensor/array/scalar args; record a node when needed."""
+    datas = []
+    needs_grad = False
+    for a in args:
+        if isinstance(a, Tensor):
+            datas.append(a._data)
+            if a._requires_grad:
+                needs_grad = True
+        else:
+            datas.append(a)
+    try:
+        out = prim.impl(*datas, **params)
+    except Exception as exc:  # numpy raises many types; map them to ours
+        raise _op_error(prim, datas, exc) from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    result = _wrap(out)
+    if needs_grad and GRAD_ENABLED[0] and prim.differentiable:
+        _record(prim, params, args, datas, result)
+    return result
+
+
+def _record(prim, params, args, datas, result) -> None:
+    edges = []
+    versions = [(result._version, 0)]
+    for a in args:
+        if isinstance(a, Tensor):
+            versions.append((a._version, a._version[0]))
+            if a._requires_grad:
+                fn = a.grad_fn
+                edges.append((a, 0) if fn is None else (fn, a._out_index))
+                continue
+        edges.append(None)
+    result.grad_fn = Node(prim, params, tuple(datas), result._data, tuple(edges),
+                          tuple(versions), user_site(3))
+    result._requires_grad = True
+
+
+def _wrap(data: np.ndarray, requires_grad: bool = False) -> Tensor:
+    t = Tensor.__new__(Tensor)
+    t._data = data
+    t._requires_grad = requires_grad
+    t.grad = None
+    t.grad_fn = None
+    t._out_index = 0
+    t._version = [0]
+    t._retains_grad = False
+    return t
+
+
+def _as_array(data, dtype=None) -> np.ndarray:
+    """Array from user data; Python floats default to the default dtype."""
+    if isinstance(data, Tensor):
+        data = data._data
+    explicit = dtype is not None or isinstance(data, (np.ndarray, np.generic))
+    try:
+        arr = np.array(data, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise DTypeError(f"tensor: cannot make a tensor from {type(data).__name__}: {exc}") \
+            from None
+    if arr.dtype.kind not in "biuf":
+        raise DTypeError(f"tensor: unsupported dtype {arr.dtype} (from {type(data).__name__})")
+    if not explicit and arr.dtype == np.float64:
+        arr = arr.astype(DEFAULT_DTYPE[0])
+    return arr
+
+
+class Tensor:
+    """An ndarray plus autograd state (`grad`, `requires_grad`, `grad_fn`)."""
+
+    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_out_index", "_version",
+                 "_retains_grad", "__weakref__")
+    _gc_level = 10
+    _gc_bind = staticmethod(apply_primitive)
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected op
+    __hash__ = object.__hash__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
+        self._data = _as_array(data, dtype)
+        self._requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._out_index = 0
+        self._version = [0]
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---- autograd state ---------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Make a leaf start (or stop) recording operations on it."""
+        if self.grad_fn is not None:
+            if not requires_grad:
+                raise GradientError(
+                    "requires_grad_(False) on a non-leaf tensor: use .detach() instead")
+            return self
+        if requires_grad and self._data.dtype.kind != "f":
+            raise DTypeError(f"only floating-point tensors can require gradients, "
+                             f"got dtype {self._data.dtype}")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def data(self) -> Tensor:
+        """A tensor sharing storage, outside the tape (changes are not tracked)."""
+        return _wrap(self._data)
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = value._data if isinstance(value, Tensor) else _as_array(value)
+
+    def detach(self) -> Tensor:
+        """Same storage and version counter, no history, no grad."""
+        t = _wrap(self._data)
+        t._version = self._version
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward."""
+        if self.grad_fn is None:
+            return
+        if self.grad_fn.retained is None:
+            self.grad_fn.retained = {}
+        import weakref
+        self.grad_fn.retained[self._out_index] = weakref.ref(self)
+        self._retains_grad = True
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
+                 inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad`."""
+        from .engine import backward
+        backward([self], None if gradient is None else [gradient],
+                 retain_graph, create_graph, inputs)
+
+    # ---- array views --------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def size(self, dim: int | None = None):
+        return self._data.shape if dim is None else self._data.shape[dim]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    def numpy(self) -> np.ndarray:
+        if self._requires_grad:
+            raise GradientError("numpy() on a tensor that requires grad: use "
+                                "tensor.detach().numpy()")
+        return self._data
+
+    def item(self):
+        if self._data.size != 1:
+            raise ShapeError(f"item(): tensor has {self._data.size} elements, not 1")
+        return self._data.item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self._data)
+
+    def __int__(self) -> int:
+        return int(self._data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self._data.dtype != DEFAULT_DTYPE[0]:
+            extra += f", dtype={self._data.dtype.name}"
+        if self.grad_fn is not None:
+            extra += f", grad_fn=<{self.grad_fn.name()}>"
+        elif self._requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)

@@ -1,0 +1,181 @@
+"""Tensor operators and methods (PyTorch names), attached to the class.
+
+Kept apart from tensor.py so the class core stays small; every method is a
+thin call into `functions` or an in-place update.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared_ops import REGISTRY as P
+from shared_ops import DTypeError, GradientError, ShapeError
+from shared_ops import normalize_index as _normalize_index
+
+from . import functions as F
+from .grad_mode import GRAD_ENABLED, no_grad
+from .tensor import Tensor, apply_primitive
+
+
+def _bin(name, reflected=False):
+    prim = P[name]
+    if reflected:
+        def method(self, other):
+            return apply_primitive(prim, (other, self), {})
+    else:
+        def method(self, other):
+            return apply_primitive(prim, (self, other), {})
+    return method
+
+
+def _shape_args(shape):
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
+def _inplace(self: Tensor, prim, other) -> Tensor:
+    """self <- prim(self, other), bumping the version counter."""
+    other_grad = isinstance(other, Tensor) and other._requires_grad
+    if GRAD_ENABLED[0] and (self._requires_grad or other_grad):
+        if self.grad_fn is None and self._requires_grad:
+            raise GradientError(
+                f"in-place '{prim.name}' on a leaf tensor that requires grad: wrap the "
+                "update in `with dg.no_grad():`")
+        return _inplace_recorded(self, lambda old: apply_primitive(prim, (old, other), {}))
+    other_data = other._data if isinstance(other, Tensor) else other
+    try:
+        prim.impl(self._data, other_data, out=self._data)
+    except TypeError as exc:
+        raise DTypeError(f"in-place {prim.name}: {exc}") from None
+    except ValueError as exc:
+        raise ShapeError(f"in-place {prim.name}: {exc}; shapes {self.shape} and "
+                         f"{np.shape(other_data)}") from None
+    self._version[0] += 1
+    return self
+
+
+def _inplace_recorded(self: Tensor, compute) -> Tensor:
+    """In-place update of a tensor on the tape: the old value is snapshotted."""
+    old = Tensor.__new__(Tensor)
+    old._data, old._requires_grad, old.grad = self._data.copy(), self._requires_grad, None
+    old.grad_fn, old._out_index, old._version = self.grad_fn, self._out_index, [0]
+    old._retains_grad = False
+    result = compute(old)
+    if result.shape != self.shape:
+        raise ShapeError(f"in-place result shape {result.shape} differs from {self.shape}")
+    np.copyto(self._data, result._data, casting="same_kind")
+    self._version[0] += 1
+    self.grad_fn, self._out_index = result.grad_fn, result._out_index
+    self._requires_grad = result._requires_grad
+    return self
+
+
+def _setitem(self: Tensor, index, value) -> None:
+    index = _normalize_index(F._index_data(index))
+    value_grad = isinstance(value, Tensor) and value._requires_grad
+    if GRAD_ENABLED[0] and (self._requires_grad or value_grad):
+        if self.grad_fn is None and self._requires_grad:
+            raise GradientError("index assignment on a leaf tensor that requires grad: wrap it "
+                                "in `with dg.no_grad():`")
+        mask = np.zeros(self.shape, dtype=bool)
+        mask[index] = True
+
+        def compute(old):
+            part = F.broadcast_to(F.cast(value, self.dtype), np.shape(self._data[index]))
+            placed = apply_primitive(P["getitem_grad"], (part, old), {"index": index})
+            return F.where(mask, placed, old)
+        _inplace_recorded(self, compute)
+        return
+    self._data[index] = value._data if isinstance(value, Tensor) else value
+    self._version[0] += 1
+
+
+def _zero_(self):
+    with no_grad():
+        self._data[...] = 0
+    self._version[0] += 1
+    return self
+
+
+def _fill_(self, value):
+    self._data[...] = value
+    self._version[0] += 1
+    return self
+
+
+def _copy_(self, src):
+    if GRAD_ENABLED[0] and isinstance(src, Tensor) and src._requires_grad:
+        if self.grad_fn is None and self._requires_grad:
+            raise GradientError("copy_ into a leaf tensor that requires grad")
+        return _inplace_recorded(self, lambda old: F.broadcast_to(F.cast(src, self.dtype),
+                                                                  self.shape))
+    np.copyto(self._data, src._data if isinstance(src, Tensor) else np.asarray(src))
+    self._version[0] += 1
+    return self
+
+
+def _max(self, dim=None, keepdim=False):
+    return F.max(self, dim, keepdim)
+
+
+def _min(self, dim=None, keepdim=False):
+    return F.min(self, dim, keepdim)
+
+
+METHODS = {
+    "__add__": _bin("add"), "__radd__": _bin("add", True),
+    "__sub__": _bin("sub"), "__rsub__": _bin("sub", True),
+    "__mul__": _bin("mul"), "__rmul__": _bin("mul", True),
+    "__truediv__": _bin("div"), "__rtruediv__": _bin("div", True),
+    "__pow__": _bin("pow"), "__rpow__": _bin("pow", True),
+    "__matmul__": _bin("matmul"), "__rmatmul__": _bin("matmul", True),
+    "__gt__": _bin("greater"), "__lt__": _bin("less"), "__ge__": _bin("greater_equal"),
+    "__le__": _bin("less_equal"), "__eq__": _bin("equal"), "__ne__": _bin("not_equal"),
+    "__and__": _bin("logical_and"), "__or__": _bin("logical_or"),
+    "__neg__": lambda self: apply_primitive(P["neg"], (self,), {}),
+    "__pos__": lambda self: self,
+    "__abs__": lambda self: F.abs(self),
+    "__invert__": lambda self: F.logical_not(self),
+    "__getitem__": F.getitem,
+    "__setitem__": _setitem,
+    "__iadd__": lambda self, o: _inplace(self, P["add"], o),
+    "__isub__": lambda self, o: _inplace(self, P["sub"], o),
+    "__imul__": lambda self, o: _inplace(self, P["mul"], o),
+    "__itruediv__": lambda self, o: _inplace(self, P["div"], o),
+    "add_": lambda self, o: _inplace(self, P["add"], o),
+    "sub_": lambda self, o: _inplace(self, P["sub"], o),
+    "mul_": lambda self, o: _inplace(self, P["mul"], o),
+    "div_": lambda self, o: _inplace(self, P["div"], o),
+    "zero_": _zero_, "fill_": _fill_, "copy_": _copy_,
+    "add": F.add, "sub": F.sub, "mul": F.mul, "div": F.div, "pow": F.pow,
+    "matmul": F.matmul, "mm": F.mm, "maximum": F.maximum, "minimum": F.minimum,
+    "exp": F.exp, "log": F.log, "sqrt": F.sqrt, "abs": F.abs, "tanh": F.tanh,
+    "sigmoid": F.sigmoid, "relu": F.relu, "neg": F.neg, "sign": F.sign,
+    "clamp": F.clamp, "clip": F.clamp,
+    "sum": F.sum, "mean": F.mean, "max": _max, "min": _min, "argmax": F.argmax,
+    "softmax": F.softmax, "log_softmax": F.log_softmax,
+    "t": F.t, "transpose": F.transpose, "squeeze": F.squeeze, "unsqueeze": F.unsqueeze,
+    "flatten": F.flatten, "clone": F.clone,
+    "reshape": lambda self, *shape: F.reshape(self, _shape_args(shape)),
+    "view": lambda self, *shape: F.reshape(self, _shape_args(shape)),
+    "permute": lambda self, *dims: F.permute(self, _shape_args(dims)),
+    "expand": lambda self, *shape: F.broadcast_to(self, tuple(
+        s if n == -1 else n for n, s in zip(_shape_args(shape), (
+            (1,) * (len(_shape_args(shape)) - self.ndim) + self.shape))) ),
+    "expand_as": lambda self, other: F.broadcast_to(self, other.shape),
+    "view_as": lambda self, other: F.reshape(self, other.shape),
+    "reshape_as": lambda self, other: F.reshape(self, other.shape),
+    "to": lambda self, dtype: self if np.dtype(dtype) == self.dtype else F.cast(self, dtype),
+    "type": lambda self, dtype: F.cast(self, dtype),
+    "float": lambda self: self.to(np.float32),
+    "double": lambda self: self.to(np.float64),
+    "long": lambda self: self.to(np.int64),
+    "int": lambda self: self.to(np.int32),
+    "bool": lambda self: self.to(np.bool_),
+    "contiguous": lambda self: self,
+    "cpu": lambda self: self,
+}
+
+for _name, _fn in METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(lambda self: F.permute(self, tuple(range(self.ndim))[::-1]))
+Tensor.mT = property(lambda self: F.transpose(self, -2, -1))

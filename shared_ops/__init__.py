@@ -1,0 +1,24 @@
+"""shared_ops: the one op library both engines use.
+
+Every primitive lives in `REGISTRY` with its NumPy impl, shape/dtype rule,
+VJP rule and (elementwise ops) per-element scalar function. The functions
+below dispatch on their arguments' types (see `primitive.bind`).
+"""
+
+from . import api
+from .api import *  # noqa: F401,F403
+from .api import normalize_index  # noqa: F401
+from .errors import (  # noqa: F401
+    DTypeError,
+    FunctionError,
+    GradientError,
+    GraphCompareError,
+    InPlaceError,
+    ShapeError,
+)
+from .grad_utils import expand_to, reshape_to, unbroadcast  # noqa: F401
+from .primitive import REGISTRY, Primitive, bind, register  # noqa: F401
+from .shapes import AbstractArray, aval_of, broadcast_shapes, dtype_of, shape_of  # noqa: F401
+from .sites import format_site, register_library_dir, user_site  # noqa: F401
+
+__all__ = [name for name in dir(api) if not name.startswith("_")]

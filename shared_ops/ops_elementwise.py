@@ -1,0 +1,240 @@
+"""Elementwise primitives: NumPy impl, shape/dtype rule, VJP, scalar function.
+
+Each `scalar` is a plain per-element function that Numba compiles in
+nopython mode (CPU and CUDA); the compiler fuses chains of them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import expit
+
+from . import api as A
+from .grad_utils import unbroadcast
+from .primitive import Primitive, register
+from .shapes import AbstractArray, broadcast_shapes, float_dtype, result_dtype, shape_of
+
+BOOL = np.dtype(np.bool_)
+
+
+def _shape(name, xs):
+    return broadcast_shapes(name, *(shape_of(x) for x in xs))
+
+
+def _same_eval(name):
+    def abstract_eval(*xs, **params):
+        return AbstractArray(_shape(name, xs), result_dtype(name, *xs))
+    return abstract_eval
+
+
+def _float_eval(name):
+    def abstract_eval(*xs, **params):
+        return AbstractArray(_shape(name, xs), float_dtype(name, result_dtype(name, *xs)))
+    return abstract_eval
+
+
+def _bool_eval(name):
+    def abstract_eval(*xs, **params):
+        result_dtype(name, *xs)  # validates operand dtypes
+        return AbstractArray(_shape(name, xs), BOOL)
+    return abstract_eval
+
+
+def _elementwise(name, impl, scalar, vjp, kind="same", differentiable=True, doc=""):
+    evals = {"same": _same_eval, "float": _float_eval, "bool": _bool_eval}
+    return register(Primitive(
+        name=name, impl=impl, abstract_eval=evals[kind](name), vjp=vjp, scalar=scalar,
+        elementwise=True, differentiable=differentiable, doc=doc))
+
+
+# ---- scalar (per-element) functions, compiled by Numba during fusion -------
+
+def s_add(a, b): return a + b
+def s_sub(a, b): return a - b
+def s_mul(a, b): return a * b
+def s_div(a, b): return a / b
+def s_pow(a, b): return a ** b
+def s_maximum(a, b): return a if a >= b else b
+def s_minimum(a, b): return a if a <= b else b
+def s_neg(a): return -a
+def s_exp(a): return math.exp(a)
+def s_log(a): return math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
+def s_sqrt(a): return math.sqrt(a) if a >= 0 else math.nan
+def s_abs(a): return abs(a)
+def s_tanh(a): return math.tanh(a)
+def s_relu(a): return a if a > 0 else a * 0
+def s_sign(a): return (a > 0) - (a < 0)
+def s_zeros_like(a): return a * 0
+def s_greater(a, b): return a > b
+def s_less(a, b): return a < b
+def s_equal(a, b): return a == b
+def s_not_equal(a, b): return a != b
+def s_greater_equal(a, b): return a >= b
+def s_less_equal(a, b): return a <= b
+def s_logical_and(a, b): return bool(a) and bool(b)
+def s_logical_or(a, b): return bool(a) or bool(b)
+def s_logical_not(a): return not a
+def s_where(c, a, b): return a if c else b
+
+
+def s_sigmoid(a):
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+# ---- VJP rules: cotangent g, output, inputs, which inputs need a gradient ---
+
+def _add_vjp(g, out, x, y, *, needs):
+    return (unbroadcast(g, x) if needs[0] else None,
+            unbroadcast(g, y) if needs[1] else None)
+
+
+def _sub_vjp(g, out, x, y, *, needs):
+    return (unbroadcast(g, x) if needs[0] else None,
+            unbroadcast(A.neg(g), y) if needs[1] else None)
+
+
+def _mul_vjp(g, out, x, y, *, needs):
+    return (unbroadcast(A.mul(g, y), x) if needs[0] else None,
+            unbroadcast(A.mul(g, x), y) if needs[1] else None)
+
+
+def _div_vjp(g, out, x, y, *, needs):
+    return (unbroadcast(A.div(g, y), x) if needs[0] else None,
+            unbroadcast(A.neg(A.div(A.mul(g, out), y)), y) if needs[1] else None)
+
+
+def _pow_vjp(g, out, x, y, *, needs):
+    gx = gy = None
+    if needs[0]:
+        gx = unbroadcast(A.mul(A.mul(g, y), A.pow(x, A.sub(y, 1))), x)
+    if needs[1]:
+        safe_log = A.where(A.greater(x, 0), A.log(A.where(A.greater(x, 0), x, 1)), 0)
+        gy = unbroadcast(A.mul(A.mul(g, out), safe_log), y)
+    return gx, gy
+
+
+def _extremum_vjp(pick):
+    def vjp(g, out, x, y, *, needs):
+        half = A.mul(g, 0.5)
+        gx = A.where(pick(x, y), g, A.where(A.equal(x, y), half, 0))
+        gy = A.where(pick(y, x), g, A.where(A.equal(x, y), half, 0))
+        return (unbroadcast(gx, x) if needs[0] else None,
+                unbroadcast(gy, y) if needs[1] else None)
+    return vjp
+
+
+def _where_vjp(g, out, c, x, y, *, needs):
+    return (None,
+            unbroadcast(A.where(c, g, 0), x) if needs[1] else None,
+            unbroadcast(A.where(c, 0, g), y) if needs[2] else None)
+
+
+add = _elementwise("add", np.add, s_add, _add_vjp, doc="x + y")
+sub = _elementwise("sub", np.subtract, s_sub, _sub_vjp, doc="x - y")
+mul = _elementwise("mul", np.multiply, s_mul, _mul_vjp, doc="x * y")
+div = _elementwise("div", np.true_divide, s_div, _div_vjp, kind="float", doc="x / y")
+pow_ = _elementwise("pow", np.power, s_pow, _pow_vjp, doc="x ** y")
+maximum = _elementwise("maximum", np.maximum, s_maximum, _extremum_vjp(lambda a, b: A.greater(a, b)))
+minimum = _elementwise("minimum", np.minimum, s_minimum, _extremum_vjp(lambda a, b: A.less(a, b)))
+where = _elementwise("where", np.where, s_where, _where_vjp, doc="where(cond, x, y)")
+
+neg = _elementwise("neg", np.negative, s_neg, lambda g, out, x, *, needs: (A.neg(g),))
+exp = _elementwise("exp", np.exp, s_exp, lambda g, out, x, *, needs: (A.mul(g, out),),
+                   kind="float")
+log = _elementwise("log", np.log, s_log, lambda g, out, x, *, needs: (A.div(g, x),),
+                   kind="float")
+sqrt = _elementwise("sqrt", np.sqrt, s_sqrt,
+                    lambda g, out, x, *, needs: (A.div(g, A.mul(out, 2)),), kind="float")
+abs_ = _elementwise("abs", np.abs, s_abs,
+                    lambda g, out, x, *, needs: (A.mul(g, A.sign(x)),))
+tanh = _elementwise("tanh", np.tanh, s_tanh,
+                    lambda g, out, x, *, needs: (A.mul(g, A.sub(1, A.mul(out, out))),),
+                    kind="float")
+sigmoid = _elementwise("sigmoid", expit, s_sigmoid,
+                       lambda g, out, x, *, needs: (A.mul(g, A.mul(out, A.sub(1, out))),),
+                       kind="float")
+relu = _elementwise("relu", lambda x: np.maximum(x, 0), s_relu,
+                    lambda g, out, x, *, needs: (A.where(A.greater(x, 0), g, 0),))
+
+sign = _elementwise("sign", np.sign, s_sign, None, differentiable=False)
+zeros_like = _elementwise("zeros_like", np.zeros_like, s_zeros_like, None,
+                          differentiable=False)
+greater = _elementwise("greater", np.greater, s_greater, None, "bool", False)
+less = _elementwise("less", np.less, s_less, None, "bool", False)
+equal = _elementwise("equal", np.equal, s_equal, None, "bool", False)
+not_equal = _elementwise("not_equal", np.not_equal, s_not_equal, None, "bool", False)
+greater_equal = _elementwise("greater_equal", np.greater_equal, s_greater_equal, None,
+                             "bool", False)
+less_equal = _elementwise("less_equal", np.less_equal, s_less_equal, None, "bool", False)
+logical_and = _elementwise("logical_and", np.logical_and, s_logical_and, None, "bool", False)
+logical_or = _elementwise("logical_or", np.logical_or, s_logical_or, None, "bool", False)
+logical_not = _elementwise("logical_not", np.logical_not, s_logical_not, None, "bool", False)
+
+
+# ---- elementwise ops with parameters: `scalar` is a factory of params -------
+
+def _clip_eval(x, *, lo, hi):
+    return AbstractArray(shape_of(x), result_dtype("clip", x))
+
+
+def _clip_vjp(g, out, x, *, needs, lo, hi):
+    inside = None
+    for bound, test in ((lo, A.greater_equal), (hi, A.less_equal)):
+        if bound is not None:
+            cond = test(x, bound)
+            inside = cond if inside is None else A.logical_and(inside, cond)
+    return (g if inside is None else A.where(inside, g, 0),)
+
+
+def clip_scalar(*, lo, hi):
+    low = -math.inf if lo is None else lo
+    high = math.inf if hi is None else hi
+
+    def s_clip(a):
+        return low if a < low else (high if a > high else a)
+    return s_clip
+
+
+clip = register(Primitive(
+    name="clip", impl=lambda x, *, lo, hi: np.clip(x, lo, hi), abstract_eval=_clip_eval,
+    vjp=_clip_vjp, scalar=clip_scalar, elementwise=True, extra={"scalar_factory": True},
+    doc="clip(x, lo, hi): lo or hi may be None"))
+
+
+def _cast_eval(x, *, dtype):
+    return AbstractArray(shape_of(x), np.dtype(dtype))
+
+
+def _cast_vjp(g, out, x, *, needs, dtype):
+    source = A.dtype_of(x)
+    return (A.cast(g, source) if source.kind == "f" else None,)
+
+
+def cast_scalar(*, dtype):
+    convert = np.dtype(dtype).type
+
+    def s_cast(a):
+        return convert(a)
+    return s_cast
+
+
+cast = register(Primitive(
+    name="cast", impl=lambda x, *, dtype: np.asarray(x).astype(dtype, copy=False),
+    abstract_eval=_cast_eval, vjp=_cast_vjp, scalar=cast_scalar, elementwise=True,
+    extra={"scalar_factory": True}, doc="cast(x, dtype)"))
+
+
+def s_identity(a):
+    return a
+
+
+stop_gradient = register(Primitive(
+    name="stop_gradient", impl=lambda x: x,
+    abstract_eval=lambda x: AbstractArray(shape_of(x), A.dtype_of(x)),
+    scalar=s_identity, elementwise=True, differentiable=False,
+    doc="identity whose output carries no gradient (detach)"))

@@ -1,0 +1,93 @@
+"""Reductions (sum, mean, max), softmax and log_softmax.
+
+Axes reach the primitives already normalised (a sorted tuple, or None for
+all), so graphs compare equal when they mean the same thing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import api as A
+from .grad_utils import count_of, expand_to, restore_reduced
+from .primitive import Primitive, register
+from .shapes import AbstractArray, float_dtype, normalize_axes, result_dtype, shape_of
+
+
+def _reduce_eval(name, to_float=False):
+    def abstract_eval(x, *, axis, keepdims):
+        shape = shape_of(x)
+        normalize_axes(name, axis, len(shape))
+        kept = [1 if i in axis else d for i, d in enumerate(shape)]
+        out = tuple(kept) if keepdims else tuple(d for i, d in enumerate(shape) if i not in axis)
+        dtype = result_dtype(name, x)
+        if name == "sum" and dtype.kind == "b":
+            dtype = np.dtype(np.int64)
+        return AbstractArray(out, float_dtype(name, dtype) if to_float else dtype)
+    return abstract_eval
+
+
+def _sum_vjp(g, out, x, *, needs, axis, keepdims):
+    return (expand_to(restore_reduced(g, axis, keepdims), x),)
+
+
+def _mean_vjp(g, out, x, *, needs, axis, keepdims):
+    spread = expand_to(restore_reduced(g, axis, keepdims), x)
+    return (A.div(spread, count_of(x, axis)),)
+
+
+def _max_vjp(g, out, x, *, needs, axis, keepdims):
+    peak = restore_reduced(out, axis, keepdims)
+    mask = A.cast(A.equal(x, peak), A.dtype_of(g))
+    share = A.div(mask, A.sum(mask, axis=axis, keepdims=True))
+    return (A.mul(expand_to(restore_reduced(g, axis, keepdims), x), share),)
+
+
+def _mean_impl(x, *, axis, keepdims):
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+sum_ = register(Primitive(
+    name="sum", impl=lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    abstract_eval=_reduce_eval("sum"), vjp=_sum_vjp, reduction=True))
+mean = register(Primitive(
+    name="mean", impl=_mean_impl, abstract_eval=_reduce_eval("mean", to_float=True),
+    vjp=_mean_vjp, reduction=True))
+max_ = register(Primitive(
+    name="max", impl=lambda x, *, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+    abstract_eval=_reduce_eval("max"), vjp=_max_vjp, reduction=True,
+    doc="max over axes; ties share the gradient equally"))
+
+
+def _softmax_impl(x, *, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_impl(x, *, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _softmax_eval(x, *, axis):
+    normalize_axes("softmax", axis, len(shape_of(x)))
+    return AbstractArray(shape_of(x), float_dtype("softmax", result_dtype("softmax", x)))
+
+
+def _softmax_vjp(g, out, x, *, needs, axis):
+    inner = A.sum(A.mul(g, out), axis=axis, keepdims=True)
+    return (A.mul(out, A.sub(g, inner)),)
+
+
+def _log_softmax_vjp(g, out, x, *, needs, axis):
+    total = A.sum(g, axis=axis, keepdims=True)
+    return (A.sub(g, A.mul(A.exp(out), total)),)
+
+
+softmax = register(Primitive(
+    name="softmax", impl=_softmax_impl, abstract_eval=_softmax_eval, vjp=_softmax_vjp,
+    doc="numerically stable softmax along one axis"))
+log_softmax = register(Primitive(
+    name="log_softmax", impl=_log_softmax_impl, abstract_eval=_softmax_eval,
+    vjp=_log_softmax_vjp, doc="numerically stable log(softmax(x)) along one axis"))

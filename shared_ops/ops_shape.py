@@ -1,0 +1,190 @@
+"""Shape primitives: reshape, transpose, broadcast_to, expand_dims, squeeze,
+concatenate, getitem (and its scatter-add gradient), plus the two run-time
+shape helpers static graphs need when a dim is unknown (reshape_like,
+axis_size)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import api as A
+from .errors import ShapeError
+from .grad_utils import reshape_to, unbroadcast
+from .primitive import Primitive, register
+from .shapes import AbstractArray, dtype_of, shape_of
+
+_UNKNOWN = 1_000_003  # stand-in size for a None dim when evaluating index shapes
+
+
+def _aval(shape, x):
+    return AbstractArray(tuple(shape), dtype_of(x))
+
+
+def _reshape_eval(x, *, shape):
+    src = shape_of(x)
+    if list(shape).count(-1) > 1:
+        raise ShapeError(f"reshape: at most one -1 allowed in {shape}")
+    known = int(np.prod([d for d in shape if d != -1]))
+    if None not in src:
+        size = int(np.prod(src))
+        if -1 in shape:
+            if known == 0 or size % known:
+                raise ShapeError(f"reshape: cannot reshape {src} into {shape}")
+            return _aval([size // known if d == -1 else d for d in shape], x)
+        if size != known:
+            raise ShapeError(f"reshape: cannot reshape {src} ({size} elements) into {shape}")
+    return _aval([None if d == -1 else d for d in shape], x)
+
+
+reshape = register(Primitive(
+    name="reshape", impl=lambda x, *, shape: np.reshape(x, shape), abstract_eval=_reshape_eval,
+    vjp=lambda g, out, x, *, needs, shape: (reshape_to(g, x),)))
+
+reshape_like = register(Primitive(
+    name="reshape_like", impl=lambda x, like: np.reshape(x, np.shape(like)),
+    abstract_eval=lambda x, like: _aval(shape_of(like), x),
+    vjp=lambda g, out, x, like, *, needs: (reshape_to(g, x), None),
+    doc="reshape x to like's run-time shape (for graphs with unknown dims)"))
+
+
+def _axis_size_impl(x, *, axes):
+    return np.asarray(int(np.prod([np.shape(x)[a] for a in axes])), dtype=dtype_of(x))
+
+
+axis_size = register(Primitive(
+    name="axis_size", impl=_axis_size_impl, abstract_eval=lambda x, *, axes: _aval((), x),
+    differentiable=False, doc="product of x's run-time dims over axes, as x's dtype"))
+
+
+def _transpose_eval(x, *, axes):
+    shape = shape_of(x)
+    if sorted(axes) != list(range(len(shape))):
+        raise ShapeError(f"transpose: axes {axes} do not permute a {len(shape)}-d input")
+    return _aval([shape[a] for a in axes], x)
+
+
+transpose = register(Primitive(
+    name="transpose", impl=lambda x, *, axes: np.transpose(x, axes),
+    abstract_eval=_transpose_eval,
+    vjp=lambda g, out, x, *, needs, axes: (A.transpose(g, tuple(np.argsort(axes).tolist())),)))
+
+
+def _broadcast_to_eval(x, *, shape):
+    src = shape_of(x)
+    lead = len(shape) - len(src)
+    ok = lead >= 0 and all(s in (1, None) or s == d or d is None
+                           for s, d in zip(src, shape[lead:]))
+    if not ok:
+        raise ShapeError(f"broadcast_to: cannot broadcast {src} to {tuple(shape)}")
+    return _aval(shape, x)
+
+
+broadcast_to = register(Primitive(
+    name="broadcast_to", impl=lambda x, *, shape: np.broadcast_to(x, shape),
+    abstract_eval=_broadcast_to_eval,
+    vjp=lambda g, out, x, *, needs, shape: (unbroadcast(g, x),)))
+
+
+def _expand_dims_eval(x, *, axis):
+    shape = list(shape_of(x))
+    for a in axis:
+        shape.insert(a, 1)
+    return _aval(shape, x)
+
+
+expand_dims = register(Primitive(
+    name="expand_dims", impl=lambda x, *, axis: np.expand_dims(x, axis),
+    abstract_eval=_expand_dims_eval,
+    vjp=lambda g, out, x, *, needs, axis: (A.squeeze(g, axis),)))
+
+
+def _squeeze_eval(x, *, axis):
+    shape = shape_of(x)
+    for a in axis:
+        if shape[a] not in (1, None):
+            raise ShapeError(f"squeeze: axis {a} has size {shape[a]}, not 1")
+    return _aval([d for i, d in enumerate(shape) if i not in axis], x)
+
+
+squeeze = register(Primitive(
+    name="squeeze", impl=lambda x, *, axis: np.squeeze(x, axis),
+    abstract_eval=_squeeze_eval,
+    vjp=lambda g, out, x, *, needs, axis: (A.expand_dims(g, axis),)))
+
+
+def _concatenate_eval(*xs, axis):
+    shapes = [shape_of(x) for x in xs]
+    ndim = len(shapes[0])
+    if any(len(s) != ndim for s in shapes):
+        raise ShapeError(f"concatenate: inputs have different ranks: {shapes}")
+    out = []
+    for i in range(ndim):
+        dims = [s[i] for s in shapes]
+        if i == axis:
+            out.append(None if None in dims else sum(dims))
+            continue
+        known = {d for d in dims if d is not None}
+        if len(known) > 1:
+            raise ShapeError(f"concatenate: shapes {shapes} differ off axis {axis}")
+        out.append(known.pop() if known else None)
+    return AbstractArray(tuple(out), np.result_type(*[dtype_of(x) for x in xs]))
+
+
+def _concatenate_vjp(g, out, *xs, needs, axis):
+    grads, start = [], 0
+    for x, need in zip(xs, needs):
+        size = shape_of(x)[axis]
+        if size is None:
+            raise ShapeError("concatenate: gradient needs static sizes along the axis")
+        index = (slice(None),) * axis + (slice(start, start + size),)
+        grads.append(A.getitem(g, index) if need else None)
+        start += size
+    return tuple(grads)
+
+
+concatenate = register(Primitive(
+    name="concatenate", impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
+    abstract_eval=_concatenate_eval, vjp=_concatenate_vjp))
+
+
+def index_shape(shape, index) -> tuple:
+    """Result shape of x[index] for a static shape that may hold None dims."""
+    concrete = tuple(_UNKNOWN if d is None else d for d in shape)
+    probe = np.broadcast_to(np.empty((), np.int8), concrete)
+    try:
+        result = probe[index].shape
+    except IndexError as exc:
+        raise ShapeError(f"getitem: {exc} (input shape {tuple(shape)})") from None
+    return tuple(None if d > _UNKNOWN - 10_000 else d for d in result)
+
+
+def _getitem_impl(x, *, index):
+    return x[index]
+
+
+getitem = register(Primitive(
+    name="getitem", impl=_getitem_impl,
+    abstract_eval=lambda x, *, index: _aval(index_shape(shape_of(x), index), x),
+    vjp=lambda g, out, x, *, needs, index: (A.getitem_grad(g, x, index=index),),
+    doc="x[index]: basic slices, integer arrays, boolean masks"))
+
+
+def is_basic_index(index) -> bool:
+    """True when no element can be selected twice (no integer arrays)."""
+    return not any(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in index)
+
+
+def _getitem_grad_impl(g, x, *, index):
+    result = np.zeros(np.shape(x), dtype=np.result_type(g))
+    if is_basic_index(index):
+        result[index] = g
+    else:
+        np.add.at(result, index, g)
+    return result
+
+
+getitem_grad = register(Primitive(
+    name="getitem_grad", impl=_getitem_grad_impl,
+    abstract_eval=lambda g, x, *, index: _aval(shape_of(x), g),
+    vjp=lambda gg, out, g, x, *, needs, index: (A.getitem(gg, index), None),
+    doc="zeros shaped like x with g scatter-added at index (getitem's VJP)"))

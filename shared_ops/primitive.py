@@ -1,0 +1,66 @@
+"""Primitives, their registry, and `bind`: dispatch of an op to an engine.
+
+A primitive holds everything any engine needs (see ARCHITECTURE.md):
+`impl` (NumPy), `abstract_eval` (shape/dtype), `vjp` (gradient rule written
+with this package's API), `scalar` (per-element function for fusion).
+
+`bind(prim, *args, **params)` looks at the argument types: an engine type
+(dyngraph Tensor, staticgraph Symbol) carries a `_gc_bind` handler with a
+`_gc_level`; the highest level wins. With no engine argument the impl runs
+right away on arrays, which is how VJP rules evaluate during a plain backward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+REGISTRY: dict[str, Primitive] = {}
+
+
+@dataclass(eq=False)
+class Primitive:
+    """One op, defined once for every engine."""
+
+    name: str
+    impl: Callable
+    abstract_eval: Callable
+    vjp: Callable | None = None
+    scalar: Callable | None = None
+    elementwise: bool = False
+    reduction: bool = False
+    differentiable: bool = True
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *args, **params):
+        return bind(self, *args, **params)
+
+
+def register(prim: Primitive) -> Primitive:
+    """Add a primitive to the registry (names are unique)."""
+    if prim.name in REGISTRY:
+        raise ValueError(f"primitive {prim.name!r} is already registered")
+    REGISTRY[prim.name] = prim
+    return prim
+
+
+def bind(prim: Primitive, *args, **params):
+    """Apply `prim` through whichever engine owns the arguments."""
+    handler = None
+    level = -1
+    for a in args:
+        h = getattr(type(a), "_gc_bind", None)
+        if h is not None and type(a)._gc_level > level:
+            handler, level = h, type(a)._gc_level
+    if handler is None:
+        return prim.impl(*args, **params)
+    return handler(prim, args, params)
+
+
+def bind_seq(prim: Primitive, seq, **params):
+    """`bind` for variadic ops (concatenate): operands come as one sequence."""
+    return bind(prim, *seq, **params)

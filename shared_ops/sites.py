@@ -1,0 +1,57 @@
+"""Find the user's line of code that called into the library.
+
+Errors name that line, and graph nodes remember it. The walk skips frames
+whose file lives inside one of the engine packages.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_LIB_DIRS: list[str] = []
+
+
+def register_library_dir(path: str) -> None:
+    """Mark a package directory as library code (its frames are skipped)."""
+    directory = os.path.dirname(os.path.abspath(path)) + os.sep
+    if directory not in _LIB_DIRS:
+        _LIB_DIRS.append(directory)
+
+
+register_library_dir(__file__)
+_known: dict[str, bool] = {}
+
+
+def _is_library(filename: str) -> bool:
+    flag = _known.get(filename)
+    if flag is None:
+        full = os.path.abspath(filename)
+        flag = any(full.startswith(d) for d in _LIB_DIRS) or filename.startswith("<frozen")
+        _known[filename] = flag
+    return flag
+
+
+def user_site(depth: int = 1) -> tuple[str, int] | None:
+    """(filename, lineno) of the innermost frame outside the library."""
+    frame = sys._getframe(depth)
+    while frame is not None:
+        code = frame.f_code
+        if not _is_library(code.co_filename):
+            return (code.co_filename, frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
+def format_site(site: tuple[str, int] | None) -> str | None:
+    """'file.py:12' relative to the working directory when short."""
+    if site is None:
+        return None
+    filename, lineno = site
+    try:
+        rel = os.path.relpath(filename)
+        if not rel.startswith(".."):
+            filename = rel
+    except ValueError:
+        pass
+    return f"{filename}:{lineno}"
