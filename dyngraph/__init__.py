@@ -12,21 +12,39 @@ from shared_ops import register_library_dir as _register
 
 _register(__file__)
 
+from shared_ops import (  # noqa: E402,F401
+    DTypeError,
+    FunctionError,
+    GradientError,
+    GraphCompareError,
+    InPlaceError,
+    ShapeError,
+)
+
 from . import tensor_methods as _methods  # noqa: E402,F401  (attaches Tensor methods)
 from .creation import (  # noqa: E402,F401
-    arange, empty, from_numpy, full, manual_seed, ones, ones_like, rand, randn,
-    set_default_dtype, get_default_dtype, tensor, zeros, zeros_like,
+    arange,
+    empty,
+    from_numpy,
+    full,
+    get_default_dtype,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    set_default_dtype,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from .engine import backward, grad  # noqa: E402,F401
 from .function import Function, FunctionCtx  # noqa: E402,F401
 from .functions import *  # noqa: E402,F401,F403
-from .functions import max, min, sum, abs, pow  # noqa: E402,F401
+from .functions import abs, max, min, pow, sum  # noqa: E402,F401
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
 from .gradcheck import gradcheck  # noqa: E402,F401
 from .tensor import Tensor, is_tensor  # noqa: E402,F401
-from shared_ops import (  # noqa: E402,F401
-    DTypeError, FunctionError, GradientError, GraphCompareError, InPlaceError, ShapeError,
-)
 
 float32, float64, float16 = np.float32, np.float64, np.float16
 int32, int64, bool_ = np.int32, np.int64, np.bool_

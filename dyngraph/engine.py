@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import GradientError, ShapeError
+from shared_ops import GradientError, Primitive, ShapeError
 
 from .grad_mode import set_grad_enabled
 from .node import Node
@@ -81,40 +81,48 @@ def _materialize(node: Node, inputs, create_graph: bool):
 def _call_rule(node: Node, grads: list, create_graph: bool):
     """Input cotangents of one node, given its output cotangents."""
     node.check_usable()
-    fn = getattr(node.op, "run_backward", None)
-    if fn is not None:  # a custom Function
-        return fn(node, grads, create_graph)
-    inputs, out = _materialize(node, node.inputs, create_graph)
-    needs = tuple(e is not None for e in node.edges)
-    return node.op.vjp(grads[0], out, *inputs, needs=needs, **node.params)
+    if not isinstance(node.op, Primitive):  # a custom Function
+        return node.op.run_backward(node, grads, create_graph)
+    if create_graph:
+        inputs, out = _materialize(node, node.inputs, create_graph)
+        return node.op.vjp(grads[0], out, *inputs, needs=node.needs, **node.params)
+    return node.op.vjp(grads[0], node.out, *node.inputs, needs=node.needs, **node.params)
 
 
-def _add(total, g):
-    return g if total is None else total + g
+def _key(target, index: int):
+    """Dict key of an edge: the node/leaf itself for output 0 (hash is by id)."""
+    return target if index == 0 else (target, index)
 
 
 def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=None):
-    """Propagate seeds from roots; return {key: grad} for leaves (and captures).
+    """Propagate seeds from roots; return ({leaf: (leaf, grad)}, {key: grad}).
 
-    Keys are (id(target), index); capture maps such keys of non-leaf tensors
-    whose gradient the caller wants (dg.grad, retain_grad).
+    `capture` holds edge keys of non-leaf tensors whose total gradient the
+    caller wants (dg.grad); `retain_grad` tensors are filled on the way.
     """
     pending: dict = {}
-    for root, g in zip(roots, seeds):
-        key = (id(root.grad_fn), root._out_index) if root.grad_fn else (id(root), 0)
-        pending[key] = _add(pending.get(key), g)
     leaves: dict = {}
+    for root, g in zip(roots, seeds):
+        if root.grad_fn is None:
+            prev = leaves.get(root)
+            leaves[root] = (root, g if prev is None else prev[1] + g)
+        else:
+            key = _key(root.grad_fn, root._out_index)
+            prev = pending.get(key)
+            pending[key] = g if prev is None else prev + g
     captured: dict = {}
     for node in _toposort([r.grad_fn for r in roots if r.grad_fn is not None]):
-        nid = id(node)
-        grads = [pending.pop((nid, i), None) for i in range(node.n_out)]
-        if all(g is None for g in grads):
-            continue
-        for i, g in enumerate(grads):
-            if capture is not None and (nid, i) in capture:
-                captured[(nid, i)] = g
-            if node.retained and i in node.retained and g is not None:
-                _retain(node.retained[i](), g)
+        if node.n_out == 1:
+            g = pending.pop(node, None)
+            if g is None:
+                continue
+            grads = [g]
+        else:
+            grads = [pending.pop(_key(node, i), None) for i in range(node.n_out)]
+            if all(g is None for g in grads):
+                continue
+        if capture is not None or node.retained:
+            _observe(node, grads, capture, captured)
         in_grads = _call_rule(node, grads, create_graph)
         if not retain_graph:
             node.release()
@@ -123,21 +131,25 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                 continue
             target, index = edge
             if type(target) is Node:
-                key = (id(target), index)
-                pending[key] = _add(pending.get(key), g)
+                key = target if index == 0 else (target, index)
+                prev = pending.get(key)
+                pending[key] = g if prev is None else prev + g
             else:
-                key = (id(target), 0)
-                prev = leaves.get(key)
-                leaves[key] = (target, g if prev is None else prev[1] + g)
-    for key, g in pending.items():  # roots that are leaves themselves
+                prev = leaves.get(target)
+                leaves[target] = (target, g if prev is None else prev[1] + g)
+    return leaves, captured
+
+
+def _observe(node: Node, grads: list, capture, captured: dict) -> None:
+    """Record gradients flowing into a node's outputs for dg.grad / retain_grad."""
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        key = _key(node, i)
         if capture is not None and key in capture:
             captured[key] = g
-    for root, g in zip(roots, seeds):
-        if root.grad_fn is None:
-            key = (id(root), 0)
-            prev = leaves.get(key)
-            leaves[key] = (root, g if prev is None else prev[1] + g)
-    return leaves, captured
+        if node.retained and i in node.retained:
+            _retain(node.retained[i](), g)
 
 
 def _retain(tensor, g) -> None:
@@ -191,7 +203,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     retain = create_graph if retain_graph is None else retain_graph
-    keys = [(id(t.grad_fn), t._out_index) if t.grad_fn else (id(t), 0) for t in inputs]
+    keys = [_key(t.grad_fn, t._out_index) if t.grad_fn else t for t in inputs]
     for t in inputs:
         if not t._requires_grad:
             raise GradientError("grad: one of the inputs does not require grad")
@@ -200,7 +212,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         leaves, captured = run_backward(outputs, seeds, retain, create_graph, set(keys))
     results = []
     for t, key in zip(inputs, keys):
-        g = captured.get(key) if t.grad_fn is not None else leaves.get(key, (None, None))[1]
+        g = captured.get(key) if t.grad_fn is not None else leaves.get(t, (None, None))[1]
         if g is None and not allow_unused:
             raise GradientError("grad: one of the differentiated tensors was not used in "
                                 "the graph (pass allow_unused=True to get None for it)")

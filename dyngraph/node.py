@@ -15,7 +15,7 @@ class Node:
     after a backward without retain_graph.
     """
 
-    __slots__ = ("op", "params", "inputs", "out", "edges", "versions", "site",
+    __slots__ = ("op", "params", "inputs", "out", "edges", "needs", "versions", "site",
                  "released", "n_out", "retained", "__weakref__")
 
     def __init__(self, op, params, inputs, out, edges, versions, site, n_out=1):
@@ -24,6 +24,7 @@ class Node:
         self.inputs = inputs
         self.out = out
         self.edges = edges
+        self.needs = tuple([e is not None for e in edges])
         self.versions = versions
         self.site = site
         self.released = False

@@ -57,17 +57,24 @@ def apply_primitive(prim, args, params):
 
 def _record(prim, params, args, datas, result) -> None:
     edges = []
+    needs = []
     versions = [(result._version, 0)]
     for a in args:
         if isinstance(a, Tensor):
-            versions.append((a._version, a._version[0]))
+            v = a._version
+            versions.append((v, v[0]))
             if a._requires_grad:
                 fn = a.grad_fn
                 edges.append((a, 0) if fn is None else (fn, a._out_index))
+                needs.append(True)
                 continue
         edges.append(None)
-    result.grad_fn = Node(prim, params, tuple(datas), result._data, tuple(edges),
-                          tuple(versions), user_site(3))
+        needs.append(False)
+    node = Node.__new__(Node)
+    node.op, node.params, node.inputs, node.out = prim, params, datas, result._data
+    node.edges, node.needs, node.versions = edges, tuple(needs), versions
+    node.site, node.released, node.n_out, node.retained = user_site(3), False, 1, None
+    result.grad_fn = node
     result._requires_grad = True
 
 

@@ -139,8 +139,10 @@ sub = _elementwise("sub", np.subtract, s_sub, _sub_vjp, doc="x - y")
 mul = _elementwise("mul", np.multiply, s_mul, _mul_vjp, doc="x * y")
 div = _elementwise("div", np.true_divide, s_div, _div_vjp, kind="float", doc="x / y")
 pow_ = _elementwise("pow", np.power, s_pow, _pow_vjp, doc="x ** y")
-maximum = _elementwise("maximum", np.maximum, s_maximum, _extremum_vjp(lambda a, b: A.greater(a, b)))
-minimum = _elementwise("minimum", np.minimum, s_minimum, _extremum_vjp(lambda a, b: A.less(a, b)))
+maximum = _elementwise("maximum", np.maximum, s_maximum,
+                       _extremum_vjp(lambda a, b: A.greater(a, b)))
+minimum = _elementwise("minimum", np.minimum, s_minimum,
+                       _extremum_vjp(lambda a, b: A.less(a, b)))
 where = _elementwise("where", np.where, s_where, _where_vjp, doc="where(cond, x, y)")
 
 neg = _elementwise("neg", np.negative, s_neg, lambda g, out, x, *, needs: (A.neg(g),))

@@ -10,6 +10,7 @@ import os
 import sys
 
 _LIB_DIRS: list[str] = []
+_known: dict[str, bool] = {}
 
 
 def register_library_dir(path: str) -> None:
@@ -17,28 +18,30 @@ def register_library_dir(path: str) -> None:
     directory = os.path.dirname(os.path.abspath(path)) + os.sep
     if directory not in _LIB_DIRS:
         _LIB_DIRS.append(directory)
+        _known.clear()
 
 
 register_library_dir(__file__)
-_known: dict[str, bool] = {}
 
 
-def _is_library(filename: str) -> bool:
-    flag = _known.get(filename)
-    if flag is None:
-        full = os.path.abspath(filename)
-        flag = any(full.startswith(d) for d in _LIB_DIRS) or filename.startswith("<frozen")
-        _known[filename] = flag
+def _classify(filename: str) -> bool:
+    full = os.path.abspath(filename)
+    flag = any(full.startswith(d) for d in _LIB_DIRS) or filename.startswith("<frozen")
+    _known[filename] = flag
     return flag
 
 
 def user_site(depth: int = 1) -> tuple[str, int] | None:
     """(filename, lineno) of the innermost frame outside the library."""
     frame = sys._getframe(depth)
+    known = _known
     while frame is not None:
-        code = frame.f_code
-        if not _is_library(code.co_filename):
-            return (code.co_filename, frame.f_lineno)
+        filename = frame.f_code.co_filename
+        flag = known.get(filename)
+        if flag is None:
+            flag = _classify(filename)
+        if not flag:
+            return (filename, frame.f_lineno)
         frame = frame.f_back
     return None
 

@@ -2,5 +2,13 @@
 
 from . import functional  # noqa: F401
 from .modules import (  # noqa: F401
-    CrossEntropyLoss, Linear, Module, MSELoss, Parameter, ReLU, Sequential, Sigmoid, Tanh,
+    CrossEntropyLoss,
+    Linear,
+    Module,
+    MSELoss,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
 )
