@@ -44,9 +44,10 @@ def _seed(root: Tensor, gradient, create_graph: bool):
                             "grad_fn: did you forget requires_grad=True?")
     if gradient is None:
         if root._data.size != 1:
+            made_by = f" made by {root.grad_fn.where()}" if root.grad_fn is not None else ""
             raise GradientError(
-                f"backward on a non-scalar tensor of shape {root.shape} needs `gradient` "
-                "(grad can be created implicitly only for scalar outputs)")
+                f"backward on a non-scalar tensor of shape {root.shape}{made_by} needs "
+                "`gradient` (grad can be created implicitly only for scalar outputs)")
         g = np.ones_like(root._data)
     else:
         g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient,

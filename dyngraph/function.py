@@ -28,6 +28,7 @@ class FunctionCtx:
         self._non_differentiable: set = set()
         self._released = False
         self.materialize_grads = True
+        self._where = ""  # " in 'MyFn' (created at file:line)", set when recorded
 
     def save_for_backward(self, *tensors) -> None:
         for t in tensors:
@@ -40,12 +41,12 @@ class FunctionCtx:
     @property
     def saved_tensors(self) -> tuple:
         if self._released:
-            raise GradientError("saved_tensors were freed by an earlier backward: pass "
-                                "retain_graph=True to backward() to use them twice")
+            raise GradientError(f"saved_tensors{self._where} were freed by an earlier "
+                                "backward: pass retain_graph=True to backward() to use them twice")
         for t, seen in zip(self._saved, self._saved_versions):
             if t is not None and t._version[0] != seen:
-                raise InPlaceError("a tensor saved with save_for_backward was modified in "
-                                   f"place (version {t._version[0]}, expected {seen})")
+                raise InPlaceError(f"a tensor saved with save_for_backward{self._where} was "
+                                   f"modified in place (version {t._version[0]}, expected {seen})")
         return self._saved
 
     def mark_non_differentiable(self, *outputs) -> None:
@@ -137,6 +138,7 @@ def _attach(cls, ctx, args, outputs, needs) -> tuple:
     params = {"ctx": ctx, "outputs": [(o.shape, o.dtype) for o in outputs],
               "input_shapes": [a.shape if isinstance(a, Tensor) else np.shape(a) for a in args]}
     node = Node(_FunctionOp(cls), params, (), None, edges, (), user_site(3), len(outputs))
+    ctx._where = f" in {node.where()}"
     attached = []
     for i, o in enumerate(outputs):
         if id(o) in ctx._non_differentiable:

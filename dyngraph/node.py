@@ -32,7 +32,8 @@ class Node:
         self.retained = None
 
     def name(self) -> str:
-        return f"{self.op.name.capitalize()}Backward"
+        camel = "".join(part[:1].upper() + part[1:] for part in self.op.name.split("_"))
+        return f"{camel}Backward"  # log_softmax -> LogSoftmaxBackward, MyReLU -> MyReLUBackward
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"

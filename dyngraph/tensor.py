@@ -7,6 +7,8 @@ Node holding what the shared VJP rule needs.
 
 from __future__ import annotations
 
+import dis
+
 import numpy as np
 
 from shared_ops import DTypeError, GradientError, ShapeError, format_site, user_site
@@ -55,10 +57,33 @@ def apply_primitive(prim, args, params):
     return result
 
 
+def _reads_name(fn, name: str) -> bool:
+    """Whether `fn` may read its argument `name` (True when that cannot be told)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or name not in code.co_varnames[:code.co_argcount] or (
+            name in code.co_cellvars):
+        return True
+    return any(ins.opname.startswith("LOAD_FAST") and (
+        ins.argval == name or (isinstance(ins.argval, tuple) and name in ins.argval))
+        for ins in dis.get_instructions(code))
+
+
+_READS_OUT: dict = {}
+
+
+def _vjp_reads_out(prim) -> bool:
+    """Only a VJP that reads the output must see in-place changes to it (as in
+    PyTorch: `h = x @ w; h += b` is fine, `y = x.exp(); y += 1` breaks exp's VJP)."""
+    flag = _READS_OUT.get(prim)
+    if flag is None:
+        flag = _READS_OUT[prim] = _reads_name(prim.vjp, "out")
+    return flag
+
+
 def _record(prim, params, args, datas, result) -> None:
     edges = []
     needs = []
-    versions = [(result._version, 0)]
+    versions = [(result._version, 0)] if _vjp_reads_out(prim) else []
     for a in args:
         if isinstance(a, Tensor):
             v = a._version

@@ -13,7 +13,7 @@ from shared_ops import DTypeError, GradientError, ShapeError
 from shared_ops import normalize_index as _normalize_index
 
 from . import functions as F
-from .grad_mode import GRAD_ENABLED, no_grad
+from .grad_mode import GRAD_ENABLED
 from .tensor import Tensor, apply_primitive
 
 
@@ -89,23 +89,28 @@ def _setitem(self: Tensor, index, value) -> None:
     self._version[0] += 1
 
 
-def _zero_(self):
-    with no_grad():
-        self._data[...] = 0
-    self._version[0] += 1
-    return self
-
-
 def _fill_(self, value):
+    if GRAD_ENABLED[0] and self._requires_grad:
+        if self.grad_fn is None:
+            raise GradientError("in-place 'fill_' on a leaf tensor that requires grad: wrap "
+                                "the update in `with dg.no_grad():`")
+        keep_none = np.zeros(self.shape, dtype=bool)  # the old value gets zero gradient
+        return _inplace_recorded(self, lambda old: F.where(keep_none, old, value))
     self._data[...] = value
     self._version[0] += 1
     return self
 
 
+def _zero_(self):
+    return _fill_(self, 0)
+
+
 def _copy_(self, src):
-    if GRAD_ENABLED[0] and isinstance(src, Tensor) and src._requires_grad:
+    src_grad = isinstance(src, Tensor) and src._requires_grad
+    if GRAD_ENABLED[0] and (self._requires_grad or src_grad):
         if self.grad_fn is None and self._requires_grad:
-            raise GradientError("copy_ into a leaf tensor that requires grad")
+            raise GradientError("in-place 'copy_' into a leaf tensor that requires grad: wrap "
+                                "the update in `with dg.no_grad():`")
         return _inplace_recorded(self, lambda old: F.broadcast_to(F.cast(src, self.dtype),
                                                                   self.shape))
     np.copyto(self._data, src._data if isinstance(src, Tensor) else np.asarray(src))

@@ -111,7 +111,8 @@ def _div_vjp(g, out, x, y, *, needs):
 def _pow_vjp(g, out, x, y, *, needs):
     gx = gy = None
     if needs[0]:
-        gx = unbroadcast(A.mul(A.mul(g, y), A.pow(x, A.sub(y, 1))), x)
+        y1 = y - 1 if isinstance(y, (bool, int, float)) else A.sub(y, 1)  # stays weak
+        gx = unbroadcast(A.mul(A.mul(g, y), A.pow(x, y1)), x)
     if needs[1]:
         safe_log = A.where(A.greater(x, 0), A.log(A.where(A.greater(x, 0), x, 1)), 0)
         gy = unbroadcast(A.mul(A.mul(g, out), safe_log), y)
@@ -181,7 +182,8 @@ logical_not = _elementwise("logical_not", np.logical_not, s_logical_not, None, "
 # ---- elementwise ops with parameters: `scalar` is a factory of params -------
 
 def _clip_eval(x, *, lo, hi):
-    return AbstractArray(shape_of(x), result_dtype("clip", x))
+    bounds = [b for b in (lo, hi) if b is not None]  # weak scalars: int x, float bound -> float
+    return AbstractArray(shape_of(x), result_dtype("clip", x, *bounds))
 
 
 def _clip_vjp(g, out, x, *, needs, lo, hi):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import api as A
-from .errors import ShapeError
+from .errors import IndexingError, ShapeError
 from .grad_utils import reshape_to, unbroadcast
 from .primitive import Primitive, register
 from .shapes import AbstractArray, dtype_of, shape_of
@@ -147,15 +147,74 @@ concatenate = register(Primitive(
     abstract_eval=_concatenate_eval, vjp=_concatenate_vjp))
 
 
+def _slice_len(s: slice, d):
+    """Length of s applied to a dim of size d; None when it depends on an unknown d."""
+    if d is not None:
+        return len(range(*s.indices(d)))
+    a, b = (len(range(*s.indices(n))) for n in (_UNKNOWN, 2 * _UNKNOWN))
+    return a if a == b else None
+
+
+def _is_mask(item) -> bool:
+    return isinstance(item, np.ndarray) and item.dtype == np.bool_
+
+
 def index_shape(shape, index) -> tuple:
-    """Result shape of x[index] for a static shape that may hold None dims."""
-    concrete = tuple(_UNKNOWN if d is None else d for d in shape)
-    probe = np.broadcast_to(np.empty((), np.int8), concrete)
+    """Result shape of x[index] (NumPy rules, computed without indexing anything)
+    for a static shape that may hold None dims."""
+    shape = tuple(shape)
+
+    def fail(msg):
+        return IndexingError(f"getitem: {msg} (input shape {shape})")
+    used = sum(i.ndim if _is_mask(i) else 0 if i is None or i is Ellipsis else 1 for i in index)
+    if sum(i is Ellipsis for i in index) > 1:
+        raise fail("an index can only have a single ellipsis")
+    if used > len(shape):
+        raise fail(f"too many indices for a {len(shape)}-d input")
+    fill = (slice(None),) * (len(shape) - used)
+    at = next((k for k, i in enumerate(index) if i is Ellipsis), len(index))
+    index = tuple(index[:at]) + fill + tuple(index[at + 1:])
+    has_array = any(isinstance(i, np.ndarray) for i in index)
+    out, adv_shapes, adv_items, adv_at, axis, bad = [], [], [], None, 0, None
+    for k, item in enumerate(index):
+        if item is None:
+            out.append(1)
+            continue
+        if _is_mask(item):
+            dims = shape[axis:axis + item.ndim]
+            if any(d is not None and d != m for d, m in zip(dims, item.shape)):
+                raise fail(f"boolean index of shape {item.shape} does not match dims {dims}")
+            axis += item.ndim
+            adv_shapes.append((int(np.count_nonzero(item)),))
+        else:
+            d = shape[axis]
+            axis += 1
+            if isinstance(item, slice):
+                out.append(_slice_len(item, d))
+                continue
+            arr = np.asarray(item)
+            if d is not None and arr.size and (arr.max() >= d or arr.min() < -d):
+                value = arr.max() if arr.max() >= d else arr.min()
+                error = fail(f"index {value} is out of bounds for axis {axis - 1} with size {d}")
+                if not isinstance(item, np.ndarray):
+                    raise error  # scalar ints are always checked
+                bad = bad or error
+            if not (isinstance(item, np.ndarray) or has_array):
+                continue  # a plain int drops the dim
+            adv_shapes.append(arr.shape)
+        adv_items.append(k)
+        adv_at = len(out) if adv_at is None else adv_at
+    if not adv_shapes:
+        return tuple(out)
     try:
-        result = probe[index].shape
-    except IndexError as exc:
-        raise ShapeError(f"getitem: {exc} (input shape {tuple(shape)})") from None
-    return tuple(None if d > _UNKNOWN - 10_000 else d for d in result)
+        adv = np.broadcast_shapes(*adv_shapes)
+    except ValueError:
+        raise fail(f"index arrays of shapes {adv_shapes} do not broadcast together") from None
+    if bad is not None and 0 not in adv:  # NumPy checks bounds only when selecting something
+        raise bad
+    if adv_items[-1] - adv_items[0] + 1 != len(adv_items):
+        adv_at = 0  # advanced indices apart: their dims go first, as in NumPy
+    return tuple(out[:adv_at]) + tuple(adv) + tuple(out[adv_at:])
 
 
 def _getitem_impl(x, *, index):

@@ -1,0 +1,71 @@
+"""staticgraph: define-then-run autodiff with TensorFlow 1.x / Theano names.
+
+Build a graph of symbols once (`placeholder`, `Variable`, ops from the shared
+op library), differentiate it symbolically (`gradients`), then run it many
+times (`Session.run`, or `function`). The IR lives in `ir.py`; the reference
+interpreter in `interpreter.py`; backends plug in through `backends.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared_ops import register_library_dir as _register
+
+_register(__file__)
+
+from shared_ops.errors import (  # noqa: E402,F401
+    DTypeError,
+    GradientError,
+    GraphCompareError,
+    IndexingError,
+    ShapeError,
+)
+
+from .backends import (  # noqa: E402,F401
+    Runner,
+    backend_names,
+    get_backend,
+    make_runner,
+    register_backend,
+)
+from .check import check_graph  # noqa: E402,F401
+from .context import (  # noqa: E402,F401
+    get_default_graph,
+    get_default_session,
+    reset_default_graph,
+)
+from .control import cond, cond_p  # noqa: E402,F401
+from .errors import (  # noqa: E402,F401
+    BackendError,
+    FeedError,
+    GraphError,
+    InvalidGraphError,
+    NumericsError,
+    SymbolicValueError,
+    UninitializedVariableError,
+)
+from .function import Function, function  # noqa: E402,F401
+from .gradients import GRAD_RULES, gradients  # noqa: E402,F401
+from .interpreter import eval_graph  # noqa: E402,F401
+from .ir import Eqn, Graph, Var, VariableInfo  # noqa: E402,F401
+from .ops import *  # noqa: E402,F401,F403
+from .ops import abs, max, min, pow, sum  # noqa: E402,F401
+from .program import extract_program  # noqa: E402,F401
+from .session import Session  # noqa: E402,F401
+from .state import (  # noqa: E402,F401
+    Variable,
+    assign,
+    assign_add,
+    assign_p,
+    assign_sub,
+    global_variables,
+    global_variables_initializer,
+    group,
+    group_p,
+    trainable_variables,
+)
+from .symbol import Operation, Symbol  # noqa: E402,F401
+
+float16, float32, float64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+int32, int64, bool_ = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.bool_)

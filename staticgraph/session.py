@@ -1,0 +1,248 @@
+"""`sg.Session`: TF1-style execution with feeds, fetch structures and state.
+
+A session owns the values of the graph's variables. Each distinct request
+(which symbols are fetched, which are fed) is turned into a closed program
+once (`extract_program`), compiled by the backend once, and cached.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared_ops import format_site
+
+from .backends import Runner, get_backend, make_runner
+from .context import get_default_graph, session_scope
+from .errors import FeedError, GraphError, UninitializedVariableError
+from .ir import Graph, Var
+from .program import extract_program, needed_values
+from .structure import flatten, unflatten
+from .symbol import Operation, Symbol
+
+
+def _label(var: Var) -> str:
+    return f"'{var.label}'"
+
+
+def convert_feed(var: Var, value, what: str = "placeholder") -> np.ndarray:
+    """A fed value as an array of `var`'s dtype and shape, or a FeedError.
+
+    Arrays must already have the expected dtype; Python numbers and lists are
+    converted when that loses no kind (no float to int).
+    """
+    aval = var.aval
+    if isinstance(value, (Symbol, Operation)):
+        raise FeedError(f"feed for {what} {_label(var)} is a symbol; feed arrays")
+    if isinstance(value, (np.ndarray, np.generic)):
+        arr = np.asarray(value)
+        if arr.dtype != aval.dtype:
+            raise FeedError(f"{what} {_label(var)} expects dtype {aval.dtype.name} "
+                            f"({aval}), was fed {arr.dtype.name}{list(arr.shape)}")
+    else:
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise FeedError(f"{what} {_label(var)}: cannot convert the fed "
+                            f"{type(value).__name__} to an array: {exc}") from None
+        if arr.dtype.kind not in "biuf" or not np.can_cast(arr.dtype, aval.dtype, "same_kind"):
+            raise FeedError(f"{what} {_label(var)} expects dtype {aval.dtype.name} ({aval}), "
+                            f"was fed {type(value).__name__} of dtype {arr.dtype}")
+        arr = arr.astype(aval.dtype)
+    fits = arr.ndim == len(aval.shape) and all(
+        d is None or d == n for d, n in zip(aval.shape, arr.shape))
+    if not fits:
+        raise FeedError(f"{what} {_label(var)} expects shape {aval}, was fed "
+                        f"{arr.dtype.name}{list(arr.shape)}")
+    return arr
+
+
+@dataclass
+class Plan:
+    """A cached request: its program, its runner, where each fetch comes from."""
+
+    program: Graph
+    runner: Runner
+    slots: list  # per fetch leaf: index into the runner's outputs, or None (an op)
+
+
+class Session:
+    """Runs fetches of one graph; holds its variables' values.
+
+    `Session(graph=None, backend="interpret", check_numerics=False,
+    auto_init=True)`. With auto_init, a variable read before
+    `global_variables_initializer()` ran starts from its initial value.
+    """
+
+    def __init__(self, graph: Graph | None = None, backend: str = "interpret", *,
+                 check_numerics: bool = False, auto_init: bool = True) -> None:
+        get_backend(backend)  # unknown backend: fail now, not at the first run
+        self.graph = graph if graph is not None else get_default_graph()
+        self.backend = backend
+        self.check_numerics = check_numerics
+        self.auto_init = auto_init
+        self.state: dict[Var, np.ndarray] = {}
+        self._plans: dict[tuple, Plan] = {}
+        self._closed = False
+        self._scope = None
+
+    # ---- context management (a `with` block makes it the default session) ---
+    def __enter__(self) -> Session:
+        self._scope = session_scope(self)
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._scope is not None:
+            self._scope.__exit__(*exc)
+            self._scope = None
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self.state.clear()
+        self._plans.clear()
+
+    # ---- running ---------------------------------------------------------------
+    def run(self, fetches, feed_dict=None):
+        """Values of `fetches` (a symbol, op, or nested list/tuple/dict of them)."""
+        if self._closed:
+            raise GraphError("run() on a closed session")
+        leaves, tree = flatten(fetches)
+        for leaf in leaves:
+            self._check_fetch(leaf)
+        feeds = self._feeds(feed_dict)
+        plan = self._plan(leaves, feeds)
+        self.init_state(plan.program)
+        outs = plan.runner([feeds[v] for v in plan.program.inputs], self.state)
+        values = [None if slot is None else outs[slot] for slot in plan.slots]
+        return unflatten(tree, finish_outputs(values, plan.program, self.state))
+
+    def explain(self, fetches, feed_dict=None, file=None) -> str:
+        """Print (and return) what running `fetches` executes: the program text.
+
+        Without feed_dict, every placeholder the fetches need counts as fed.
+        """
+        leaves, _ = flatten(fetches)
+        for leaf in leaves:
+            self._check_fetch(leaf)
+        if feed_dict is not None:
+            fed = list(self._feeds(feed_dict))
+        else:
+            needed, _ = needed_values(self.graph, [leaf.var for leaf in leaves], set())
+            fed = [v for v in self.graph.inputs if v in needed]
+        text = self._plan(leaves, dict.fromkeys(fed)).runner.explain()
+        print(text, file=file)
+        return text
+
+    def _check_fetch(self, leaf) -> None:
+        if not isinstance(leaf, (Symbol, Operation)):
+            raise GraphError(f"cannot fetch {leaf!r}: fetches must be symbols or ops, "
+                             "possibly in lists, tuples and dicts")
+        if leaf.graph is not self.graph:
+            where = format_site(leaf.var.site)
+            raise GraphError(f"cannot fetch {leaf.name}" + (f" (created at {where})" if where
+                                                               else "")
+                             + f": it belongs to {leaf.graph!r}, not to this session's "
+                             f"graph {self.graph!r}")
+
+    def _feeds(self, feed_dict) -> dict[Var, np.ndarray]:
+        if feed_dict is None:
+            return {}
+        if not isinstance(feed_dict, dict):
+            raise FeedError(f"feed_dict must be a dict, got {type(feed_dict).__name__}")
+        feeds: dict[Var, np.ndarray] = {}
+        for key, value in feed_dict.items():
+            if not isinstance(key, Symbol):
+                raise FeedError(f"feed_dict keys must be symbols, got {key!r}")
+            if key.graph is not self.graph:
+                raise FeedError(f"cannot feed {key.name}: it belongs to {key.graph!r}, not "
+                                f"to this session's graph {self.graph!r}")
+            what = "placeholder" if key.var in self.graph.inputs else "symbol"
+            feeds[key.var] = convert_feed(key.var, value, what)
+        return feeds
+
+    def _plan(self, leaves: list, feeds: dict) -> Plan:
+        fed = sorted(feeds, key=lambda v: v.id)
+        key = (tuple(leaf.var.id for leaf in leaves), tuple(v.id for v in fed))
+        plan = self._plans.get(key)
+        if plan is None:
+            values = [leaf.var for leaf in leaves if isinstance(leaf, Symbol)]
+            ops = [leaf.var for leaf in leaves if isinstance(leaf, Operation)]
+            program = extract_program(self.graph, values, fed, effects=ops)
+            runner = make_runner(program, self.backend, check_numerics=self.check_numerics)
+            slots, k = [], 0
+            for leaf in leaves:
+                slots.append(k if isinstance(leaf, Symbol) else None)
+                k += isinstance(leaf, Symbol)
+            plan = self._plans[key] = Plan(program, runner, slots)
+        return plan
+
+    # ---- state -----------------------------------------------------------------
+    def init_state(self, program: Graph) -> None:
+        """Give every variable the program reads a value (or raise)."""
+        for v, info in program.variables.items():
+            if v not in self.state and v in variables_read(program):
+                if not self.auto_init:
+                    where = format_site(v.site)
+                    raise UninitializedVariableError(
+                        f"variable '{v.label}'" + (f" (created at {where})" if where else "")
+                        + " is used before initialisation: run "
+                        "sg.global_variables_initializer() first")
+                self.state[v] = np.array(info.initial, copy=True)
+
+    def _variable(self, var) -> Var:
+        if not isinstance(var, Symbol) or var.var not in self.graph.variables:
+            raise GraphError(f"{var!r} is not a variable of this session's graph")
+        return var.var
+
+    def get(self, var) -> np.ndarray:
+        """A copy of a variable's current value."""
+        v = self._variable(var)
+        if v not in self.state:
+            self.init_state(_single(v, self.graph))
+        return np.array(self.state[v], copy=True)
+
+    def set(self, var, value) -> None:
+        """Overwrite a variable's value (TF1's `var.load(value, sess)`)."""
+        v = self._variable(var)
+        self.state[v] = np.array(convert_feed(v, value, "variable"), copy=True)
+
+
+def _single(v: Var, graph: Graph) -> Graph:
+    g = Graph()
+    g.variables = {v: graph.variables[v]}
+    g.outputs = [v]
+    return g
+
+
+_READS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def variables_read(program: Graph) -> set:
+    """The program's variables whose value it reads (not only overwrites)."""
+    reads = _READS.get(program)
+    if reads is None:
+        used = {v for e in program.eqns for v in e.in_vars}
+        used.update(program.outputs)
+        used.update(value for _, value in program.updates)
+        reads = _READS[program] = {v for v in program.variables if v in used}
+    return reads
+
+
+def finish_outputs(values: list, program: Graph, state: dict) -> list:
+    """Fetched arrays the caller may keep and modify: copies where they alias
+    state or constants; 0-d results as NumPy scalars (as TF returns them)."""
+    owned = [state[v] for v in program.variables if v in state]
+    owned += list(program.constants.values())
+    out = []
+    for value in values:
+        if isinstance(value, np.ndarray):
+            if any(np.may_share_memory(value, a) for a in owned):
+                value = value.copy()
+            if value.ndim == 0:
+                value = value[()]
+        out.append(value)
+    return out
