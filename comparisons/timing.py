@@ -6,6 +6,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 
 def time_calls(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> list[float]:
     """Wall times (seconds) of `repeats` calls after `warmup` untimed calls."""
@@ -19,6 +21,21 @@ def time_calls(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> l
     return times
 
 
+def time_batches(fn: Callable[[], object], samples: int, inner: int = 1) -> list[float]:
+    """Seconds per call, one figure per sample of `inner` back-to-back calls.
+
+    Batching keeps the timer's own cost out of microsecond-scale calls.
+    """
+    clock = time.perf_counter
+    per_call = []
+    for _ in range(samples):
+        start = clock()
+        for _ in range(inner):
+            fn()
+        per_call.append((clock() - start) / inner)
+    return per_call
+
+
 def median_spread(times: list[float]) -> tuple[float, float]:
     """Median and half the inter-quartile-ish spread (max-min)/2 of a sample."""
     if not times:
@@ -26,12 +43,41 @@ def median_spread(times: list[float]) -> tuple[float, float]:
     return statistics.median(times), (max(times) - min(times)) / 2
 
 
+def quartiles(times: list[float]) -> tuple[float, float, float]:
+    """(25th percentile, median, 75th percentile) of a sample."""
+    if not times:
+        nan = float("nan")
+        return nan, nan, nan
+    p25, p50, p75 = np.percentile(np.asarray(times, dtype=float), [25, 50, 75])
+    return float(p25), float(p50), float(p75)
+
+
 def max_rel_error(values, reference) -> float:
     """Largest |a-b|/max(|b|, tiny) over two equal-length sequences."""
-    import numpy as np
     a, b = np.asarray(values, dtype=float), np.asarray(reference, dtype=float)
     if a.shape != b.shape:
         return float("inf")
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """A duration with a unit that keeps 3 significant digits (ns .. s)."""
+    if seconds is None or seconds != seconds:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(seconds) >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def fmt_bytes(n: float | None) -> str:
+    """A byte count in B, KB, MB or GB (powers of 1024)."""
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB"):
+        if abs(n) < 1024:
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.3g} GB"

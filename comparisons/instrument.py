@@ -1,0 +1,105 @@
+"""Counting ops and measuring memory, switched on only inside a measurement.
+
+`count_ops` wraps, for the duration of a `with` block, every primitive's
+`impl` (each call is one NumPy kernel: forward ops, the ops VJP rules run in
+backward, in-place optimizer updates) and dyngraph's two tape recorders
+(`tensor._record` for primitives, `function._attach` for custom Functions).
+Everything is restored on exit; the engines are never edited. Timed runs
+never happen inside it: the wrappers cost time.
+
+`measure_memory` reports the tracemalloc peak (NumPy registers its buffers
+with tracemalloc, so this covers arrays and Python objects) or, for
+libraries with their own allocator (PyTorch, JAX), the growth of the
+process's resident set size.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import resource
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass
+class OpCounts:
+    """Kernels run (primitive impl calls) and tape nodes recorded."""
+
+    kernels: int = 0
+    tape_nodes: int = 0
+
+
+def _counting(fn, counts: OpCounts, field: str):
+    def wrapper(*args, **kwargs):
+        setattr(counts, field, getattr(counts, field) + 1)
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+@contextmanager
+def count_ops() -> Iterator[OpCounts]:
+    """Count primitive kernels and dyngraph tape nodes inside the block."""
+    from shared_ops import REGISTRY
+
+    # `dyngraph.tensor` the attribute is the creation function; fetch the modules
+    dg_tensor = importlib.import_module("dyngraph.tensor")
+    dg_function = importlib.import_module("dyngraph.function")
+
+    counts = OpCounts()
+    saved_impls = {name: prim.impl for name, prim in REGISTRY.items()}
+    saved_record, saved_attach = dg_tensor._record, dg_function._attach
+    try:
+        for prim in REGISTRY.values():
+            prim.impl = _counting(prim.impl, counts, "kernels")
+        dg_tensor._record = _counting(saved_record, counts, "tape_nodes")
+        dg_function._attach = _counting(saved_attach, counts, "tape_nodes")
+        yield counts
+    finally:
+        for name, impl in saved_impls.items():
+            REGISTRY[name].impl = impl
+        dg_tensor._record, dg_function._attach = saved_record, saved_attach
+
+
+@dataclass
+class Memory:
+    """Peak extra memory of a block and how it was measured."""
+
+    peak_bytes: int = 0
+    method: str = "tracemalloc"
+
+
+def current_rss() -> int:
+    """Resident set size of this process in bytes (Linux /proc, else ru_maxrss)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        scale = 1 if os.uname().sysname == "Darwin" else 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+@contextmanager
+def measure_memory(method: str = "tracemalloc") -> Iterator[Memory]:
+    """Peak bytes allocated in the block ("tracemalloc") or RSS growth ("rss")."""
+    memory = Memory(method=method)
+    if method == "rss":
+        before = current_rss()
+        try:
+            yield memory
+        finally:
+            memory.peak_bytes = max(current_rss() - before, 0)
+        return
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        yield memory
+    finally:
+        memory.peak_bytes = max(tracemalloc.get_traced_memory()[1] - base, 0)
+        if not was_tracing:
+            tracemalloc.stop()

@@ -1,0 +1,151 @@
+"""PNG plots of results (matplotlib with the Agg backend, from the `plots` extra).
+
+Per scenario: time per step per variant (bars with quartile whiskers),
+cumulative time vs steps (setup + n * step: where the lines cross is the
+break-even), and overlaid loss curves when the scenario trains. Plus one
+summary figure with a panel per scenario.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .framework import fixed_cost
+
+COLORS = {"reference": "#4c72b0", "eager": "#dd8452", "static": "#55a868",
+          "peer": "#8c8c8c", "baseline": "#c44e52"}
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _ok(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r.get("status") == "ok"]
+
+
+def _unit(seconds: float) -> tuple[str, float]:
+    """A time unit that suits the largest value of a panel."""
+    for unit, scale in (("s", 1.0), ("ms", 1e3)):
+        if seconds * scale >= 1:
+            return unit, scale
+    return "µs", 1e6
+
+
+def _patch(color: str, label: str):
+    from matplotlib.patches import Patch
+    return Patch(color=color, label=label)
+
+
+def _bars(ax, rows: list[dict], title: str) -> None:
+    rows = _ok(rows)
+    names = [r["variant"] + (" (peer)" if r["kind"] == "peer" else "") for r in rows]
+    unit, scale = _unit(max(r["step_s"] for r in rows))
+    med = np.array([r["step_s"] for r in rows]) * scale
+    lo = med - np.array([r["step_p25_s"] for r in rows]) * scale
+    hi = np.array([r["step_p75_s"] for r in rows]) * scale - med
+    ypos = np.arange(len(rows))
+    ax.barh(ypos, med, xerr=[lo, hi], color=[COLORS[r["kind"]] for r in rows], capsize=2)
+    ax.set_yticks(ypos, names, fontsize=8)
+    ax.invert_yaxis()
+    if len(med) and med.min() > 0 and max(med.max(), (med + hi).max()) / med.min() > 20:
+        from matplotlib.ticker import NullFormatter
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(f"{unit} per step (median, quartiles)", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def _kind_legend(fig, rows: list[dict]) -> None:
+    kinds = [k for k in COLORS if any(r["kind"] == k for r in _ok(rows))]
+    fig.legend(handles=[_patch(COLORS[k], k) for k in kinds], fontsize=7, ncol=len(kinds),
+               loc="lower center", frameon=False)
+
+
+def plot_step_times(rows: list[dict], path: Path, title: str) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(_ok(rows)) + 1.5), dpi=90)
+    _bars(ax, rows, title)
+    _kind_legend(fig, rows)
+    return _save(fig, plt, path, bottom=0.6)
+
+
+def plot_cumulative(rows: list[dict], path: Path, title: str, steps: int) -> Path:
+    """Setup + n * step for each variant; crossings mark break-even."""
+    plt = _pyplot()
+    rows = [r for r in _ok(rows) if r["kind"] != "baseline"]
+    evens = [r["break_even_steps"] for r in rows if r.get("break_even_steps")]
+    horizon = int(max([steps] + [2 * e for e in evens]))
+    n = np.linspace(0, horizon, 200)
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=90)
+    for i, r in enumerate(rows):
+        fixed = fixed_cost(r)
+        style = "--" if r["kind"] == "peer" else "-"
+        ax.plot(n, fixed + n * r["step_s"], style, label=r["variant"], color=f"C{i}")
+        if r.get("break_even_steps"):
+            e = r["break_even_steps"]
+            ax.plot([e], [fixed + e * r["step_s"]], "o", color="black", markersize=4)
+            ax.annotate(f"{r['variant']}: break-even {e:.0f} steps",
+                        (e, fixed + e * r["step_s"]), textcoords="offset points",
+                        xytext=(6, -12), fontsize=7)
+    ax.set_xlabel("steps")
+    ax.set_ylabel("cumulative seconds (setup + steps)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, plt, path)
+
+
+def plot_curves(rows: list[dict], path: Path, title: str, label: str) -> Path:
+    """Per-step curves (losses) of every variant, overlaid."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=90)
+    styles = ["-", "--", ":", "-."]
+    for i, r in enumerate(r for r in _ok(rows) if r.get("values") is not None):
+        values = np.asarray(r["values"], dtype=float)
+        ax.plot(np.arange(len(values)), values, styles[i % len(styles)], label=r["variant"],
+                linewidth=1.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(label)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, plt, path)
+
+
+def plot_summary(results: dict[str, list[dict]], path: Path) -> Path:
+    """One panel of step-time bars per scenario."""
+    plt = _pyplot()
+    names = [n for n, rows in results.items() if _ok(rows)]
+    heights = [0.3 * len(_ok(results[n])) + 0.9 for n in names]
+    fig, axes = plt.subplots(len(names), 1, figsize=(6.4, sum(heights) + 0.6), dpi=80,
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        _bars(ax, results[name], name)
+    _kind_legend(fig, [r for rows in results.values() for r in rows])
+    return _save(fig, plt, path, bottom=0.35)
+
+
+def _save(fig, plt, path: Path, bottom: float = 0.0) -> Path:
+    """Lay out (leaving `bottom` inches for a figure legend), write, close."""
+    fig.tight_layout(rect=(0, bottom / fig.get_figheight(), 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_plots(name: str, title: str, rows: list[dict], out: Path, curve: str | None,
+                steps: int) -> list[Path]:
+    """Every plot for one scenario into `out`; returns the files written."""
+    if not _ok(rows):
+        return []
+    paths = [plot_step_times(rows, out / f"{name}-time.png", title),
+             plot_cumulative(rows, out / f"{name}-cumulative.png", title, steps)]
+    if curve:
+        paths.append(plot_curves(rows, out / f"{name}-{curve}.png", title, curve))
+    return paths

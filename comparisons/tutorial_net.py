@@ -1,0 +1,154 @@
+"""Scenario "tutorial": the two-layer net of 'Learning PyTorch with Examples'.
+
+The training code lives in `comparisons.tutorial` (NumPy by hand, dyngraph
+autograd, dyngraph with a custom ReLU Function); every entry of its
+`VARIANTS` dict becomes a closed-loop variant here, as do variants other
+modules register on `SCENARIO`. Peers (PyTorch eager, JAX jit) are written
+here, step by step, from the same seeded data.
+
+    from comparisons import tutorial_net
+    rows = tutorial_net.run(N=64, D_in=1000, H=100, D_out=10, steps=200)
+
+Adding a static-engine variant is one call, e.g.:
+
+    SCENARIO.add(Variant("staticgraph-numba", engine="staticgraph", backend="numba",
+                         kind="static", loop=_static_loop("numba")))
+
+where the loop returns losses or {"losses", "build_s", "compile_s": {phase: s}}.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import tutorial
+from .framework import Plan, Prepared, Variant
+from .peers import jax_variant, torch_variant
+from .scenarios import KIND_ORDER, Scenario
+
+
+@dataclass
+class Problem:
+    """The tutorial's seeded data (x, y, w1, w2) at one size and dtype."""
+
+    size: tutorial.TutorialSize
+    data: dict
+    dtype: np.dtype
+
+
+def make_problem(size: tutorial.TutorialSize, dtype: np.dtype) -> Problem:
+    return Problem(size, tutorial.make_data(size, dtype=dtype), dtype)
+
+
+def plan(size: tutorial.TutorialSize) -> Plan:
+    """Loops run `steps` steps; step-based peers run the same number in all."""
+    return Plan(warmup=1, samples=max(size.steps - 1, 1), inner=1, instrument_steps=3,
+                loop_steps=size.steps, loop_repeats=5)
+
+
+def _kind_of(name: str) -> tuple[str, str, str]:
+    """(engine, backend, kind) read from a `tutorial.VARIANTS` name."""
+    if name == "numpy":
+        return "numpy", "numpy", "reference"
+    if name.startswith("staticgraph"):
+        backend = name.partition("-")[2] or "interpret"
+        return "staticgraph", backend, "static"
+    return name.partition("-")[0], "numpy", "eager"
+
+
+def tutorial_loop(train) -> Any:
+    """A closed loop `(problem, steps) -> losses` over one tutorial trainer."""
+    def loop(problem: Problem, steps: int):
+        return train(dataclasses.replace(problem.size, steps=steps), problem.data)
+    return loop
+
+
+class TutorialScenario(Scenario):
+    """Takes `tutorial.VARIANTS` afresh on every run, then the registered ones."""
+
+    def all_variants(self) -> list[Variant]:
+        registered = {v.name for v in self.variants}
+        from_dict = []
+        for name, train in tutorial.VARIANTS.items():
+            if name in registered:
+                continue
+            engine, backend, kind = _kind_of(name)
+            from_dict.append(Variant(name, engine=engine, backend=backend, kind=kind,
+                                     loop=tutorial_loop(train)))
+        merged = from_dict + list(self.variants)
+        return sorted(merged, key=lambda v: KIND_ORDER.index(v.kind))
+
+
+SCENARIO = TutorialScenario(
+    name="tutorial", title="Two-layer net from 'Learning PyTorch with Examples'", order=1,
+    full=tutorial.TutorialSize(), quick=tutorial.QUICK, make_problem=make_problem, plan=plan,
+    curve="loss",
+    summary="Same seeded weights and data; the loss curves must agree. Static variants "
+            "pay build + compile once, then each step is one graph run.")
+run = SCENARIO.run
+
+
+def _torch_setup(problem: Problem, torch) -> Prepared:
+    d, lr = problem.data, problem.size.lr
+    x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
+    w1 = torch.from_numpy(d["w1"].copy()).requires_grad_()
+    w2 = torch.from_numpy(d["w2"].copy()).requires_grad_()
+    losses: list[float] = []
+
+    def step() -> None:
+        loss = (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum()
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            w1.sub_(lr * w1.grad)
+            w2.sub_(lr * w2.grad)
+            w1.grad.zero_()
+            w2.grad.zero_()
+    return Prepared(step, values=lambda: losses)
+
+
+def _jax_setup(problem: Problem, jax) -> Prepared:
+    jnp, d, lr = jax.numpy, problem.data, problem.size.lr
+
+    def loss_fn(w1, w2, x, y):
+        return jnp.sum((jnp.maximum(x @ w1, 0) @ w2 - y) ** 2)
+
+    @jax.jit
+    def train_step(w1, w2, x, y):
+        loss, (g1, g2) = jax.value_and_grad(loss_fn, argnums=(0, 1))(w1, w2, x, y)
+        return loss, w1 - lr * g1, w2 - lr * g2
+
+    state = {k: jnp.asarray(v) for k, v in d.items()}
+    losses: list[float] = []
+
+    def step() -> None:
+        loss, state["w1"], state["w2"] = train_step(state["w1"], state["w2"], state["x"],
+                                                    state["y"])
+        losses.append(float(loss))
+    return Prepared(step, values=lambda: losses, compile_on_first_call=True)
+
+
+SCENARIO.add(torch_variant("torch-eager", setup=_torch_setup))
+SCENARIO.add(jax_variant("jax-jit", setup=_jax_setup, note="compiles on the first call"))
+
+
+def _static_loop(backend: str):
+    """tutorial_static's loop, imported on first use: a broken engine fails its row only."""
+    def loop(problem: Problem, steps: int):
+        from .tutorial_static import static_loop
+        return static_loop(backend)(problem, steps)
+    return loop
+
+
+def _register_static() -> None:
+    """The TF1-style staticgraph version (comparisons/tutorial_static.py)."""
+    SCENARIO.add(Variant("staticgraph-interpret", engine="staticgraph", backend="interpret",
+                         kind="static", loop=_static_loop("interpret"),
+                         note="graph built once; NumPy impl per op"))
+
+
+_register_static()
