@@ -22,6 +22,7 @@ from shared_ops.errors import (  # noqa: E402,F401
     ShapeError,
 )
 
+from . import initializers, layers, train  # noqa: E402,F401  (sg.train, sg.layers, ...)
 from .backends import (  # noqa: E402,F401
     Runner,
     backend_names,
@@ -47,11 +48,13 @@ from .errors import (  # noqa: E402,F401
 )
 from .function import Function, function  # noqa: E402,F401
 from .gradients import GRAD_RULES, gradients  # noqa: E402,F401
+from .initializers import set_random_seed  # noqa: E402,F401
 from .interpreter import eval_graph  # noqa: E402,F401
 from .ir import Eqn, Graph, Var, VariableInfo  # noqa: E402,F401
 from .ops import *  # noqa: E402,F401,F403
 from .ops import abs, max, min, pow, sum  # noqa: E402,F401
 from .program import extract_program  # noqa: E402,F401
+from .scan import fori_loop, scan, scan_p  # noqa: E402,F401
 from .session import Session  # noqa: E402,F401
 from .state import (  # noqa: E402,F401
     Variable,

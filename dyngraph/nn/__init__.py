@@ -1,5 +1,6 @@
 """dg.nn: modules, parameters and losses with torch.nn's names."""
 
+from .. import init  # noqa: F401  (dg.nn.init)
 from . import functional  # noqa: F401
 from .modules import (  # noqa: F401
     CrossEntropyLoss,
@@ -12,3 +13,4 @@ from .modules import (  # noqa: F401
     Sigmoid,
     Tanh,
 )
+from .rnn import LSTMCell  # noqa: F401
