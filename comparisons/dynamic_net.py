@@ -29,7 +29,7 @@ import numpy as np
 
 import dyngraph as dg
 
-from .framework import Plan, Prepared
+from .framework import Plan, Prepared, Variant
 from .peers import jax_variant, torch_variant
 from .scenarios import Scenario
 
@@ -233,3 +233,19 @@ def _jax_setup(p: Problem, jax) -> Prepared:
 
 SCENARIO.add(torch_variant("torch-eager", setup=_torch_setup))
 SCENARIO.add(jax_variant("jax-jit", setup=_jax_setup, note="lax.switch over the depths"))
+
+
+STATIC_BACKENDS = ("interpret",)
+
+
+def _static_setup(backend: str):
+    def setup(p: Problem) -> Prepared:
+        from .static_models import dynamic_net_setup
+        return dynamic_net_setup(p, backend)
+    return setup
+
+
+for _backend in STATIC_BACKENDS:
+    SCENARIO.add(Variant(f"staticgraph-{_backend}", engine="staticgraph", backend=_backend,
+                         kind="static", setup=_static_setup(_backend),
+                         note="depth fed at run time to a chain of sg.cond"))

@@ -144,11 +144,27 @@ def _static_loop(backend: str):
     return loop
 
 
+STATIC_BACKENDS = ("interpret",)
+
+
+def _minimize_loop(backend: str):
+    """static_models' optimizer.minimize() version, imported on first use."""
+    def loop(problem: Problem, steps: int):
+        from .static_models import tutorial_loop
+        return tutorial_loop(backend)(problem, steps)
+    return loop
+
+
 def _register_static() -> None:
-    """The TF1-style staticgraph version (comparisons/tutorial_static.py)."""
-    SCENARIO.add(Variant("staticgraph-interpret", engine="staticgraph", backend="interpret",
-                         kind="static", loop=_static_loop("interpret"),
-                         note="graph built once; NumPy impl per op"))
+    """The TF1-style staticgraph versions: hand-written assigns (the tutorial's own
+    code, comparisons/tutorial_static.py) and GradientDescentOptimizer.minimize()."""
+    for backend in STATIC_BACKENDS:
+        SCENARIO.add(Variant(f"staticgraph-{backend}", engine="staticgraph", backend=backend,
+                             kind="static", loop=_static_loop(backend),
+                             note="graph built once; the tutorial's assign updates"))
+        SCENARIO.add(Variant(f"staticgraph-{backend}-minimize", engine="staticgraph",
+                             backend=backend, kind="static", loop=_minimize_loop(backend),
+                             note="GradientDescentOptimizer(lr).minimize(loss)"))
 
 
 _register_static()
