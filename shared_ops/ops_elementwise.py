@@ -64,9 +64,9 @@ def s_log(a): return math.log(a) if a > 0 else (-math.inf if a == 0 else math.na
 def s_sqrt(a): return math.sqrt(a) if a >= 0 else math.nan
 def s_abs(a): return abs(a)
 def s_tanh(a): return math.tanh(a)
-def s_relu(a): return a if a > 0 else a * 0
+def s_relu(a): return a if not a <= 0 else 0  # NaN stays NaN, -inf gives 0 (np.maximum)
 def s_sign(a): return (a > 0) - (a < 0)
-def s_zeros_like(a): return a * 0
+def s_zeros_like(a): return 0  # not a * 0: Inf and NaN must give 0 too
 def s_greater(a, b): return a > b
 def s_less(a, b): return a < b
 def s_equal(a, b): return a == b

@@ -173,6 +173,7 @@ def index_shape(shape, index) -> tuple:
         raise fail(f"too many indices for a {len(shape)}-d input")
     fill = (slice(None),) * (len(shape) - used)
     at = next((k for k, i in enumerate(index) if i is Ellipsis), len(index))
+    gap = at if at < len(index) and not fill else None  # NumPy: an empty `...` still separates
     index = tuple(index[:at]) + fill + tuple(index[at + 1:])
     has_array = any(isinstance(i, np.ndarray) for i in index)
     out, adv_shapes, adv_items, adv_at, axis, bad = [], [], [], None, 0, None
@@ -212,7 +213,8 @@ def index_shape(shape, index) -> tuple:
         raise fail(f"index arrays of shapes {adv_shapes} do not broadcast together") from None
     if bad is not None and 0 not in adv:  # NumPy checks bounds only when selecting something
         raise bad
-    if adv_items[-1] - adv_items[0] + 1 != len(adv_items):
+    if adv_items[-1] - adv_items[0] + 1 != len(adv_items) or (
+            gap is not None and adv_items[0] < gap <= adv_items[-1]):
         adv_at = 0  # advanced indices apart: their dims go first, as in NumPy
     return tuple(out[:adv_at]) + tuple(adv) + tuple(out[adv_at:])
 
