@@ -27,10 +27,24 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.installed-test
-	$(BIN)/python -m pip install -q -e ".[bench]" || \
-		echo "bench: PyTorch/JAX could not be installed; peers will read 'not installed'"
-	$(BIN)/python -m benchmarks
+# The long differential fuzz (not part of `make test`): N random programs through
+# dyngraph and every staticgraph backend, e.g. `make fuzz N=5000`.
+N ?= 1000
+fuzz: $(VENV)/.installed-test
+	PYTHONPATH=tests $(BIN)/python -m fuzz --examples $(N)
+
+# The peers (PyTorch CPU, JAX) are tried together, then one by one; a peer
+# that cannot be installed reads "not installed" in BENCHMARKS.md.
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-test
+	$(BIN)/python -m pip install -q -e ".[bench]" || for extra in bench-torch bench-jax; do \
+		$(BIN)/python -m pip install -q -e ".[$$extra]" || \
+		echo "bench: $$extra could not be installed; its rows will read 'not installed'"; \
+	done
+	touch $@
+
+# make bench BENCH_ARGS="--quick" (or "--threads 1", "--only dyngraph")
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
