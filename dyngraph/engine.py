@@ -12,7 +12,7 @@ import numpy as np
 from shared_ops import GradientError, Primitive, ShapeError
 
 from .grad_mode import set_grad_enabled
-from .node import Node
+from .node import RETAINED, Node
 from .tensor import Tensor, _wrap
 
 
@@ -122,9 +122,19 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
             grads = [pending.pop(_key(node, i), None) for i in range(node.n_out)]
             if all(g is None for g in grads):
                 continue
-        if capture is not None or node.retained:
+        if capture is not None or (RETAINED and node in RETAINED):
             _observe(node, grads, capture, captured)
-        in_grads = _call_rule(node, grads, create_graph)
+        op = node.op
+        if type(op) is Primitive and not create_graph:
+            if node.inputs is None:
+                node.check_usable()
+            for counter, seen in node.versions:
+                if counter[0] != seen:
+                    node.check_usable()
+            in_grads = op.vjp(grads[0], node.out, *node.inputs, needs=node.needs,
+                              **node.params)
+        else:
+            in_grads = _call_rule(node, grads, create_graph)
         if not retain_graph:
             node.release()
         for edge, g in zip(node.edges, in_grads):
@@ -149,8 +159,9 @@ def _observe(node: Node, grads: list, capture, captured: dict) -> None:
         key = _key(node, i)
         if capture is not None and key in capture:
             captured[key] = g
-        if node.retained and i in node.retained:
-            _retain(node.retained[i](), g)
+        retained = RETAINED.get(node)
+        if retained and i in retained:
+            _retain(retained[i](), g)
 
 
 def _retain(tensor, g) -> None:

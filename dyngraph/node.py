@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
+
 from shared_ops import InPlaceError, format_site
 from shared_ops.errors import GradientError, with_site
+
+
+# Non-leaf tensors that asked for .grad (retain_grad): node -> {output index: weakref}.
+RETAINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Node:
@@ -16,7 +22,7 @@ class Node:
     """
 
     __slots__ = ("op", "params", "inputs", "out", "edges", "needs", "versions", "site",
-                 "released", "n_out", "retained", "__weakref__")
+                 "n_out", "__weakref__")
 
     def __init__(self, op, params, inputs, out, edges, versions, site, n_out=1):
         self.op = op
@@ -27,9 +33,7 @@ class Node:
         self.needs = tuple([e is not None for e in edges])
         self.versions = versions
         self.site = site
-        self.released = False
         self.n_out = n_out
-        self.retained = None
 
     def name(self) -> str:
         camel = "".join(part[:1].upper() + part[1:] for part in self.op.name.split("_"))
@@ -47,9 +51,14 @@ class Node:
         return f"'{self.op.name}'" + (f" (created at {format_site(self.site)})"
                                       if self.site else "")
 
+    @property
+    def released(self) -> bool:
+        """True once a backward without retain_graph freed the saved values."""
+        return self.inputs is None
+
     def check_usable(self) -> None:
         """Raise if saved values were freed or modified in place since saving."""
-        if self.released:
+        if self.inputs is None:
             raise GradientError(
                 f"backward through the graph a second time: the saved values of "
                 f"{self.where()} were freed by an earlier backward; pass "
@@ -67,4 +76,3 @@ class Node:
             ctx._release()
         self.inputs = None
         self.out = None
-        self.released = True

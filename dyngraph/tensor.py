@@ -11,13 +11,14 @@ import dis
 
 import numpy as np
 
-from shared_ops import DTypeError, GradientError, ShapeError, format_site, user_site
+from shared_ops import REGISTRY, DTypeError, GradientError, ShapeError, format_site, user_site
 from shared_ops.errors import GraphCompareError, IndexingError
 
 from .grad_mode import GRAD_ENABLED
 from .node import Node
 
 DEFAULT_DTYPE = [np.dtype(np.float32)]
+_CAST = REGISTRY["cast"]
 
 
 def _op_error(prim, datas, exc: Exception) -> Exception:
@@ -51,7 +52,14 @@ def apply_primitive(prim, args, params):
         raise _op_error(prim, datas, exc) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    result = _wrap(out)
+    result = _new_tensor(Tensor)
+    result._data = out
+    result._requires_grad = False
+    result.grad = None
+    result.grad_fn = None
+    result._out_index = 0
+    result._version = [0]
+    result._retains_grad = False
     if needs_grad and GRAD_ENABLED[0] and prim.differentiable:
         _record(prim, params, args, datas, result)
     return result
@@ -81,6 +89,8 @@ def _vjp_reads_out(prim) -> bool:
 
 
 def _record(prim, params, args, datas, result) -> None:
+    if prim is _CAST and result._data.dtype.kind != "f":
+        return  # int/bool results carry no gradient (cast to int is a step function)
     edges = []
     needs = []
     versions = [(result._version, 0)] if _vjp_reads_out(prim) else []
@@ -98,9 +108,12 @@ def _record(prim, params, args, datas, result) -> None:
     node = Node.__new__(Node)
     node.op, node.params, node.inputs, node.out = prim, params, datas, result._data
     node.edges, node.needs, node.versions = edges, tuple(needs), versions
-    node.site, node.released, node.n_out, node.retained = user_site(3), False, 1, None
+    node.site, node.n_out = user_site(3), 1
     result.grad_fn = node
     result._requires_grad = True
+
+
+_new_tensor = object.__new__
 
 
 def _wrap(data: np.ndarray, requires_grad: bool = False) -> Tensor:
@@ -203,10 +216,10 @@ class Tensor:
         """Keep `.grad` on this non-leaf tensor after backward."""
         if self.grad_fn is None:
             return
-        if self.grad_fn.retained is None:
-            self.grad_fn.retained = {}
         import weakref
-        self.grad_fn.retained[self._out_index] = weakref.ref(self)
+
+        from .node import RETAINED
+        RETAINED.setdefault(self.grad_fn, {})[self._out_index] = weakref.ref(self)
         self._retains_grad = True
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import DTypeError, IndexingError, ShapeError
 from .primitive import REGISTRY, bind
-from .shapes import dtype_of, normalize_axes, normalize_axis, shape_of  # noqa: F401
+from .shapes import at_user, dtype_of, normalize_axes, normalize_axis, shape_of  # noqa: F401
 
 P = REGISTRY
 
@@ -62,7 +63,10 @@ def clip(x, lo=None, hi=None):
 
 def cast(x, dtype):
     """Convert x to dtype (gradient converts back for float inputs)."""
-    return bind(P["cast"], x, dtype=np.dtype(dtype))
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise DTypeError(f"cast: unsupported dtype {dtype}{at_user()}")
+    return bind(P["cast"], x, dtype=dtype)
 
 
 def _reduce(name, x, axis, keepdims):
@@ -160,7 +164,7 @@ def concatenate(xs, axis=0):
     """Join arrays along an existing axis."""
     xs = tuple(xs)
     if not xs:
-        raise ValueError("concatenate: needs at least one input")
+        raise ShapeError(f"concatenate: needs at least one input{at_user()}")
     axis = normalize_axis("concatenate", axis, len(shape_of(xs[0])))
     return bind(P["concatenate"], *xs, axis=axis)
 
@@ -169,7 +173,7 @@ def stack(xs, axis=0):
     """Join arrays along a new axis."""
     xs = tuple(xs)
     if not xs:
-        raise ValueError("stack: needs at least one input")
+        raise ShapeError(f"stack: needs at least one input{at_user()}")
     axis = normalize_axis("stack", axis, len(shape_of(xs[0])) + 1)
     return concatenate([expand_dims(x, axis) for x in xs], axis=axis)
 
@@ -188,7 +192,8 @@ def normalize_index(index) -> tuple:
         else:
             arr = np.asarray(item)
             if arr.dtype.kind not in "biu":
-                raise IndexError(f"getitem: index arrays must be integer or bool, got {arr.dtype}")
+                raise IndexingError(f"getitem: index arrays must be integer or bool, got "
+                                    f"{arr.dtype}{at_user()}")
             out.append(arr)
     return tuple(out)
 

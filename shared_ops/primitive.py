@@ -48,14 +48,26 @@ def register(prim: Primitive) -> Primitive:
     return prim
 
 
+_HANDLERS: dict[type, tuple | None] = {}
+
+
+def _handler_of(cls: type) -> tuple | None:
+    """(level, handler) of an engine type, None for plain values; cached per type."""
+    h = getattr(cls, "_gc_bind", None)
+    entry = None if h is None else (cls._gc_level, h)
+    _HANDLERS[cls] = entry
+    return entry
+
+
 def bind(prim: Primitive, *args, **params):
     """Apply `prim` through whichever engine owns the arguments."""
     handler = None
     level = -1
     for a in args:
-        h = getattr(type(a), "_gc_bind", None)
-        if h is not None and type(a)._gc_level > level:
-            handler, level = h, type(a)._gc_level
+        cls = type(a)
+        entry = _HANDLERS[cls] if cls in _HANDLERS else _handler_of(cls)
+        if entry is not None and entry[0] > level:
+            level, handler = entry
     if handler is None:
         return prim.impl(*args, **params)
     return handler(prim, args, params)

@@ -106,8 +106,15 @@ def float_dtype(op: str, dtype: np.dtype) -> np.dtype:
 
 def normalize_axis(op: str, axis: int, ndim: int) -> int:
     if not -ndim <= axis < ndim:
-        raise ShapeError(f"{op}: axis {axis} is out of range for {ndim}-d input")
+        raise ShapeError(f"{op}: axis {axis} is out of range for {ndim}-d input{at_user()}")
     return axis % ndim
+
+
+def at_user() -> str:
+    """' (at file.py:12)': the user's line, for errors raised before any engine sees the op."""
+    from .sites import format_site, user_site
+    site = format_site(user_site(2))
+    return f" (at {site})" if site else ""
 
 
 def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
@@ -117,5 +124,5 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = tuple(sorted(normalize_axis(op, int(a), ndim) for a in axes))
     if len(set(out)) != len(out):
-        raise ShapeError(f"{op}: repeated axis in {axis}")
+        raise ShapeError(f"{op}: repeated axis in {axis}{at_user()}")
     return out
