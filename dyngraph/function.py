@@ -13,7 +13,7 @@ import numpy as np
 from shared_ops import FunctionError, GradientError, InPlaceError, format_site, user_site
 from shared_ops.errors import with_site
 
-from .grad_mode import GRAD_ENABLED, no_grad, set_grad_enabled
+from .grad_mode import GRAD_MODE, no_grad, set_grad_enabled
 from .node import Node
 from .tensor import Tensor, _wrap
 
@@ -124,7 +124,7 @@ class Function:
             if not isinstance(o, Tensor):
                 raise FunctionError(f"{cls.__name__}.forward must return Tensors, got "
                                     f"{type(o).__name__}")
-        if not (GRAD_ENABLED[0] and any(needs)):
+        if not (GRAD_MODE.enabled and any(needs)):
             return result
         outputs = _attach(cls, ctx, args, outputs, needs)
         return outputs[0] if single else outputs

@@ -7,7 +7,6 @@ import weakref
 from shared_ops import InPlaceError, format_site
 from shared_ops.errors import GradientError, with_site
 
-
 # Non-leaf tensors that asked for .grad (retain_grad): node -> {output index: weakref}.
 RETAINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

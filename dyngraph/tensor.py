@@ -14,7 +14,7 @@ import numpy as np
 from shared_ops import REGISTRY, DTypeError, GradientError, ShapeError, format_site, user_site
 from shared_ops.errors import GraphCompareError, IndexingError
 
-from .grad_mode import GRAD_ENABLED
+from .grad_mode import GRAD_MODE
 from .node import Node
 
 DEFAULT_DTYPE = [np.dtype(np.float32)]
@@ -60,7 +60,7 @@ def apply_primitive(prim, args, params):
     result._out_index = 0
     result._version = [0]
     result._retains_grad = False
-    if needs_grad and GRAD_ENABLED[0] and prim.differentiable:
+    if needs_grad and GRAD_MODE.enabled and prim.differentiable:
         _record(prim, params, args, datas, result)
     return result
 

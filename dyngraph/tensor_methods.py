@@ -13,7 +13,7 @@ from shared_ops import DTypeError, GradientError, ShapeError
 from shared_ops import normalize_index as _normalize_index
 
 from . import functions as F
-from .grad_mode import GRAD_ENABLED
+from .grad_mode import GRAD_MODE
 from .tensor import Tensor, apply_primitive
 
 
@@ -35,7 +35,7 @@ def _shape_args(shape):
 def _inplace(self: Tensor, prim, other) -> Tensor:
     """self <- prim(self, other), bumping the version counter."""
     other_grad = isinstance(other, Tensor) and other._requires_grad
-    if GRAD_ENABLED[0] and (self._requires_grad or other_grad):
+    if GRAD_MODE.enabled and (self._requires_grad or other_grad):
         if self.grad_fn is None and self._requires_grad:
             raise GradientError(
                 f"in-place '{prim.name}' on a leaf tensor that requires grad: wrap the "
@@ -72,7 +72,7 @@ def _inplace_recorded(self: Tensor, compute) -> Tensor:
 def _setitem(self: Tensor, index, value) -> None:
     index = _normalize_index(F._index_data(index))
     value_grad = isinstance(value, Tensor) and value._requires_grad
-    if GRAD_ENABLED[0] and (self._requires_grad or value_grad):
+    if GRAD_MODE.enabled and (self._requires_grad or value_grad):
         if self.grad_fn is None and self._requires_grad:
             raise GradientError("index assignment on a leaf tensor that requires grad: wrap it "
                                 "in `with dg.no_grad():`")
@@ -90,7 +90,7 @@ def _setitem(self: Tensor, index, value) -> None:
 
 
 def _fill_(self, value):
-    if GRAD_ENABLED[0] and self._requires_grad:
+    if GRAD_MODE.enabled and self._requires_grad:
         if self.grad_fn is None:
             raise GradientError("in-place 'fill_' on a leaf tensor that requires grad: wrap "
                                 "the update in `with dg.no_grad():`")
@@ -107,7 +107,7 @@ def _zero_(self):
 
 def _copy_(self, src):
     src_grad = isinstance(src, Tensor) and src._requires_grad
-    if GRAD_ENABLED[0] and (self._requires_grad or src_grad):
+    if GRAD_MODE.enabled and (self._requires_grad or src_grad):
         if self.grad_fn is None and self._requires_grad:
             raise GradientError("in-place 'copy_' into a leaf tensor that requires grad: wrap "
                                 "the update in `with dg.no_grad():`")
