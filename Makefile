@@ -21,17 +21,21 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-demo
 	$(BIN)/python -m comparisons run --quick
 
+# Two pytest processes: the main suite, then the CUDA tests under the Numba CUDA
+# simulator (it must be switched on before numba is imported, hence its own
+# process; numba's built-in numba.cuda or the numba-cuda package runs it).
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/cuda
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -p no:cacheprovider -m cudasim tests/cuda
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 # The long differential fuzz (not part of `make test`): N random programs through
-# dyngraph and every staticgraph backend, e.g. `make fuzz N=5000`.
+# dyngraph and every staticgraph backend (or BACKENDS=interpret,numba), e.g. `make fuzz N=5000`.
 N ?= 1000
 fuzz: $(VENV)/.installed-test
-	PYTHONPATH=tests $(BIN)/python -m fuzz --examples $(N)
+	PYTHONPATH=tests BACKENDS=$(BACKENDS) $(BIN)/python -m fuzz --examples $(N)
 
 # The peers (PyTorch CPU, JAX) are tried together, then one by one; a peer
 # that cannot be installed reads "not installed" in BENCHMARKS.md.

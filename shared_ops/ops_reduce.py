@@ -21,8 +21,8 @@ def _reduce_eval(name, to_float=False):
         kept = [1 if i in axis else d for i, d in enumerate(shape)]
         out = tuple(kept) if keepdims else tuple(d for i, d in enumerate(shape) if i not in axis)
         dtype = result_dtype(name, x)
-        if name == "sum" and dtype.kind == "b":
-            dtype = np.dtype(np.int64)
+        if name == "sum" and dtype.kind in "biu":  # NumPy sums small ints in the word size
+            dtype = np.dtype(np.uint64) if dtype.kind == "u" else np.result_type(dtype, np.int64)
         return AbstractArray(out, float_dtype(name, dtype) if to_float else dtype)
     return abstract_eval
 

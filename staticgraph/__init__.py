@@ -37,6 +37,7 @@ from .context import (  # noqa: E402,F401
     reset_default_graph,
 )
 from .control import cond, cond_p  # noqa: E402,F401
+from .cuda_backend import cuda_available  # noqa: E402,F401
 from .errors import (  # noqa: E402,F401
     BackendError,
     FeedError,

@@ -13,9 +13,14 @@ replacing the entry or, for a compiled backend, writing in place once
 nothing reads the old value. Runners also have `explain() -> str` and a
 `program` attribute.
 
-Only "interpret" is built in. A compiled backend registers itself with
+"interpret" is built in; "numba" (staticgraph.numba_backend) is registered
+lazily, and "auto" runs "cuda" where a GPU is usable, else "numba"
+(`auto_backend()`). A compiled backend registers itself with
 `register_backend("numba", factory)`, or lazily with a "module:attribute"
-string so the import happens on first use.
+string so the import happens on first use. A factory with a
+`check_available()` attribute is asked by `get_backend` (so `Session` and
+`function` fail at once, with its BackendError, where it cannot run: "cuda"
+without a GPU).
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ def get_backend(name: str) -> BackendFactory:
         except (ImportError, AttributeError) as exc:
             raise BackendError(f"backend {name!r} could not be loaded: {exc}") from exc
         _BACKENDS[name] = factory
+    check = getattr(factory, "check_available", None)
+    if check is not None:
+        check()
     return factory
 
 
@@ -77,4 +85,25 @@ def make_runner(program: Graph, backend: str = "interpret", *,
     return get_backend(backend)(program, check_numerics=check_numerics)
 
 
+def auto_backend() -> str:
+    """What backend="auto" runs: "cuda" where `staticgraph.cuda_available()` says a
+    GPU is usable, else "numba"."""
+    import staticgraph
+    available = getattr(staticgraph, "cuda_available", None)
+    if "cuda" in _BACKENDS and available is not None:
+        try:
+            if available():
+                return "cuda"
+        except Exception:  # a broken CUDA install is no GPU
+            pass
+    return "numba"
+
+
+def _auto_factory(program: Graph, *, check_numerics: bool = False) -> Runner:
+    return get_backend(auto_backend())(program, check_numerics=check_numerics)
+
+
 register_backend("interpret", InterpretRunner)
+register_backend("numba", "staticgraph.numba_backend:numba_backend")
+register_backend("auto", _auto_factory)
+register_backend("cuda", "staticgraph.cuda_backend.runner:CudaRunner")

@@ -9,6 +9,8 @@ given, which lets several functions share state).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from shared_ops import user_site
@@ -72,19 +74,25 @@ class Function:
             raise FeedError("function: an input is listed twice")
         self.session = session if session is not None else Session(graph, backend)
         self.graph = graph
+        start = time.perf_counter()
         self.program = extract_program(
             graph, [s.var for s in leaves if isinstance(s, Symbol)],
             [s.var for s in self.inputs], _update_pairs(graph, updates),
             [s.var for s in leaves if isinstance(s, Operation)])
         self._slots = _slots(leaves)
+        extracted = time.perf_counter() - start
         self.runner = make_runner(self.program, backend, check_numerics=check_numerics)
+        record = getattr(self.runner, "record_phase", None)  # compiled backends' explain()
+        if record is not None:
+            record("extract program", extracted)
 
     def __call__(self, *args, **kwargs):
         arrays = self._arguments(args, kwargs)
-        self.session.init_state(self.program)
-        outs = self.runner(arrays, self.session.state)
-        values = [None if slot is None else outs[slot] for slot in self._slots]
-        values = finish_outputs(values, self.program, self.session.state)
+        with self.session.lock:  # calls from several threads run one at a time
+            self.session.init_state(self.program)
+            outs = self.runner(arrays, self.session.state)
+            values = [None if slot is None else outs[slot] for slot in self._slots]
+            values = finish_outputs(values, self.program, self.session.state)
         return values[0] if self._single else unflatten(self._tree, values)
 
     def _arguments(self, args, kwargs) -> list:
@@ -104,6 +112,13 @@ class Function:
     def get(self, var):
         """A variable's current value (state is kept in `self.session`)."""
         return self.session.get(var)
+
+    @property
+    def source(self) -> str:
+        """The code a call runs: the backend's generated source (numba: the
+        orchestrator commented with your lines, then its kernels), else the program."""
+        source = getattr(self.runner, "source", None)
+        return source if isinstance(source, str) else self.program.to_text()
 
     def explain(self, file=None) -> str:
         """Print (and return) what a call executes."""

@@ -7,6 +7,8 @@ once (`extract_program`), compiled by the backend once, and cached.
 
 from __future__ import annotations
 
+import threading
+import time
 import weakref
 from dataclasses import dataclass
 
@@ -74,6 +76,10 @@ class Session:
     `Session(graph=None, backend="interpret", check_numerics=False,
     auto_init=True)`. With auto_init, a variable read before
     `global_variables_initializer()` ran starts from its initial value.
+
+    Thread-safe: runs (and calls of the `sg.function`s sharing this session)
+    hold `self.lock`, so calls from several threads are serialised and no
+    variable update is lost.
     """
 
     def __init__(self, graph: Graph | None = None, backend: str = "interpret", *,
@@ -87,6 +93,7 @@ class Session:
         self._plans: dict[tuple, Plan] = {}
         self._closed = False
         self._scope = None
+        self.lock = threading.Lock()  # one run (or function call) at a time
 
     # ---- context management (a `with` block makes it the default session) ---
     def __enter__(self) -> Session:
@@ -101,24 +108,26 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        self._closed = True
-        self.state.clear()
-        self._plans.clear()
+        with self.lock:
+            self._closed = True
+            self.state.clear()
+            self._plans.clear()
 
     # ---- running ---------------------------------------------------------------
     def run(self, fetches, feed_dict=None):
         """Values of `fetches` (a symbol, op, or nested list/tuple/dict of them)."""
-        if self._closed:
-            raise GraphError("run() on a closed session")
         leaves, tree = flatten(fetches)
         for leaf in leaves:
             self._check_fetch(leaf)
         feeds = self._feeds(feed_dict)
-        plan = self._plan(leaves, feeds)
-        self.init_state(plan.program)
-        outs = plan.runner([feeds[v] for v in plan.program.inputs], self.state)
-        values = [None if slot is None else outs[slot] for slot in plan.slots]
-        return unflatten(tree, finish_outputs(values, plan.program, self.state))
+        with self.lock:
+            if self._closed:
+                raise GraphError("run() on a closed session")
+            plan = self._plan(leaves, feeds)
+            self.init_state(plan.program)
+            outs = plan.runner([feeds[v] for v in plan.program.inputs], self.state)
+            values = [None if slot is None else outs[slot] for slot in plan.slots]
+            return unflatten(tree, finish_outputs(values, plan.program, self.state))
 
     def explain(self, fetches, feed_dict=None, file=None) -> str:
         """Print (and return) what running `fetches` executes: the program text.
@@ -171,8 +180,12 @@ class Session:
         if plan is None:
             values = [leaf.var for leaf in leaves if isinstance(leaf, Symbol)]
             ops = [leaf.var for leaf in leaves if isinstance(leaf, Operation)]
+            start = time.perf_counter()
             program = extract_program(self.graph, values, fed, effects=ops)
+            extracted = time.perf_counter() - start
             runner = make_runner(program, self.backend, check_numerics=self.check_numerics)
+            if hasattr(runner, "record_phase"):  # compiled backends' explain()
+                runner.record_phase("extract program", extracted)
             slots, k = [], 0
             for leaf in leaves:
                 slots.append(k if isinstance(leaf, Symbol) else None)
@@ -201,14 +214,17 @@ class Session:
     def get(self, var) -> np.ndarray:
         """A copy of a variable's current value."""
         v = self._variable(var)
-        if v not in self.state:
-            self.init_state(_single(v, self.graph))
-        return np.array(self.state[v], copy=True)
+        with self.lock:
+            if v not in self.state:
+                self.init_state(_single(v, self.graph))
+            return np.array(self.state[v], copy=True)
 
     def set(self, var, value) -> None:
         """Overwrite a variable's value (TF1's `var.load(value, sess)`)."""
         v = self._variable(var)
-        self.state[v] = np.array(convert_feed(v, value, "variable"), copy=True)
+        value = np.array(convert_feed(v, value, "variable"), copy=True)
+        with self.lock:
+            self.state[v] = value
 
 
 def _single(v: Var, graph: Graph) -> Graph:
@@ -235,7 +251,7 @@ def variables_read(program: Graph) -> set:
 def finish_outputs(values: list, program: Graph, state: dict) -> list:
     """Fetched arrays the caller may keep and modify: copies where they alias
     state or constants; 0-d results as NumPy scalars (as TF returns them)."""
-    owned = [state[v] for v in program.variables if v in state]
+    owned = [state[v] for v in program.variables if isinstance(state.get(v), np.ndarray)]
     owned += list(program.constants.values())
     out = []
     for value in values:

@@ -115,8 +115,12 @@ def current_site():
 def bind_symbolic(prim, args, params):
     """Symbol's `_gc_bind`: add `prim(*args, **params)` to the right graph."""
     graph = target_graph(prim, args)
-    inputs = [to_atom(graph, a) for a in args]
     site = current_site()
+    try:
+        inputs = [to_atom(graph, a) for a in args]
+    except DTypeError as exc:  # name the op and the user's line, as shape errors do
+        where = format_site(site)
+        raise DTypeError(f"{prim.name}: {exc}" + (f" (at {where})" if where else "")) from None
     avals = [v.aval if isinstance(v, Var) else v for v in inputs]
     out_avals = infer_avals(prim, avals, params, site)
     outs = graph.add_eqn(prim, inputs, params, out_avals, site)

@@ -1,0 +1,376 @@
+"""How each equation runs on the device (`lower_eqn(eqn, block, index) -> Step`).
+
+| equation | step |
+|---|---|
+| `fused`, any elementwise op | one generated kernel (`compile_group` with `CudaTarget`) |
+| sum / mean / max | a generated tree-reduction kernel (a group with no steps) |
+| matmul | `matmul.matmul_into`: tiled shared-memory kernel (cuBLAS via CuPy if present) |
+| transpose, reshape, expand_dims, squeeze, broadcast_to, basic getitem, ... | a device view |
+| getitem_grad (basic index), concatenate | zero fill / copies into views |
+| axis_size | a 0-d device value, uploaded only when it changes |
+| cond | the predicate comes to the host (one scalar), the taken branch's block runs |
+| scan | `ScanStep` (scan.py): a host loop launching the body's kernels |
+| softmax, log_softmax | three kernels: max, exp(x - max) fused with its sum, the quotient |
+| anything else (advanced indexing, ...) | host fallback (listed by `explain()`) |
+
+A step's `run(env, mem)` reads device arrays from `env`, writes its outputs
+into `block.out(...)` buffers (a value that would alias memory the plan may
+hand to another value is copied there instead) and stores them in `env`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from shared_ops import AbstractArray, format_site
+
+from ..compiler import GroupBuilder, compile_group
+from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref
+from ..control import cond_p
+from ..ir import Eqn, Var
+from ..passes import make_fused_eqn
+from ..passes.fused import fused_p
+from ..passes.memory import is_view
+from ..scan import scan_p
+from . import arrays
+from .matmul import matmul_into
+
+VIEW_OPS = {
+    "transpose": lambda a, p, shape: a.transpose(p["axes"]),
+    "expand_dims": lambda a, p, shape: np.expand_dims(a, p["axis"]),
+    "squeeze": lambda a, p, shape: np.squeeze(a, p["axis"]),
+    "broadcast_to": lambda a, p, shape: np.broadcast_to(a, shape),
+    "getitem": lambda a, p, shape: a[_with_ellipsis(p["index"])],
+    "stop_gradient": lambda a, p, shape: a,
+}
+
+
+def _with_ellipsis(index: tuple) -> tuple:
+    """An index that always yields an array view (0-d included), as NumPy would."""
+    return index if any(i is Ellipsis for i in index) else tuple(index) + (Ellipsis,)
+
+
+def _is_device(x: Any) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.generic)
+
+
+class Step:
+    """One lowered equation: shapes by the primitive's `abstract_eval`, cached."""
+
+    kind = "step"
+
+    def __init__(self, eqn: Eqn, block: Any, index: int) -> None:
+        self.eqn, self.block, self.index = eqn, block, index
+        self.outs = list(eqn.outputs)
+        self._shapes: dict[tuple, list] = {}
+
+    def values(self, env: dict) -> list:
+        return [env[x] if isinstance(x, Var) else x for x in self.eqn.inputs]
+
+    def out_shapes(self, vals: list, eqn: Eqn | None = None) -> list[tuple]:
+        eqn = eqn or self.eqn
+        key = tuple((tuple(v.shape), str(v.dtype)) if _is_device(v) else (type(v), v)
+                    for v in vals)
+        shapes = self._shapes.get(key)
+        if shapes is None:
+            avals = [AbstractArray(tuple(v.shape), np.dtype(v.dtype)) if _is_device(v) else v
+                     for v in vals]
+            res = eqn.prim.abstract_eval(*avals, **eqn.params)
+            res = list(res) if eqn.prim.extra.get("multiple_results") else [res]
+            shapes = self._shapes[key] = [tuple(a.shape) for a in res]
+        return shapes
+
+    def buffers(self, env: dict, mem: Any, shapes: list[tuple]) -> list:
+        return [self.block.out(mem, env, v, s) for v, s in zip(self.outs, shapes)]
+
+    def label(self) -> str:
+        site = format_site(self.eqn.site)
+        return self.eqn.prim.name + (f"  [{site}]" if site else "")
+
+    def describe(self) -> list[str]:
+        return [f"{self.label()}: {self.kind}"]
+
+    def kernels(self) -> list:
+        return []
+
+
+class KernelStep(Step):
+    """A fused group (or one elementwise op as a one-step group): one kernel."""
+
+    kind = "kernel"
+
+    def __init__(self, eqn: Eqn, block: Any, index: int, group: FusedGroup | None = None) -> None:
+        super().__init__(eqn, block, index)
+        fused = eqn if eqn.prim is fused_p or group is not None else \
+            make_fused_eqn([eqn], list(eqn.outputs))
+        self.fused = fused
+        self.ins = [x for x in fused.inputs]
+        self.kernel = compile_group(group or fused.params["group"], arrays._target())
+
+    def run(self, env: dict, mem: Any) -> None:
+        vals = [env[x] for x in self.ins]
+        outs = self.buffers(env, mem, self.out_shapes(vals, self.fused))
+        self.kernel(*vals, out=outs)
+        env.update(zip(self.outs, outs))
+
+    def describe(self) -> list[str]:
+        g = self.kernel.group
+        what = " ".join(s.prim for s in g.steps)
+        if g.reduction is not None:
+            what += f" + {g.reduction.kind} over {g.reduction.axes}"
+        name = self.eqn.params.get("name", self.eqn.prim.name)
+        sites = self.eqn.params.get("sites") or ([format_site(self.eqn.site)]
+                                                if self.eqn.site else [])
+        return [f"{name}: kernel k_{self.kernel.key[:12]} ({what.strip()}) "
+                f"variants {', '.join(self.kernel.fns)}" + (f"  [{', '.join(sites)}]"
+                                                           if sites else "")]
+
+    def kernels(self) -> list:
+        return [self.kernel]
+
+
+def reduction_group(eqn: Eqn) -> FusedGroup:
+    """sum/mean/max of one input as a group with no element steps."""
+    x = eqn.inputs[0]
+    nd = len(x.shape)
+    axes = eqn.params.get("axis")
+    axes = tuple(range(nd)) if axes is None else tuple(sorted(axes))
+    red = Reduction(eqn.prim.name, Ref("in", 0), axes, bool(eqn.params.get("keepdims")),
+                    format_site(eqn.site) or None)
+    name = f"{eqn.prim.name}_{np.dtype(x.dtype).name}_{nd}d"
+    return FusedGroup((GroupInput(nd, np.dtype(x.dtype)),), (), (), red, name)
+
+
+class MatmulStep(Step):
+    kind = "matmul"
+
+    def __init__(self, eqn: Eqn, block: Any, index: int) -> None:
+        super().__init__(eqn, block, index)
+        self.path = "not run yet"
+
+    def run(self, env: dict, mem: Any) -> None:
+        a, b = self.values(env)
+        out = self.buffers(env, mem, self.out_shapes([a, b]))[0]
+        self.path = matmul_into(out, a, b)
+        env[self.outs[0]] = out
+
+    def describe(self) -> list[str]:
+        return [f"{self.label()}: tiled shared-memory kernel (last run: {self.path})"]
+
+
+class ViewStep(Step):
+    """A zero-copy view; copied into its buffer when the plan gave it one."""
+
+    kind = "view"
+
+    def __init__(self, eqn: Eqn, block: Any, index: int) -> None:
+        super().__init__(eqn, block, index)
+        self.alias = eqn.outputs[0] in block.plan.views
+
+    def run(self, env: dict, mem: Any) -> None:
+        vals = self.values(env)
+        shape = self.out_shapes(vals)[0]
+        name, params = self.eqn.prim.name, self.eqn.params
+        if name in ("reshape", "reshape_like"):
+            result = arrays.reshape(vals[0], shape)
+        else:
+            result = arrays.view(vals[0], lambda a: VIEW_OPS[name](a, params, shape))
+        if not self.alias:
+            out = self.buffers(env, mem, [shape])[0]
+            arrays.copy_into(out, result)
+            result = out
+        env[self.outs[0]] = result
+
+    def describe(self) -> list[str]:
+        return [f"{self.label()}: {'device view' if self.alias else 'device copy'}"]
+
+
+class AxisSizeStep(Step):
+    kind = "axis_size"
+
+    def run(self, env: dict, mem: Any) -> None:
+        x = env[self.eqn.inputs[0]]
+        value = math.prod(x.shape[a] for a in self.eqn.params["axes"])
+        var = self.outs[0]
+        key = ("axis_size", self.index, var.id)
+        out = mem.own(key, (), var.dtype)
+        if mem.meta.get(key) != value:
+            out = arrays.upload(np.asarray(value, dtype=var.dtype), into=out)
+            mem.meta[key] = value
+        env[var] = out
+
+    def describe(self) -> list[str]:
+        return [f"{self.label()}: 0-d device value (uploaded when the size changes)"]
+
+
+class GetitemGradStep(Step):
+    kind = "scatter"
+
+    def run(self, env: dict, mem: Any) -> None:
+        g, x = self.values(env)
+        out = self.buffers(env, mem, self.out_shapes([g, x]))[0]
+        arrays.fill_zeros(out)
+        index = _with_ellipsis(self.eqn.params["index"])
+        arrays.copy_into(arrays.view(out, lambda a: a[index]), g)
+        env[self.outs[0]] = out
+
+    def describe(self) -> list[str]:
+        return [f"{self.label()}: zero fill + copy into a device view"]
+
+
+class ConcatStep(Step):
+    kind = "concatenate"
+
+    def run(self, env: dict, mem: Any) -> None:
+        vals = self.values(env)
+        out = self.buffers(env, mem, self.out_shapes(vals))[0]
+        axis, start = self.eqn.params["axis"], 0
+        for part in vals:
+            size = part.shape[axis]
+            index = (slice(None),) * axis + (slice(start, start + size), Ellipsis)
+            arrays.copy_into(arrays.view(out, lambda a, i=index: a[i]), part)
+            start += size
+        env[self.outs[0]] = out
+
+    def describe(self) -> list[str]:
+        return [f"{self.label()}: copies into device views"]
+
+
+class SoftmaxStep(Step):
+    """softmax / log_softmax as three kernels: max, exp(x - max) with its sum, the quotient."""
+
+    kind = "softmax"
+
+    def __init__(self, eqn: Eqn, block: Any, index: int) -> None:
+        super().__init__(eqn, block, index)
+        x = eqn.inputs[0]
+        nd, dt, axes = len(x.shape), np.dtype(x.dtype), tuple(sorted(eqn.params["axis"]))
+        log = eqn.prim.name == "log_softmax"
+        target = arrays._target()
+        self.max = compile_group(FusedGroup((GroupInput(nd, dt),), (), (), Reduction(
+            "max", Ref("in", 0), axes, True), f"{eqn.prim.name}_max"), target)
+        b = GroupBuilder(f"{eqn.prim.name}_exp")
+        xi, mi = b.input(nd, dt), b.input(nd, dt, axes)
+        shifted = b.op("sub", xi, mi)
+        e = b.op("exp", shifted)
+        self.exp = compile_group(b.build(outputs=[shifted if log else e],
+                                         reduce=("sum", e, axes, True)), target)
+        b = GroupBuilder(f"{eqn.prim.name}_out")
+        ei, si = b.input(nd, dt), b.input(nd, dt, axes)
+        out = b.op("sub", ei, b.op("log", si)) if log else b.op("div", ei, si)
+        self.out = compile_group(b.build(outputs=[out]), target)
+
+    def run(self, env: dict, mem: Any) -> None:
+        x = env[self.eqn.inputs[0]]
+        shape = tuple(x.shape)
+        kept = tuple(1 if d in self.eqn.params["axis"] else n for d, n in enumerate(shape))
+        m = mem.own(("softmax_max", self.index), kept, x.dtype)
+        s = mem.own(("softmax_sum", self.index), kept, x.dtype)
+        e = mem.own(("softmax_exp", self.index), shape, x.dtype)
+        out = self.buffers(env, mem, [shape])[0]
+        self.max(x, out=(m,))
+        self.exp(x, m, out=(e, s))
+        self.out(e, s, out=(out,))
+        env[self.outs[0]] = out
+
+    def describe(self) -> list[str]:
+        last = "x - max - log(sum)" if self.eqn.prim.name == "log_softmax" else "exp / sum"
+        return [f"{self.label()}: kernels max, exp + sum, {last}"]
+
+    def kernels(self) -> list:
+        return [self.max, self.exp, self.out]
+
+
+class CondStep(Step):
+    """Reads the predicate (one scalar to the host) and runs the taken branch."""
+
+    kind = "cond"
+
+    def __init__(self, eqn: Eqn, block: Any, index: int) -> None:
+        super().__init__(eqn, block, index)
+        from .block import Block
+        self.branches = [Block(eqn.params["true_graph"], "true"),
+                         Block(eqn.params["false_graph"], "false")]
+
+    def run(self, env: dict, mem: Any) -> None:
+        pred, *operands = self.values(env)
+        taken = 0 if bool(arrays.download(pred).reshape(())) else 1
+        branch = self.branches[taken]
+        outs = branch.run(dict(zip(branch.graph.inputs, operands)),
+                          mem.child(("cond", self.index, taken)))
+        for var, arr in zip(self.outs, outs):
+            dst = self.block.out(mem, env, var, tuple(arr.shape))
+            arrays.copy_into(dst, arr)
+            env[var] = dst
+
+    def describe(self) -> list[str]:
+        lines = [f"{self.label()}: predicate to the host, then the taken branch"]
+        for branch in self.branches:
+            lines.append(f"{branch.name} branch:")
+            lines += branch.describe("  ")
+        return lines
+
+    def kernels(self) -> list:
+        return self.branches[0].kernels() + self.branches[1].kernels()
+
+
+class HostStep(Step):
+    """Fallback: inputs to the host, the NumPy `impl`, outputs back to the device."""
+
+    kind = "host fallback"
+
+    def run(self, env: dict, mem: Any) -> None:
+        vals = [arrays.download(v) if _is_device(v) else v for v in self.values(env)]
+        result = self.eqn.prim.impl(*vals, **self.eqn.params)
+        results = list(result) if self.eqn.prim.extra.get("multiple_results") else [result]
+        for var, value in zip(self.outs, results):
+            value = np.asarray(value, dtype=var.dtype)
+            dst = self.block.out(mem, env, var, value.shape)
+            env[var] = arrays.upload(value, into=dst)
+
+    def describe(self) -> list[str]:
+        return [f"{self.label()}: HOST FALLBACK (device -> host, NumPy impl, host -> device)"]
+
+
+def _elementwise(eqn: Eqn) -> bool:
+    return bool(eqn.prim.elementwise and eqn.prim.scalar is not None
+                and len(eqn.outputs) == 1 and any(isinstance(x, Var) for x in eqn.inputs))
+
+
+def lower_eqn(eqn: Eqn, block: Any, index: int) -> Step:
+    """The step that runs `eqn` on the device (see the module doc's table)."""
+    from .scan import ScanStep
+    name = eqn.prim.name
+    if eqn.prim is fused_p:
+        return KernelStep(eqn, block, index)
+    if eqn.prim is cond_p:
+        return CondStep(eqn, block, index)
+    if eqn.prim is scan_p:
+        return ScanStep(eqn, block, index)
+    try:
+        if name in VIEW_OPS or name in ("reshape", "reshape_like"):
+            if name != "getitem" or is_view(eqn):
+                return ViewStep(eqn, block, index)
+        elif _elementwise(eqn):
+            return KernelStep(eqn, block, index)
+        elif name in ("sum", "mean", "max") and isinstance(eqn.inputs[0], Var):
+            return KernelStep(eqn, block, index, reduction_group(eqn))
+        elif name == "matmul" and all(np.dtype(x.dtype).kind in "iuf" for x in eqn.in_vars) \
+                and len(eqn.in_vars) == 2:
+            return MatmulStep(eqn, block, index)
+        elif name == "axis_size":
+            return AxisSizeStep(eqn, block, index)
+        elif name == "getitem_grad" and not any(
+                isinstance(i, np.ndarray) for i in eqn.params["index"]):
+            return GetitemGradStep(eqn, block, index)
+        elif name == "concatenate" and all(isinstance(x, Var) for x in eqn.inputs):
+            return ConcatStep(eqn, block, index)
+        elif name in ("softmax", "log_softmax") and isinstance(eqn.inputs[0], Var) \
+                and np.dtype(eqn.inputs[0].dtype).kind == "f":
+            return SoftmaxStep(eqn, block, index)
+    except ValueError:  # no kernel describes it (e.g. an unsupported dtype): host fallback
+        pass
+    return HostStep(eqn, block, index)

@@ -1,0 +1,87 @@
+"""`NumbaRunner`: the "numba" backend (see the package doc for the design)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..ir import Graph, Var
+from ..passes import DEFAULT_PASSES, optimize
+from . import program_cache
+from .explain import describe
+from .hooks import register_builtin_lowerings
+from .program import Compilation, lower_program
+
+
+class NumbaRunner:
+    """A program optimised, planned and lowered to a generated orchestrator.
+
+    `runner(inputs, state)` runs it (the `backends.Runner` contract);
+    `runner.source` is the generated Python (orchestrators, then the fused
+    kernels they call); `runner.explain()` the passes, fused groups, memory
+    plan, compile costs and source.
+    """
+
+    backend_name = "numba"
+
+    def __init__(self, program: Graph, *, check_numerics: bool = False, target: Any = None,
+                 passes=DEFAULT_PASSES) -> None:
+        self.program = program
+        self.check_numerics = check_numerics
+        self.extra_phases: dict[str, float] = {}
+        failed = register_builtin_lowerings()
+        start = time.perf_counter()
+        self.optimized, self.report = optimize(program, passes)
+        self.comp = Compilation(check_numerics, target)
+        self.comp.notes += [f"lowerings of {m} not loaded ({e})" for m, e in failed.items()]
+        self.comp.add_phase("passes", time.perf_counter() - start)
+        self.lowered = lower_program(program, self.optimized, self.comp)
+        self._run = self.lowered.fn
+        self.program_cache = program_cache.record(self)
+
+    def __call__(self, inputs: Sequence[np.ndarray], state: dict[Var, np.ndarray]) -> list:
+        if self.check_numerics:  # NaN/Inf are reported by the checks, naming the op
+            with np.errstate(all="ignore"):
+                return self._run(inputs, state)
+        return self._run(inputs, state)
+
+    def record_phase(self, name: str, seconds: float) -> None:
+        """A compile cost measured by the caller (the session's program extraction)."""
+        self.extra_phases[name] = self.extra_phases.get(name, 0.0) + seconds
+
+    @property
+    def plan(self):
+        """The memory plan of the optimised program."""
+        return self.lowered.lowering.plan
+
+    @property
+    def kernels(self) -> list:
+        return list(self.comp.kernels)
+
+    @property
+    def phases(self) -> dict[str, float]:
+        """Compile costs so far, in pipeline order (seconds)."""
+        return {**self.extra_phases, **self.comp.phases,
+                **{f"first call: {k}": v for k, v in self.comp.first_call.items()
+                   if k != "kernel specialisations"}}
+
+    @property
+    def compile_seconds(self) -> float:
+        return sum(self.phases.values())
+
+    @property
+    def source(self) -> str:
+        """The generated orchestrators (program first, then subgraphs) and kernels."""
+        graphs = self.comp.graphs[-1:] + self.comp.graphs[:-1]  # the program first
+        parts = [f"# ---- orchestrator: {g.graph.name or 'graph'}\n{g.source}" for g in graphs]
+        parts += [f"# ---- registered lowering {label}\n{src}"
+                  for label, src in self.comp.sources]
+        parts += [f"# ---- kernel {k.group.name} (k_{k.key})\n{k.source}"
+                  for k in self.comp.kernels]
+        return "\n".join(parts)
+
+    def explain(self) -> str:
+        return describe(self)
