@@ -15,11 +15,13 @@ The variants show the seed's central contrast:
 - torch-eager / jax-scan: peers, when installed.
 
 The LSTM version is the "lstm" scenario (`comparisons/rnn_lstm.py`), made by
-`make_scenario` below. A compiled backend adds its static rows by name:
+`make_scenario` below, with both static variants on every backend of
+`STATIC_BACKENDS` (on "numba" each scan runs as one compiled loop,
+`staticgraph/scan_lowering.py`). Another backend adds its static rows by name:
 
     from comparisons import rnn
-    rnn.SCENARIO.add(rnn.scan_variant("numba"))
-    rnn.SCENARIO.add(rnn.unrolled_variant("numba"))
+    rnn.SCENARIO.add(rnn.scan_variant("cuda"))
+    rnn.SCENARIO.add(rnn.unrolled_variant("cuda"))
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Size:
     seed: int = 0
 
 
+STATIC_BACKENDS = ("interpret", "numba")  # numba: each scan one compiled loop (scan_lowering)
 QUICK = Size(batch=4, d_in=2, hidden=8, steps=12, min_len=2, max_len=6, lr=0.2)
 
 
@@ -164,8 +167,9 @@ def make_scenario(name: str, cell: str, order: int, lr: float = 0.03) -> Scenari
                          note="BPTT by hand, input projection hoisted"))
     scenario.add(Variant("dyngraph", engine="dyngraph", kind="eager", setup=dyngraph_setup,
                          note="Python loop over time"))
-    scenario.add(scan_variant("interpret"))
-    scenario.add(unrolled_variant("interpret"))
+    for backend in STATIC_BACKENDS:
+        scenario.add(scan_variant(backend))
+        scenario.add(unrolled_variant(backend))
     scenario.add(torch_loop_variant())
     scenario.add(jax_scan_variant())
     return scenario
