@@ -235,7 +235,7 @@ SCENARIO.add(torch_variant("torch-eager", setup=_torch_setup))
 SCENARIO.add(jax_variant("jax-jit", setup=_jax_setup, note="lax.switch over the depths"))
 
 
-STATIC_BACKENDS = ("interpret",)
+STATIC_BACKENDS = ("interpret", "numba")
 
 
 def _static_setup(backend: str):

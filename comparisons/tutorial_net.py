@@ -144,7 +144,7 @@ def _static_loop(backend: str):
     return loop
 
 
-STATIC_BACKENDS = ("interpret",)
+STATIC_BACKENDS = ("interpret", "numba")
 
 
 def _minimize_loop(backend: str):

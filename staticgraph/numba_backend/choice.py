@@ -4,7 +4,11 @@ Whether two cores beat one depends on more than sizes: on a machine shared
 with other processes, a `prange` kernel's second thread or OpenBLAS's worker
 thread may wait for a core for milliseconds (docs/compiler.md, "Lowering").
 A `Probe` alternates option 0 and option 1 for a few calls, keeps the one
-with the lower median time, and measures again every `REPROBE_S` seconds.
+with the lower mean time (throughput: under contention the slow option's
+cost is in rare, very long calls that a median would hide), and measures
+again later: 2 s after a switch, twice as long each time the best stays
+best (up to a minute), and a measurement stops at the first call of the
+other option that is 3x slower than the best.
 Results do not depend on the choice: only where the work runs does.
 """
 
@@ -15,14 +19,21 @@ import time
 from typing import Any
 
 PROBE_CALLS = 4  # calls per option in one measurement (alternating)
-REPROBE_S = 2.0  # seconds between measurements
+REPROBE_S = 2.0  # seconds to the next measurement after a switch
+MAX_WAIT_S = 60.0  # the wait doubles while the best stays best, up to this
+ABORT_RATIO = 3.0  # a call of the other option this much slower ends the measurement
 WARM_CALLS = 2  # calls left alone at first (compiles, first touches of memory)
 
 
 class Probe:
-    """The alternating measurement (see the module doc)."""
+    """The alternating measurement (see the module doc).
 
-    __slots__ = ("best", "calls", "left", "samples", "next_probe", "current", "start")
+    A measurement starts with the current best, then alternates; a call of the
+    other option slower than ABORT_RATIO times the best's mean ends it at once
+    (under contention the slow option can cost tens of milliseconds a call).
+    """
+
+    __slots__ = ("best", "calls", "left", "samples", "next_probe", "current", "start", "wait")
 
     def __init__(self, default: int = 1) -> None:
         self.best = default
@@ -32,6 +43,7 @@ class Probe:
         self.next_probe = 0.0
         self.current = default
         self.start = 0.0
+        self.wait = REPROBE_S
 
     def pick(self) -> int:
         """The option for this call (and start its clock)."""
@@ -39,7 +51,8 @@ class Probe:
         if not self.left and self.calls > WARM_CALLS and time.perf_counter() >= self.next_probe:
             self.left = 2 * PROBE_CALLS
             self.samples = ([], [])
-        self.current = self.left % 2 if self.left else self.best
+        other = self.left % 2 == 1
+        self.current = 1 - self.best if other else self.best
         self.start = time.perf_counter()
         return self.current
 
@@ -48,13 +61,24 @@ class Probe:
         if not self.left:
             return
         end = time.perf_counter()
-        self.samples[self.current].append(end - self.start)
+        seconds = end - self.start
+        self.samples[self.current].append(seconds)
         self.left -= 1
-        if not self.left:
-            if all(self.samples):
-                first, second = (statistics.median(s) for s in self.samples)
-                self.best = 1 if second <= first else 0
-            self.next_probe = end + REPROBE_S
+        best = self.samples[self.best]
+        if self.current != self.best and best and seconds > ABORT_RATIO * statistics.fmean(best):
+            self.left = 0
+            self._next(end, switched=False)
+        elif not self.left:
+            switched = False
+            if all(self.samples):  # the mean, not the median: a descheduled thread's
+                means = [statistics.fmean(s) for s in self.samples]  # tail counts
+                switched = means[1 - self.best] < means[self.best]
+                self.best = 1 - self.best if switched else self.best
+            self._next(end, switched)
+
+    def _next(self, now: float, switched: bool) -> None:
+        self.wait = REPROBE_S if switched else min(2 * self.wait, MAX_WAIT_S)
+        self.next_probe = now + self.wait
 
 
 class VariantChoice:

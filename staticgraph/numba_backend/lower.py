@@ -28,24 +28,30 @@ from ..ir import Eqn, Graph, Var
 from ..passes import plan_memory
 from ..passes.symbolic import size_of
 from . import blas, runtime
-from .prepare import Entry, KeyBuffers, Storage, Unplannable
+from .prepare import Entry, KeyBuffers, Storage, Unplannable, shape_determined
 
-BASE_NAMESPACE: dict[str, Any] = {
+# What generated code calls to allocate and multiply: a target with its own
+# arrays (a GPU) passes replacements as `Compilation(arrays=...)`.
+CPU_ARRAYS: dict[str, Any] = {
     "np": np, "_matmul": np.matmul, "_copyto": np.copyto, "_empty_like": np.empty_like,
+    "_empty": np.empty,
+}
+BASE_NAMESPACE: dict[str, Any] = {
     "_refs": runtime.refcount, "_own_state": runtime.own_state, "_commit": runtime.commit,
 }
 INDENT = "    "
 
 
 def dynamic_values(plan) -> set[Var]:
-    """Values whose size the plan cannot compute from input shapes (data-dependent)."""
+    """Values whose size depends on data: neither the plan's symbols nor a replay
+    of the shapes at a probe size (`prepare.shape_determined`) give it."""
     inf = plan.shapes
     known = {inf.find(s) for s in inf.origins}
     dynamic = set()
     for v in plan.values:
         if v in inf.shapes and any(s not in known for s in size_of(inf, v).syms):
             dynamic.add(v)
-    return dynamic
+    return dynamic - shape_determined(plan.graph) if dynamic else dynamic
 
 
 def wrap(names: list[str], start: str, end: str, width: int = 96) -> list[str]:
@@ -78,7 +84,7 @@ class GraphLowering:
         self.plan = plan_memory(graph)
         self.storage = Storage.from_plan(self.plan, reuse=not self.check)
         self.dynamic = dynamic_values(self.plan)
-        self.ns: dict[str, Any] = dict(BASE_NAMESPACE)
+        self.ns: dict[str, Any] = {**BASE_NAMESPACE, **comp.arrays}
         self.taken: set[str] = set(self.ns) | {"run", "inputs", "state", "_B", "_k"}
         self.counters: dict[str, int] = {}
         self.entries: list[Entry] = []
@@ -203,7 +209,7 @@ class GraphLowering:
             shape = kb.shapes.get(v)
             if shape is None or any(d is None for d in shape):
                 raise Unplannable(f"returned value {v.label} has no concrete shape")
-            arrays.append(np.empty(shape, v.dtype))
+            arrays.append(self.ns["_empty"](shape, v.dtype))
         return arrays
 
     def flat(self, v: Var) -> str:

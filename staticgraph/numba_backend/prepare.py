@@ -45,6 +45,21 @@ def replay_shapes(graph: Graph, known: dict[Var, tuple]) -> dict[Var, tuple]:
     return {v: tuple(a.shape) for v, a in avals.items()}
 
 
+PROBE_DIM = 840  # a size for every run-time dim when probing (divisible by 2..8)
+
+
+def shape_determined(graph: Graph) -> set[Var]:
+    """Values whose shape follows from the input shapes (the replay gives them a
+    concrete shape when every run-time dim is PROBE_DIM); the rest depend on data
+    (a boolean mask, the branch a cond takes). Empty if the probe fails."""
+    known = {v: tuple(PROBE_DIM if d is None else d for d in v.shape) for v in graph.inputs}
+    try:
+        shapes = replay_shapes(graph, known)
+    except Exception:  # a probe size the program rejects: no refinement
+        return set()
+    return {v for v, s in shapes.items() if all(d is not None for d in s)}
+
+
 def _replay(graph: Graph, known: dict[Var, Any]) -> dict[Var, Any]:
     avals: dict[Var, Any] = {}
     for v in list(graph.inputs) + list(graph.variables) + list(graph.constants):
@@ -106,11 +121,35 @@ class Storage:
     @classmethod
     def from_plan(cls, plan, reuse: bool = True) -> Storage:
         if reuse:
-            return cls(dict(plan.slot_of), [s.dtype for s in plan.slots],
-                       dict(plan.into_variable), dict(plan.in_place), list(plan.escapes))
+            storage = cls(dict(plan.slot_of), [s.dtype for s in plan.slots],
+                          dict(plan.into_variable), dict(plan.in_place), list(plan.escapes))
+            for out in unsafe_in_place(plan):  # its own buffer instead
+                storage.in_place.pop(out)
+                storage.slot_of[out] = len(storage.dtypes)
+                storage.dtypes.append(np.dtype(out.dtype))
+            return storage
         values = [v for v in plan.slot_of] + list(plan.into_variable)
         return cls({v: i for i, v in enumerate(values)}, [np.dtype(v.dtype) for v in values],
                    {}, {}, list(plan.escapes))
+
+
+def unsafe_in_place(plan) -> list[Var]:
+    """In-place pairs of the plan a kernel cannot honour: a fused reduction's
+    output (the kernel clears it before reading its inputs), or an output over
+    an input that another operand of the same op views (`x + x.T`)."""
+    producer = {v: e for e in plan.graph.eqns for v in e.outputs}
+    bad = []
+    for out, x in plan.in_place.items():
+        eqn = producer[out]
+        group = eqn.params.get("group") if eqn.prim.extra.get("fused") else None
+        if group is not None and group.reduction is not None and out is eqn.outputs[-1]:
+            bad.append(out)
+            continue
+        slot = plan.slot_of.get(x)
+        others = [y for y in eqn.in_vars if y is not x]
+        if any(plan.slot_of.get(plan.views.get(y, y)) == slot for y in others):
+            bad.append(out)
+    return bad
 
 
 @dataclass
@@ -124,8 +163,8 @@ class KeyBuffers:
     memo: dict = field(default_factory=dict)  # per-key results entries share
 
     @classmethod
-    def allocate(cls, storage: Storage, shapes: dict[Var, tuple],
-                 planned: set[Var]) -> KeyBuffers:
+    def allocate(cls, storage: Storage, shapes: dict[Var, tuple], planned: set[Var],
+                 empty: Callable = np.empty) -> KeyBuffers:
         """Slot sizes: the largest planned value each slot holds at these shapes."""
         sizes = [0] * len(storage.dtypes)
         for v in planned:
@@ -134,7 +173,7 @@ class KeyBuffers:
                 raise Unplannable(f"{v.label} has no concrete shape")
             k = storage.slot_of[v]
             sizes[k] = max(sizes[k], math.prod(shape))
-        slots = [np.empty(n, dt) for n, dt in zip(sizes, storage.dtypes)]
+        slots = [empty(n, dt) for n, dt in zip(sizes, storage.dtypes)]
         return cls(shapes, slots, storage)
 
     def view(self, v: Var) -> np.ndarray:

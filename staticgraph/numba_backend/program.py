@@ -24,7 +24,7 @@ from ..compiler.cpu import CpuTarget
 from ..interpreter import Evaluator, InterpretRunner
 from ..ir import Eqn, Graph
 from .hooks import LoweringContext
-from .lower import GraphLowering
+from .lower import CPU_ARRAYS, GraphLowering
 from .prepare import KeyBuffers, Unplannable, build_entries, replay_shapes
 from .rules import lower_eqn
 from .runtime import ImplCall, LoweredEvaluator, NumericsCheck, _aliases
@@ -55,8 +55,9 @@ class Compilation:
     """What the orchestrators of one program share (see the module doc)."""
 
     def __init__(self, check_numerics: bool, target: Any = None,
-                 cache: KernelCache | None = None) -> None:
+                 cache: KernelCache | None = None, arrays: dict | None = None) -> None:
         self.check_numerics = check_numerics
+        self.arrays = {**CPU_ARRAYS, **(arrays or {})}
         self.target = target if target is not None else CpuTarget()
         self.cache = cache if cache is not None else kernel_cache()
         self.kernels: list[Any] = []
@@ -186,7 +187,8 @@ class LoweredGraph:
         if state is not None:
             known.update({v: state[v].shape for v in lw.read_vars})
         shapes = replay_shapes(self.graph, known)
-        kb = self._kb = KeyBuffers.allocate(lw.storage, shapes, lw.planned)
+        kb = self._kb = KeyBuffers.allocate(lw.storage, shapes, lw.planned,
+                                            empty=self.comp.arrays["_empty"])
         for check in lw.checks:
             check(kb)
         return build_entries(lw.entries, kb)

@@ -1,9 +1,10 @@
 """Helpers the generated orchestrators call. They run on every step: keep them short.
 
-- `own_state`: a variable's storage, made writable and C-contiguous, before a
-  kernel writes the variable's update into it (in place);
+- `own_state`: a variable's storage, adopted (copied once) unless this backend
+  made it, before a kernel writes the variable's update into it (in place);
 - `commit`: store an update's value into the session state, into the existing
-  array when it fits (no allocation), else as a (copied if borrowed) new entry;
+  array when this backend owns it and it fits (no allocation), else as an
+  owned copy;
 - `recycled`: reuse a returned array when nobody else holds it any more;
 - `ImplCall`: the reference `impl`/`eval_with` of an equation (the fallback),
   with the interpreter's error messages, shape checks and numerics checks;
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import sys
+import weakref
 from typing import Any
 
 import numpy as np
@@ -27,29 +29,42 @@ refcount = sys.getrefcount
 FREE_REFS = 3
 
 
-def own_state(state: dict, var: Var) -> np.ndarray:
-    """`state[var]`, replaced by an owned C-contiguous writable copy if it is not one."""
-    a = state[var]
-    f = a.flags
-    if f.c_contiguous and f.writeable and a.base is None and type(a) is np.ndarray:
-        return a
-    a = state[var] = np.array(a, dtype=var.aval.dtype, order="C", copy=True)
+# State arrays this backend made (C-contiguous, writable, held by one state entry
+# only): the ones it may write in place. Any other array (an initial value, one
+# from `sess.set` or another backend, which may be shared) is adopted by one copy.
+_OWNED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def adopt(state: dict, var: Var, value: np.ndarray) -> np.ndarray:
+    """Store a copy of `value` this backend owns as the variable's state."""
+    a = np.array(value, dtype=var.aval.dtype, order="C", copy=True)
+    _OWNED[id(a)] = a
+    state[var] = a
     return a
+
+
+def own_state(state: dict, var: Var) -> np.ndarray:
+    """`state[var]`, adopted first unless this backend made it (see `_OWNED`)."""
+    a = state[var]
+    if _OWNED.get(id(a)) is a:
+        return a
+    return adopt(state, var, a)
 
 
 def commit(state: dict, var: Var, value: np.ndarray, owned: bool) -> None:
     """Make `value` the variable's new value (called after every read of the run).
 
-    Copies into the current array when shape and dtype fit (the steady state:
-    no allocation); otherwise stores `value` itself when the caller owns it
-    (`owned`: a fresh or recycled array) or a copy (a planned buffer).
+    Copies into the variable's array when this backend owns it and shape and
+    dtype fit (the steady state: no allocation); otherwise stores an owned copy
+    (checked like the interpreter's commit). `owned` is kept for callers that
+    know `value` is theirs; a copy is taken either way.
     """
     a = state.get(var)
-    if (a is not None and type(a) is np.ndarray and a.shape == value.shape
-            and a.dtype == value.dtype and a is not value and a.flags.writeable):
+    if (a is not None and _OWNED.get(id(a)) is a and a.shape == value.shape
+            and a.dtype == value.dtype and a is not value):
         np.copyto(a, value)
         return
-    state[var] = commit_value(var, value, set() if owned else {id(value)})
+    adopt(state, var, commit_value(var, value, set()))  # checks shape, casts dtype
 
 
 def recycled(slots: list, i: int) -> np.ndarray:
