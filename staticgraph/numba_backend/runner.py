@@ -16,6 +16,13 @@ from .hooks import register_builtin_lowerings
 from .program import Compilation, lower_program
 
 
+def _default_passes() -> tuple:
+    """Scan rewrites (reuse forward outputs in BPTT, hoist per-step-independent
+    work, sink weight-gradient sums) on the whole program, then the usual ones."""
+    from ..scan_lowering import SCAN_PASSES
+    return tuple(SCAN_PASSES) + tuple(DEFAULT_PASSES)
+
+
 class NumbaRunner:
     """A program optimised, planned and lowered to a generated orchestrator.
 
@@ -28,11 +35,13 @@ class NumbaRunner:
     backend_name = "numba"
 
     def __init__(self, program: Graph, *, check_numerics: bool = False, target: Any = None,
-                 passes=DEFAULT_PASSES) -> None:
+                 passes=None) -> None:
         self.program = program
         self.check_numerics = check_numerics
         self.extra_phases: dict[str, float] = {}
         failed = register_builtin_lowerings()
+        if passes is None:
+            passes = _default_passes()
         start = time.perf_counter()
         self.optimized, self.report = optimize(program, passes)
         self.comp = Compilation(check_numerics, target)

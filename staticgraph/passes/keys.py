@@ -52,8 +52,8 @@ def value_key(value) -> tuple:
 
 
 def array_key(value: np.ndarray) -> tuple:
-    arr = np.ascontiguousarray(value)
-    return ("array", arr.dtype.str, arr.shape, arr.tobytes())
+    arr = np.ascontiguousarray(value)  # makes a 0-d array 1-d: key on value's own shape
+    return ("array", arr.dtype.str, value.shape, arr.tobytes())
 
 
 def params_key(params: dict) -> tuple:
