@@ -8,11 +8,14 @@ Node holding what the shared VJP rule needs.
 from __future__ import annotations
 
 import dis
+from sys import _getframe
 
 import numpy as np
 
 from shared_ops import REGISTRY, DTypeError, GradientError, ShapeError, format_site, user_site
 from shared_ops.errors import GraphCompareError, IndexingError
+from shared_ops.sites import _classify as _classify_file
+from shared_ops.sites import _known as _KNOWN_FILES
 
 from .grad_mode import GRAD_MODE
 from .node import Node
@@ -91,9 +94,12 @@ def _vjp_reads_out(prim) -> bool:
 def _record(prim, params, args, datas, result) -> None:
     if prim is _CAST and result._data.dtype.kind != "f":
         return  # int/bool results carry no gradient (cast to int is a step function)
+    reads_out = _READS_OUT.get(prim)
+    if reads_out is None:
+        reads_out = _vjp_reads_out(prim)
     edges = []
     needs = []
-    versions = [(result._version, 0)] if _vjp_reads_out(prim) else []
+    versions = [(result._version, 0)] if reads_out else []
     for a in args:
         if isinstance(a, Tensor):
             v = a._version
@@ -105,14 +111,33 @@ def _record(prim, params, args, datas, result) -> None:
                 continue
         edges.append(None)
         needs.append(False)
-    node = Node.__new__(Node)
-    node.op, node.params, node.inputs, node.out = prim, params, datas, result._data
-    node.edges, node.needs, node.versions = edges, tuple(needs), versions
-    node.site, node.n_out = user_site(3), 1
+    node = _new_node(Node)
+    node.op = prim
+    node.params = params
+    node.inputs = datas
+    node.out = result._data
+    node.edges = edges
+    node.needs = tuple(needs)
+    node.versions = versions
+    node.n_out = 1
+    # The user's line (the innermost frame outside the engine packages).
+    frame = _getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        flag = _KNOWN_FILES.get(filename)
+        if flag is None:
+            flag = _classify_file(filename)
+        if not flag:
+            node.site = (filename, frame.f_lineno)
+            break
+        frame = frame.f_back
+    else:
+        node.site = None
     result.grad_fn = node
     result._requires_grad = True
 
 
+_new_node = object.__new__
 _new_tensor = object.__new__
 
 
