@@ -19,7 +19,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-demo
 
 demo: $(VENV)/.installed-demo
-	$(BIN)/python -m comparisons run --quick
+	$(BIN)/python -m comparisons run --quick --readme README.md
 
 # Two pytest processes: the main suite, then the CUDA tests under the Numba CUDA
 # simulator (it must be switched on before numba is imported, hence its own

@@ -27,6 +27,7 @@ import ast  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import textwrap  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, metavar="DIR",
                      help="write results.json and PNG plots into DIR")
     run.add_argument("--json", action="store_true", help="print results as JSON")
+    run.add_argument("--readme", type=Path, metavar="README",
+                     help="rewrite README's demo section and summary plot from this run")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
@@ -149,18 +152,27 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"unknown variant(s): {', '.join(sorted(unknown))}; see `graphcompare list`")
     results = run_all(names, args, _overrides(args.set, names, parser))
     document = to_json(results, args)
+    printed = []
     if args.json:
         print(json.dumps(document, indent=1))
     else:
         for name, rows in results.items():
-            print(f"\n== {name}: {known[name].title} ==")
+            printed.append(f"\n== {name}: {known[name].title} ==")
             if known[name].summary:
-                print(textwrap.fill(known[name].summary, width=92))
-            print(report.format_table(rows, known[name].columns))
-        print("\n" + report.LEGEND)
-    if args.out is not None:
-        written = write_out(args.out, results, document)
-        print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
+                printed.append(textwrap.fill(known[name].summary, width=92))
+            printed.append(report.format_table(rows, known[name].columns))
+        printed.append("\n" + report.LEGEND)
+        print("\n".join(printed))
+    out = args.out
+    if args.readme is not None and out is None:
+        out = Path(tempfile.mkdtemp(prefix="graphcompare-demo-"))
+    if out is not None:
+        written = write_out(out, results, document)
+        print(f"wrote {len(written)} files to {out}", file=sys.stderr)
+    if args.readme is not None:
+        from .readme import update
+        update(args.readme, "\n".join(printed).strip("\n"), out / "summary.png")
+        print(f"updated {args.readme}", file=sys.stderr)
     failed = any(r.get("status") == "error" for rows in results.values() for r in rows)
     return 1 if failed else 0
 
