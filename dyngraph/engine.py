@@ -112,43 +112,54 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
             prev = pending.get(key)
             pending[key] = g if prev is None else prev + g
     captured: dict = {}
+    observe = capture is not None or bool(RETAINED)  # fixed for the whole walk
     for node in _toposort([r.grad_fn for r in roots if r.grad_fn is not None]):
+        op = node.op
         if node.n_out == 1:
             g = pending.pop(node, None)
             if g is None:
+                continue
+            if type(op) is Primitive and not create_graph and not observe:
+                # The hot path: a primitive's VJP on raw arrays.
+                if node.inputs is None:
+                    node.check_usable()
+                for counter, seen in node.versions:
+                    if counter[0] != seen:
+                        node.check_usable()
+                in_grads = op.vjp(g, node.out, *node.inputs, needs=node.needs, **node.params)
+                if not retain_graph:
+                    node.inputs = node.out = None
+                _route(node.edges, in_grads, pending, leaves)
                 continue
             grads = [g]
         else:
             grads = [pending.pop(_key(node, i), None) for i in range(node.n_out)]
             if all(g is None for g in grads):
                 continue
-        if capture is not None or (RETAINED and node in RETAINED):
+        if observe:
             _observe(node, grads, capture, captured)
-        op = node.op
-        if type(op) is Primitive and not create_graph:
-            if node.inputs is None:
-                node.check_usable()
-            for counter, seen in node.versions:
-                if counter[0] != seen:
-                    node.check_usable()
-            in_grads = op.vjp(grads[0], node.out, *node.inputs, needs=node.needs,
-                              **node.params)
-        else:
-            in_grads = _call_rule(node, grads, create_graph)
+        in_grads = _call_rule(node, grads, create_graph)
         if not retain_graph:
             node.release()
-        for edge, g in zip(node.edges, in_grads):
-            if edge is None or g is None:
-                continue
-            target, index = edge
-            if type(target) is Node:
-                key = target if index == 0 else (target, index)
-                prev = pending.get(key)
-                pending[key] = g if prev is None else prev + g
-            else:
-                prev = leaves.get(target)
-                leaves[target] = (target, g if prev is None else prev[1] + g)
+        _route(node.edges, in_grads, pending, leaves)
     return leaves, captured
+
+
+def _route(edges, in_grads, pending: dict, leaves: dict) -> None:
+    """Add each input cotangent to its producer's pending sum (or its leaf's)."""
+    for edge, g in zip(edges, in_grads):
+        if edge is None or g is None:
+            continue
+        target, index = edge
+        if type(target) is Node:
+            key = target if index == 0 else (target, index)
+            prev = pending.get(key)
+            pending[key] = g if prev is None else prev + g
+        else:
+            prev = leaves.get(target)
+            leaves[target] = (target, g if prev is None else prev[1] + g)
+
+
 
 
 def _observe(node: Node, grads: list, capture, captured: dict) -> None:

@@ -98,7 +98,8 @@ def _record(prim, params, args, datas, result) -> None:
     if reads_out is None:
         reads_out = _vjp_reads_out(prim)
     edges = []
-    needs = []
+    mask = 0
+    bit = 1
     versions = [(result._version, 0)] if reads_out else []
     for a in args:
         if isinstance(a, Tensor):
@@ -107,17 +108,22 @@ def _record(prim, params, args, datas, result) -> None:
             if a._requires_grad:
                 fn = a.grad_fn
                 edges.append((a, 0) if fn is None else (fn, a._out_index))
-                needs.append(True)
+                mask |= bit
+                bit <<= 1
                 continue
         edges.append(None)
-        needs.append(False)
+        bit <<= 1
+    key = len(args) << 16 | mask
+    needs = _NEEDS.get(key)
+    if needs is None:
+        needs = _NEEDS[key] = tuple(bool(mask >> i & 1) for i in range(len(args)))
     node = _new_node(Node)
     node.op = prim
     node.params = params
     node.inputs = datas
     node.out = result._data
     node.edges = edges
-    node.needs = tuple(needs)
+    node.needs = needs
     node.versions = versions
     node.n_out = 1
     # The user's line (the innermost frame outside the engine packages).
@@ -138,6 +144,7 @@ def _record(prim, params, args, datas, result) -> None:
 
 
 _new_node = object.__new__
+_NEEDS: dict = {}  # arity << 16 | bitmask of inputs needing a gradient -> needs tuple
 _new_tensor = object.__new__
 
 
