@@ -63,7 +63,9 @@ class Runner:
         with measure_memory(self.variant.memory) as memory, count_ops() as counts:
             steps = max(run_steps(), 1)
         self.row.update(peak_mem_bytes=memory.peak_bytes, mem_method=memory.method)
-        if self.variant.engine in ("dyngraph", "staticgraph") and counts.kernels:
+        counted = self.variant.engine == "dyngraph" or (
+            self.variant.engine == "staticgraph" and self.variant.backend in (None, "interpret"))
+        if counted and counts.kernels:  # compiled backends bypass the registry's impls
             self.row.update(ops_per_step=counts.kernels / steps, ops_method="counted")
         if counts.tape_nodes:
             self.row["tape_nodes_per_step"] = counts.tape_nodes / steps

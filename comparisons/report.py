@@ -106,7 +106,8 @@ break-even: steps after which the setup is repaid against eager dyngraph.
 peak mem: tracemalloc peak (NumPy buffers + Python objects) over setup and a few steps;
   'rss' = growth of resident memory (peers: their allocators are invisible to tracemalloc).
 kernels: primitive kernels run per step, forward + backward + update (counted through
-  the shared op registry; NumPy rows are counted from their source, tutorial NumPy: -).
+  the shared op registry; compiled backends: their optimised program's operations, fused
+  loops and matmuls, views excluded; NumPy rows are counted from their source).
 tape: dyngraph tape nodes recorded per step.
 max rel err: largest relative difference from the reference's losses / outputs."""
 

@@ -32,6 +32,7 @@ import numpy as np
 import staticgraph as sg
 
 from .framework import Prepared
+from .timing import compiled_ops_per_run
 
 # ---- tutorial: two-layer net, plain SGD ----------------------------------------------
 
@@ -63,7 +64,8 @@ def train_tutorial_timed(size, data: dict, backend: str = "interpret") -> dict:
             loss, _ = sess.run([m["loss"], m["train_op"]], feed)
             losses.append(float(loss))
             first = first or time.perf_counter()
-    return {"losses": losses, "build_s": built - start,
+        ops = compiled_ops_per_run(sess)
+    return {"losses": losses, "build_s": built - start, "ops_per_step": ops,
             "compile_s": {"first run": (first or built) - built}}
 
 

@@ -13,6 +13,8 @@ import time
 
 import staticgraph as sg
 
+from .timing import compiled_ops_per_run
+
 
 def build(size, data: dict) -> dict:
     """The graph of one training step, in a fresh `sg.Graph`."""
@@ -51,7 +53,8 @@ def train_static_timed(size, data: dict, backend: str = "interpret") -> dict:
             losses.append(float(loss_value))
             if first is None:
                 first = time.perf_counter()
-    return {"losses": losses, "build_s": built - start,
+        ops = compiled_ops_per_run(sess)
+    return {"losses": losses, "build_s": built - start, "ops_per_step": ops,
             "compile_s": {"first run": (first or built) - built}}
 
 
