@@ -123,13 +123,24 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                 # The hot path: a primitive's VJP on raw arrays.
                 if node.inputs is None:
                     node.check_usable()
-                for counter, seen in node.versions:
-                    if counter[0] != seen:
+                versions = node.versions
+                for i in range(0, len(versions), 2):
+                    if versions[i][0] != versions[i + 1]:
                         node.check_usable()
                 in_grads = op.vjp(g, node.out, *node.inputs, needs=node.needs, **node.params)
                 if not retain_graph:
                     node.inputs = node.out = None
-                _route(node.edges, in_grads, pending, leaves)
+                for edge, g in zip(node.edges, in_grads):
+                    if edge is None or g is None:
+                        continue
+                    target, index = edge
+                    if type(target) is Node:
+                        key = target if index == 0 else edge
+                        prev = pending.get(key)
+                        pending[key] = g if prev is None else prev + g
+                    else:
+                        prev = leaves.get(target)
+                        leaves[target] = (target, g if prev is None else prev[1] + g)
                 continue
             grads = [g]
         else:

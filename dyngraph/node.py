@@ -62,7 +62,9 @@ class Node:
                 f"backward through the graph a second time: the saved values of "
                 f"{self.where()} were freed by an earlier backward; pass "
                 f"retain_graph=True to the first backward() if you need to call it twice")
-        for counter, seen in self.versions:
+        versions = self.versions
+        for i in range(0, len(versions), 2):
+            counter, seen = versions[i], versions[i + 1]
             if counter[0] != seen:
                 raise InPlaceError(with_site(
                     f"a value needed to compute the gradient of '{self.op.name}' was "

@@ -100,11 +100,11 @@ def _record(prim, params, args, datas, result) -> None:
     edges = []
     mask = 0
     bit = 1
-    versions = [(result._version, 0)] if reads_out else []
+    versions = [result._version, 0] if reads_out else []
     for a in args:
         if isinstance(a, Tensor):
             v = a._version
-            versions.append((v, v[0]))
+            versions += (v, v[0])
             if a._requires_grad:
                 fn = a.grad_fn
                 edges.append((a, 0) if fn is None else (fn, a._out_index))
