@@ -151,6 +151,12 @@ def unrolled_variant(backend: str = "interpret") -> Variant:
                    note="a tower built and compiled per distinct length")
 
 
+def _sweep_plots(rows: list[dict], out) -> list:
+    """`--out` also gets the time-vs-sequence-length sweep (comparisons/rnn_sweep.py)."""
+    from .rnn_sweep import extra_plots
+    return extra_plots(rows, out)
+
+
 def make_scenario(name: str, cell: str, order: int, lr: float = 0.03) -> Scenario:
     """The RNN scenario for one cell (full size at learning rate `lr`), with the
     engine variants registered."""
@@ -162,7 +168,8 @@ def make_scenario(name: str, cell: str, order: int, lr: float = 0.03) -> Scenari
         columns=[Column("graphs_built", "graphs", "{:.0f}"),
                  Column("build_total_s", "build total", "{:.2g} s")],
         summary="dyngraph loops in Python (a tape per length); staticgraph's scan runs "
-                "every length with one graph; the unrolled graph is rebuilt per length.")
+                "every length with one graph; the unrolled graph is rebuilt per length.",
+        extra_plots=_sweep_plots)
     scenario.add(Variant("numpy", engine="numpy", kind="reference", setup=numpy_setup,
                          note="BPTT by hand, input projection hoisted"))
     scenario.add(Variant("dyngraph", engine="dyngraph", kind="eager", setup=dyngraph_setup,
