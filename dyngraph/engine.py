@@ -201,8 +201,9 @@ def _accumulate(leaf: Tensor, g, create_graph: bool) -> None:
         g = np.asarray(g)
         if g.dtype != leaf.dtype:
             g = g.astype(leaf.dtype)
-        if g.shape != leaf.shape:
-            g = np.broadcast_to(g, leaf.shape)
+        if g.shape != leaf.shape:  # a VJP rule bug: never hide it by broadcasting
+            raise GradientError(f"internal error: gradient of shape {g.shape} for a leaf "
+                                f"of shape {leaf.shape}; please report it")
     if leaf.grad is None:
         leaf.grad = g if isinstance(g, Tensor) else _wrap(np.array(g, copy=True))
     elif create_graph or isinstance(g, Tensor) or leaf.grad._requires_grad:
