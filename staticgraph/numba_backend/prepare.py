@@ -121,35 +121,11 @@ class Storage:
     @classmethod
     def from_plan(cls, plan, reuse: bool = True) -> Storage:
         if reuse:
-            storage = cls(dict(plan.slot_of), [s.dtype for s in plan.slots],
-                          dict(plan.into_variable), dict(plan.in_place), list(plan.escapes))
-            for out in unsafe_in_place(plan):  # its own buffer instead
-                storage.in_place.pop(out)
-                storage.slot_of[out] = len(storage.dtypes)
-                storage.dtypes.append(np.dtype(out.dtype))
-            return storage
+            return cls(dict(plan.slot_of), [s.dtype for s in plan.slots],
+                       dict(plan.into_variable), dict(plan.in_place), list(plan.escapes))
         values = [v for v in plan.slot_of] + list(plan.into_variable)
         return cls({v: i for i, v in enumerate(values)}, [np.dtype(v.dtype) for v in values],
                    {}, {}, list(plan.escapes))
-
-
-def unsafe_in_place(plan) -> list[Var]:
-    """In-place pairs of the plan a kernel cannot honour: a fused reduction's
-    output (the kernel clears it before reading its inputs), or an output over
-    an input that another operand of the same op views (`x + x.T`)."""
-    producer = {v: e for e in plan.graph.eqns for v in e.outputs}
-    bad = []
-    for out, x in plan.in_place.items():
-        eqn = producer[out]
-        group = eqn.params.get("group") if eqn.prim.extra.get("fused") else None
-        if group is not None and group.reduction is not None and out is eqn.outputs[-1]:
-            bad.append(out)
-            continue
-        slot = plan.slot_of.get(x)
-        others = [y for y in eqn.in_vars if y is not x]
-        if any(plan.slot_of.get(plan.views.get(y, y)) == slot for y in others):
-            bad.append(out)
-    return bad
 
 
 @dataclass

@@ -151,16 +151,28 @@ class _Planner:
         if writes_elementwise(eqn):
             var = self.updates.get(out)
             if var is not None and var in eqn.in_vars and self.last.get(var) == i \
-                    and var not in self.into_variable.values() and _same(var, out):
+                    and var not in self.into_variable.values() and _same(var, out) \
+                    and self.may_overwrite(eqn, out, var):
                 self.into_variable[out] = var
                 return
             for x in eqn.in_vars:
                 slot = self.slot_of.get(x)
-                if slot is not None and slot not in taken and self.last[x] == i and _same(x, out):
+                if slot is not None and slot not in taken and self.last[x] == i and \
+                        _same(x, out) and self.may_overwrite(eqn, out, x):
                     self.assign(out, slot, taken)
                     self.in_place[out] = x
                     return
         self.assign(out, self.pick(out), taken)
+
+    def may_overwrite(self, eqn: Eqn, out: Var, x: Var) -> bool:
+        """Whether `out` can be written over input `x`: not a fused reduction's
+        result (its kernel clears that buffer before reading the inputs), and
+        no other operand of the op views `x`'s memory (`m + m.T`)."""
+        group = eqn.params.get("group") if eqn.prim.extra.get("fused") else None
+        if group is not None and group.reduction is not None and out is eqn.outputs[-1]:
+            return False
+        root = self.views.get(x, x)
+        return not any(self.views.get(y, y) is root for y in eqn.in_vars if y is not x)
 
     def pick(self, v: Var) -> int:
         """A free slot of the same dtype and symbols (best fit, else the largest,
