@@ -217,10 +217,7 @@ def _index_data(index):
 
 
 def cast(input, dtype) -> Tensor:
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":  # integer/bool results carry no gradient (as in PyTorch)
-        input = _t(input).detach()
-    return apply_primitive(P["cast"], (_t(input),), {"dtype": dtype})
+    return apply_primitive(P["cast"], (_t(input),), {"dtype": np.dtype(dtype)})
 
 
 def clone(input) -> Tensor:

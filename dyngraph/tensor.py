@@ -7,7 +7,6 @@ Node holding what the shared VJP rule needs.
 
 from __future__ import annotations
 
-import dis
 from sys import _getframe
 
 import numpy as np
@@ -62,45 +61,18 @@ def apply_primitive(prim, args, params):
     result.grad_fn = None
     result._out_index = 0
     result._version = [0]
-    result._retains_grad = False
     if needs_grad and GRAD_MODE.enabled and prim.differentiable:
         _record(prim, params, args, datas, result)
     return result
 
 
-def _reads_name(fn, name: str) -> bool:
-    """Whether `fn` may read its argument `name` (True when that cannot be told)."""
-    code = getattr(fn, "__code__", None)
-    if code is None or name not in code.co_varnames[:code.co_argcount] or (
-            name in code.co_cellvars):
-        return True
-    return any(ins.opname.startswith("LOAD_FAST") and (
-        ins.argval == name or (isinstance(ins.argval, tuple) and name in ins.argval))
-        for ins in dis.get_instructions(code))
-
-
-_READS_OUT: dict = {}
-
-
-def _vjp_reads_out(prim) -> bool:
-    """Only a VJP that reads the output must see in-place changes to it (as in
-    PyTorch: `h = x @ w; h += b` is fine, `y = x.exp(); y += 1` breaks exp's VJP)."""
-    flag = _READS_OUT.get(prim)
-    if flag is None:
-        flag = _READS_OUT[prim] = _reads_name(prim.vjp, "out")
-    return flag
-
-
 def _record(prim, params, args, datas, result) -> None:
     if prim is _CAST and result._data.dtype.kind != "f":
         return  # int/bool results carry no gradient (cast to int is a step function)
-    reads_out = _READS_OUT.get(prim)
-    if reads_out is None:
-        reads_out = _vjp_reads_out(prim)
     edges = []
     mask = 0
     bit = 1
-    versions = [result._version, 0] if reads_out else []
+    versions = [result._version, 0] if prim.vjp_reads_out else []
     for a in args:
         if isinstance(a, Tensor):
             v = a._version
@@ -156,7 +128,6 @@ def _wrap(data: np.ndarray, requires_grad: bool = False) -> Tensor:
     t.grad_fn = None
     t._out_index = 0
     t._version = [0]
-    t._retains_grad = False
     return t
 
 
@@ -181,7 +152,7 @@ class Tensor:
     """An ndarray plus autograd state (`grad`, `requires_grad`, `grad_fn`)."""
 
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_out_index", "_version",
-                 "_retains_grad", "__weakref__")
+                 "__weakref__")
     _gc_level = 10
     _gc_bind = staticmethod(apply_primitive)
     __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected op
@@ -194,7 +165,6 @@ class Tensor:
         self.grad_fn = None
         self._out_index = 0
         self._version = [0]
-        self._retains_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -252,7 +222,6 @@ class Tensor:
 
         from .node import RETAINED
         RETAINED.setdefault(self.grad_fn, {})[self._out_index] = weakref.ref(self)
-        self._retains_grad = True
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
                  inputs=None) -> None:

@@ -58,7 +58,6 @@ def _inplace_recorded(self: Tensor, compute) -> Tensor:
     old = Tensor.__new__(Tensor)
     old._data, old._requires_grad, old.grad = self._data.copy(), self._requires_grad, None
     old.grad_fn, old._out_index, old._version = self.grad_fn, self._out_index, [0]
-    old._retains_grad = False
     result = compute(old)
     if result.shape != self.shape:
         raise ShapeError(f"in-place result shape {result.shape} differs from {self.shape}")

@@ -12,8 +12,10 @@ right away on arrays, which is how VJP rules evaluate during a plain backward.
 
 from __future__ import annotations
 
+import dis
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 REGISTRY: dict[str, Primitive] = {}
 
@@ -36,8 +38,27 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
+    @cached_property
+    def vjp_reads_out(self) -> bool:
+        """Whether the VJP rule reads its `out` argument, so an engine must keep
+        the output unmodified until backward (`y = x.exp(); y += 1` breaks exp's
+        gradient; `h = x @ w; h += b` does not break matmul's). Read once from
+        the rule's bytecode; True when that cannot be told."""
+        return _reads_argument(self.vjp, "out")
+
     def __call__(self, *args, **params):
         return bind(self, *args, **params)
+
+
+def _reads_argument(fn, name: str) -> bool:
+    """Whether `fn` may read its argument `name` (True when that cannot be told)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or name not in code.co_varnames[:code.co_argcount] or (
+            name in code.co_cellvars):
+        return True
+    return any(ins.opname.startswith("LOAD_FAST") and (
+        ins.argval == name or (isinstance(ins.argval, tuple) and name in ins.argval))
+        for ins in dis.get_instructions(code))
 
 
 def register(prim: Primitive) -> Primitive:
