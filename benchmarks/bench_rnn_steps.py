@@ -121,33 +121,27 @@ def static_program_step(d: dict) -> Step:
 
 
 # ---- dyngraph and PyTorch eager: a Python loop over time --------------------------------
-def dyngraph_step(d: dict) -> Step:
-    w = {k: dg.tensor(d[k], requires_grad=True) for k in ("Wx", "Wh", "b")}
-    xs = dg.from_numpy(d["xs"])
-    h0 = dg.tensor(np.zeros((d["xs"].shape[1], d["Wh"].shape[0])))
+def _loop_step(lib: ModuleType, grad, d: dict) -> Step:
+    """The same eager loop for dyngraph and PyTorch (one API): forward over time,
+    then the gradients of sum(h_T**2) w.r.t. Wx, Wh, b."""
+    w = [lib.tensor(d[k], requires_grad=True) for k in ("Wx", "Wh", "b")]
+    xs = lib.from_numpy(d["xs"])
+    h0 = lib.from_numpy(np.zeros((d["xs"].shape[1], d["Wh"].shape[0]), d["xs"].dtype))
 
     def step():
         h = h0
         for t in range(len(xs)):
-            h = dg.tanh(xs[t] @ w["Wx"] + h @ w["Wh"] + w["b"])
-        for p in w.values():
-            p.grad = None
-        (h * h).sum().backward()
-        return [p.grad for p in w.values()]
+            h = lib.tanh(xs[t] @ w[0] + h @ w[1] + w[2])
+        return grad((h * h).sum(), w)
     return step
+
+
+def dyngraph_step(d: dict) -> Step:
+    return _loop_step(dg, dg.grad, d)
 
 
 def torch_step(torch: ModuleType, d: dict) -> Step:
-    w = [torch.tensor(d[k], requires_grad=True) for k in ("Wx", "Wh", "b")]
-    xs = torch.from_numpy(d["xs"])
-    h0 = torch.zeros((d["xs"].shape[1], d["Wh"].shape[0]), dtype=torch.float64)
-
-    def step():
-        h = h0
-        for t in range(len(xs)):
-            h = torch.tanh(xs[t] @ w[0] + h @ w[1] + w[2])
-        return torch.autograd.grad((h * h).sum(), w)
-    return step
+    return _loop_step(torch, torch.autograd.grad, d)
 
 
 # ---- JAX: jit + lax.scan ------------------------------------------------------------------

@@ -78,46 +78,35 @@ def blas_floor_step(data: dict, lr: float) -> Step:
     return step
 
 
-def dyngraph_step(data: dict, lr: float) -> Step:
-    """dyngraph autograd, written as comparisons.tutorial.train_dyngraph's loop body."""
-    x, y = dg.from_numpy(data["x"]), dg.from_numpy(data["y"])
-    w1 = dg.tensor(data["w1"], requires_grad=True)
-    w2 = dg.tensor(data["w2"], requires_grad=True)
+def _autograd_step(lib: ModuleType, data: dict, lr: float) -> Step:
+    """The tutorial's autograd step, for dyngraph and PyTorch alike (one API)."""
+    x, y = lib.from_numpy(data["x"]), lib.from_numpy(data["y"])
+    w1 = lib.tensor(data["w1"], requires_grad=True)
+    w2 = lib.tensor(data["w2"], requires_grad=True)
 
     def step() -> float:
-        nonlocal w1, w2
+        nonlocal w1, w2  # `-=` on a tensor rebinds the name (in place underneath)
         y_pred = x.mm(w1).relu().mm(w2)
         loss = (y_pred - y).pow(2).sum()
         value = loss.item()
         loss.backward()
-        with dg.no_grad():
+        with lib.no_grad():
             w1 -= lr * w1.grad
             w2 -= lr * w2.grad
             w1.grad.zero_()
             w2.grad.zero_()
         return value
     return step
+
+
+def dyngraph_step(data: dict, lr: float) -> Step:
+    """dyngraph autograd, written as comparisons.tutorial.train_dyngraph's loop body."""
+    return _autograd_step(dg, data, lr)
 
 
 def torch_step(torch: ModuleType, data: dict, lr: float) -> Step:
     """The tutorial's own PyTorch autograd step."""
-    x, y = torch.from_numpy(data["x"]), torch.from_numpy(data["y"])
-    w1 = torch.tensor(data["w1"], requires_grad=True)
-    w2 = torch.tensor(data["w2"], requires_grad=True)
-
-    def step() -> float:
-        nonlocal w1, w2
-        y_pred = x.mm(w1).relu().mm(w2)
-        loss = (y_pred - y).pow(2).sum()
-        value = loss.item()
-        loss.backward()
-        with torch.no_grad():
-            w1 -= lr * w1.grad
-            w2 -= lr * w2.grad
-            w1.grad.zero_()
-            w2.grad.zero_()
-        return value
-    return step
+    return _autograd_step(torch, data, lr)
 
 
 def jax_step(jax: ModuleType, data: dict, lr: float) -> Step:

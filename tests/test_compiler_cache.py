@@ -167,10 +167,12 @@ def test_numba_cache_dir_elsewhere_is_still_checked(tmp_path):
     script = textwrap.dedent("""
         import os
         import numpy as np
-        from staticgraph.compiler import KernelCache, compile_group
-        from staticgraph.compiler.bench import axpb_group
+        from staticgraph.compiler import GroupBuilder, KernelCache, compile_group
+        b = GroupBuilder("axpb")
+        x, a, c = b.input(1, np.float64), b.scalar(float), b.scalar(float)
+        group = b.build(outputs=[b.op("add", b.op("mul", x, a), c)])
         cache = KernelCache()
-        k = compile_group(axpb_group(np.float64), cache=cache)
+        k = compile_group(group, cache=cache)
         k(np.ones(3), 2.0, 1.0, out=(np.empty(3),))
         files = cache.numba_files(k.key)
         assert files and all(str(p).startswith(os.environ["NUMBA_CACHE_DIR"]) for p in files)

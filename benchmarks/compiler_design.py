@@ -1,4 +1,4 @@
-"""Measurements behind docs/compiler.md: `python -m staticgraph.compiler.bench`.
+"""Measurements behind docs/compiler.md: `python -m benchmarks.compiler_design`.
 
 Sections (each prints a table; all times are medians of interleaved rounds
 after warm-up, ratios are to baselines measured in the same run):
@@ -6,7 +6,7 @@ after warm-up, ratios are to baselines measured in the same run):
   `x*a+b` on 10M elements against NumPy, a plain copy and JAX `jit`;
 - `compile`: cold compile and warm (new process, disk cache) load of the
   chain kernel, in subprocesses;
-- `tutorial` (bench_tutorial.py): np.dot inside njit against np.matmul from
+- `tutorial` (compiler_design_tutorial.py): np.dot inside njit against np.matmul from
   Python, and one big njit step against small cached kernels orchestrated
   from Python.
 Not part of the test run. `--quick` shrinks sizes (numbers then mean little).
@@ -30,11 +30,11 @@ import numpy as np
 from numba import njit, prange
 from scipy.special import expit
 
-from .compile import compile_group
-from .cpu import CpuTarget
-from .group import FusedGroup, GroupBuilder
+from staticgraph.compiler.compile import compile_group
+from staticgraph.compiler.cpu import CpuTarget
+from staticgraph.compiler.group import FusedGroup, GroupBuilder
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def interleaved(fns: dict[str, Callable], rounds: int, warmup: int = 2,
@@ -158,7 +158,7 @@ COMPILE_SCRIPT = textwrap.dedent("""
     start = time.perf_counter()
     import numpy as np
     from staticgraph.compiler import compile_group, CpuTarget
-    from staticgraph.compiler.bench import chain_group
+    from benchmarks.compiler_design import chain_group
     from numba import njit
     imported = time.perf_counter()
     njit(lambda v: v + 1)(1.0)  # Numba's one-time start-up (LLVM, target context)
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, row in compile_times(1 if args.quick else 3).items():
             print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
     if args.only in (None, "tutorial"):
-        from .bench_tutorial import run_tutorial
+        from .compiler_design_tutorial import run_tutorial
         run_tutorial(quick=args.quick)
     print(f"\nload average after: {os.getloadavg()}")
 

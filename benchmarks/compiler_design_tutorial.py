@@ -25,9 +25,11 @@ import textwrap
 import numpy as np
 from numba import njit
 
-from .bench import ROOT, interleaved, medians
-from .compile import compile_group
-from .group import GroupBuilder
+from staticgraph.compiler.compile import compile_group
+from staticgraph.compiler.group import GroupBuilder
+
+from .compiler_design import ROOT, interleaved, medians
+from .tutorial_steps import numpy_step as _numpy_step
 
 N, D_IN, H, D_OUT, LR = 64, 1000, 100, 10, 1e-6
 
@@ -153,21 +155,8 @@ def orchestrated_step(d: dict, k: dict, direct: bool):
 
 
 def numpy_step(d: dict):
-    x, y, w1, w2 = d["x"], d["y"], d["w1"].copy(), d["w2"].copy()
-
-    def step() -> float:
-        nonlocal w1, w2
-        h = x @ w1
-        h_relu = np.maximum(h, 0)
-        diff = h_relu @ w2 - y
-        loss = float(np.sum(diff ** 2))
-        grad_y = 2 * diff
-        gw2 = h_relu.T @ grad_y
-        gh = np.where(h > 0, grad_y @ w2.T, 0)
-        w1 -= LR * (x.T @ gh)
-        w2 -= LR * gw2
-        return loss
-    return step
+    """The hand-written NumPy step (benchmarks.tutorial_steps), at this file's LR."""
+    return _numpy_step(d, LR)
 
 
 def blas_floor(d: dict):
@@ -211,7 +200,7 @@ COMPILE_SCRIPT = textwrap.dedent("""
     import numpy as np
     from numba import njit
     njit(lambda v: v + 1)(1.0)  # Numba's own start-up is not what we measure
-    from staticgraph.compiler import bench_tutorial as bt
+    from benchmarks import compiler_design_tutorial as bt
     d, b = bt.data(), bt.buffers()
     start = time.perf_counter()
     if sys.argv[1].startswith("njit step"):
