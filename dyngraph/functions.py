@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 import shared_ops as so
+import shared_ops.api as A
 from shared_ops import REGISTRY as P
 from shared_ops.shapes import normalize_axes, normalize_axis
 
@@ -69,16 +70,15 @@ def where(condition, input, other) -> Tensor:
 
 
 def clamp(input, min=None, max=None) -> Tensor:
-    return apply_primitive(P["clip"], (_t(input),), {"lo": min, "hi": max})
+    return A.clip(_t(input), min, max)
 
 
 clip = clamp
 
 
 def _reduce(name, input, dim, keepdim):
-    input = _t(input)
-    axes = normalize_axes(name, dim, input.ndim)
-    return apply_primitive(P[name], (input,), {"axis": axes, "keepdims": bool(keepdim)})
+    """The shared API's reduction (it normalises `dim`), on a Tensor."""
+    return getattr(A, name)(_t(input), dim, keepdim)
 
 
 def sum(input, dim=None, keepdim: bool = False) -> Tensor:
@@ -114,15 +114,11 @@ def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def softmax(input, dim: int = -1) -> Tensor:
-    input = _t(input)
-    return apply_primitive(P["softmax"], (input,), {"axis": (normalize_axis(
-        "softmax", dim, input.ndim),)})
+    return A.softmax(_t(input), dim)
 
 
 def log_softmax(input, dim: int = -1) -> Tensor:
-    input = _t(input)
-    return apply_primitive(P["log_softmax"], (input,), {"axis": (normalize_axis(
-        "log_softmax", dim, input.ndim),)})
+    return A.log_softmax(_t(input), dim)
 
 
 def reshape(input, shape) -> Tensor:
@@ -131,18 +127,11 @@ def reshape(input, shape) -> Tensor:
 
 
 def permute(input, dims) -> Tensor:
-    input = _t(input)
-    axes = tuple(normalize_axis("permute", int(a), input.ndim) for a in dims)
-    return apply_primitive(P["transpose"], (input,), {"axes": axes})
+    return A.transpose(_t(input), dims)
 
 
 def transpose(input, dim0: int, dim1: int) -> Tensor:
-    input = _t(input)
-    perm = list(range(input.ndim))
-    a, b = normalize_axis("transpose", dim0, input.ndim), normalize_axis(
-        "transpose", dim1, input.ndim)
-    perm[a], perm[b] = perm[b], perm[a]
-    return apply_primitive(P["transpose"], (input,), {"axes": tuple(perm)})
+    return A.swapaxes(_t(input), dim0, dim1)
 
 
 def t(input) -> Tensor:
@@ -163,9 +152,7 @@ def squeeze(input, dim=None) -> Tensor:
 
 
 def unsqueeze(input, dim: int) -> Tensor:
-    input = _t(input)
-    return apply_primitive(P["expand_dims"], (input,), {
-        "axis": (normalize_axis("unsqueeze", dim, input.ndim + 1),)})
+    return A.expand_dims(_t(input), dim)
 
 
 def broadcast_to(input, shape) -> Tensor:
@@ -189,8 +176,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
     tensors = [_t(x) for x in tensors]
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
-    dim = normalize_axis("stack", dim, tensors[0].ndim + 1)
-    return cat([unsqueeze(x, dim) for x in tensors], dim)
+    return A.stack(tensors, dim)
 
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -217,7 +203,7 @@ def _index_data(index):
 
 
 def cast(input, dtype) -> Tensor:
-    return apply_primitive(P["cast"], (_t(input),), {"dtype": np.dtype(dtype)})
+    return A.cast(_t(input), dtype)
 
 
 def clone(input) -> Tensor:
