@@ -32,7 +32,6 @@ import numpy as np
 import staticgraph as sg
 
 from .framework import Prepared
-from .timing import compiled_ops_per_run
 
 # ---- tutorial: two-layer net, plain SGD ----------------------------------------------
 
@@ -48,25 +47,13 @@ def build_tutorial(size, data: dict) -> dict:
         y_pred = sg.matmul(sg.relu(sg.matmul(x, w1)), w2)
         loss = sg.reduce_sum((y_pred - y) ** 2)
         train_op = sg.train.GradientDescentOptimizer(size.lr).minimize(loss)
-    return {"graph": graph, "x": x, "y": y, "loss": loss, "train_op": train_op}
+    return {"graph": graph, "x": x, "y": y, "loss": loss, "updates": train_op}
 
 
 def train_tutorial_timed(size, data: dict, backend: str = "interpret") -> dict:
     """Losses, plus build and first-run seconds (the closed-loop contract)."""
-    start = time.perf_counter()
-    m = build_tutorial(size, data)
-    built = time.perf_counter()
-    feed = {m["x"]: data["x"], m["y"]: data["y"]}
-    losses: list[float] = []
-    first = None
-    with sg.Session(m["graph"], backend=backend) as sess:
-        for _ in range(size.steps):
-            loss, _ = sess.run([m["loss"], m["train_op"]], feed)
-            losses.append(float(loss))
-            first = first or time.perf_counter()
-        ops = compiled_ops_per_run(sess)
-    return {"losses": losses, "build_s": built - start, "ops_per_step": ops,
-            "compile_s": {"first run": (first or built) - built}}
+    from .tutorial_static import train_static_timed
+    return train_static_timed(size, data, backend, build_fn=build_tutorial)
 
 
 def train_tutorial_minimize(size, data: dict, backend: str = "interpret") -> list[float]:
