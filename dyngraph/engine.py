@@ -7,35 +7,15 @@ the gradient computation is itself recorded (higher-order gradients).
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
+
 import numpy as np
 
 from shared_ops import GradientError, Primitive, ShapeError
 
 from .grad_mode import set_grad_enabled
-from .node import RETAINED, Node
+from .node import INPLACE_COUNT, RETAINED, Node, bump_version, edge_key, edge_target
 from .tensor import Tensor, _wrap
-
-
-def _toposort(roots: list[Node]) -> list[Node]:
-    """Nodes reachable from roots, each before the nodes it depends on."""
-    order, seen = [], set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(root.edges))]
-        while stack:
-            node, edges = stack[-1]
-            for edge in edges:
-                if edge is not None and type(edge[0]) is Node and id(edge[0]) not in seen:
-                    seen.add(id(edge[0]))
-                    stack.append((edge[0], iter(edge[0].edges)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
 
 
 def _seed(root: Tensor, gradient, create_graph: bool):
@@ -68,12 +48,12 @@ def _materialize(node: Node, inputs, create_graph: bool):
     for data, edge in zip(inputs, node.edges):
         if edge is None:
             values.append(data)
-        elif type(edge[0]) is Node:
+        elif type(edge) is Node or type(edge) is tuple:
             t = _wrap(data, True)
-            t.grad_fn, t._out_index = edge
+            t.grad_fn, t._out_index = edge_target(edge)
             values.append(t)
         else:
-            values.append(edge[0])
+            values.append(edge)  # the leaf itself
     out = _wrap(node.out, True)
     out.grad_fn = node
     return values, out
@@ -90,87 +70,87 @@ def _call_rule(node: Node, grads: list, create_graph: bool):
     return node.op.vjp(grads[0], node.out, *node.inputs, needs=node.needs, **node.params)
 
 
-def _key(target, index: int):
-    """Dict key of an edge: the node/leaf itself for output 0 (hash is by id)."""
-    return target if index == 0 else (target, index)
-
-
 def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=None):
-    """Propagate seeds from roots; return ({leaf: (leaf, grad)}, {key: grad}).
+    """Propagate seeds from roots; return ({leaf: grad}, {key: grad}).
 
-    `capture` holds edge keys of non-leaf tensors whose total gradient the
-    caller wants (dg.grad); `retain_grad` tensors are filled on the way.
+    Nodes with a pending gradient wait in a heap and run newest first: a node
+    is newer than every node it reads, so all of its consumers have run by
+    then (a topological order without a separate sort). `capture` holds the
+    keys of non-leaf tensors whose total gradient the caller wants (dg.grad);
+    `retain_grad` tensors are filled on the way.
     """
     pending: dict = {}
     leaves: dict = {}
+    heap: list = []
     for root, g in zip(roots, seeds):
-        if root.grad_fn is None:
-            prev = leaves.get(root)
-            leaves[root] = (root, g if prev is None else prev[1] + g)
-        else:
-            key = _key(root.grad_fn, root._out_index)
-            prev = pending.get(key)
-            pending[key] = g if prev is None else prev + g
+        _route((edge_key(root.grad_fn, root._out_index) if root.grad_fn else root,), (g,),
+               pending, leaves, heap)
     captured: dict = {}
     observe = capture is not None or bool(RETAINED)  # fixed for the whole walk
-    for node in _toposort([r.grad_fn for r in roots if r.grad_fn is not None]):
+    inplace = INPLACE_COUNT
+    while heap:
+        node = heappop(heap)[1]
         op = node.op
         if node.n_out == 1:
-            g = pending.pop(node, None)
-            if g is None:
-                continue
+            g = pending.pop(node)
             if type(op) is Primitive and not create_graph and not observe:
                 # The hot path: a primitive's VJP on raw arrays.
-                if node.inputs is None:
+                if node.epoch != inplace[0] or node.inputs is None:
                     node.check_usable()
-                versions = node.versions
-                for i in range(0, len(versions), 2):
-                    if versions[i][0] != versions[i + 1]:
-                        node.check_usable()
                 in_grads = op.vjp(g, node.out, *node.inputs, needs=node.needs, **node.params)
                 if not retain_graph:
                     node.inputs = node.out = None
                 for edge, g in zip(node.edges, in_grads):
                     if edge is None or g is None:
                         continue
-                    target, index = edge
-                    if type(target) is Node:
-                        key = target if index == 0 else edge
-                        prev = pending.get(key)
-                        pending[key] = g if prev is None else prev + g
+                    if type(edge) is Node and edge.n_out == 1:
+                        prev = pending.get(edge)
+                        if prev is None:
+                            pending[edge] = g
+                            heappush(heap, (-edge.seq, edge))
+                        else:
+                            pending[edge] = prev + g
                     else:
-                        prev = leaves.get(target)
-                        leaves[target] = (target, g if prev is None else prev[1] + g)
+                        _route((edge,), (g,), pending, leaves, heap)
                 continue
             grads = [g]
         else:
-            grads = [pending.pop(_key(node, i), None) for i in range(node.n_out)]
-            if all(g is None for g in grads):
-                continue
+            pending.pop((node, -1))
+            grads = [pending.pop(edge_key(node, i), None) for i in range(node.n_out)]
         if observe:
             _observe(node, grads, capture, captured)
         in_grads = _call_rule(node, grads, create_graph)
         if not retain_graph:
             node.release()
-        _route(node.edges, in_grads, pending, leaves)
+        _route(node.edges, in_grads, pending, leaves, heap)
     return leaves, captured
 
 
-def _route(edges, in_grads, pending: dict, leaves: dict) -> None:
-    """Add each input cotangent to its producer's pending sum (or its leaf's)."""
+def _route(edges, in_grads, pending: dict, leaves: dict, heap: list) -> None:
+    """Add each cotangent to its edge's pending sum (or its leaf's); queue new nodes."""
     for edge, g in zip(edges, in_grads):
         if edge is None or g is None:
             continue
-        target, index = edge
-        if type(target) is Node:
-            key = target if index == 0 else (target, index)
-            prev = pending.get(key)
-            pending[key] = g if prev is None else prev + g
+        if type(edge) is Node or type(edge) is tuple:
+            prev = pending.get(edge)
+            if prev is None:
+                pending[edge] = g
+                _enqueue(edge if type(edge) is Node else edge[0], pending, heap)
+            else:
+                pending[edge] = prev + g
         else:
-            prev = leaves.get(target)
-            leaves[target] = (target, g if prev is None else prev[1] + g)
+            prev = leaves.get(edge)
+            leaves[edge] = g if prev is None else prev + g
 
 
+def _enqueue(node: Node, pending: dict, heap: list) -> None:
+    """Queue a node for the walk; a multi-output node only once (a marker key)."""
+    if node.n_out > 1:
+        marker = (node, -1)
+        if marker in pending:
+            return
+        pending[marker] = None
+    heappush(heap, (-node.seq, node))
 
 
 def _observe(node: Node, grads: list, capture, captured: dict) -> None:
@@ -178,7 +158,7 @@ def _observe(node: Node, grads: list, capture, captured: dict) -> None:
     for i, g in enumerate(grads):
         if g is None:
             continue
-        key = _key(node, i)
+        key = edge_key(node, i)
         if capture is not None and key in capture:
             captured[key] = g
         retained = RETAINED.get(node)
@@ -210,7 +190,7 @@ def _accumulate(leaf: Tensor, g, create_graph: bool) -> None:
         leaf.grad = leaf.grad + g
     else:
         np.add(leaf.grad._data, g, out=leaf.grad._data)
-        leaf.grad._version[0] += 1
+        bump_version(leaf.grad)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
@@ -224,7 +204,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
         seeds = [_seed(t, g, create_graph) for t, g in zip(tensors, grad_tensors)]
         leaves, _ = run_backward(tensors, seeds, retain, create_graph)
         allowed = None if inputs is None else {id(t) for t in inputs}
-        for leaf, g in leaves.values():
+        for leaf, g in leaves.items():
             if allowed is None or id(leaf) in allowed:
                 _accumulate(leaf, g, create_graph)
 
@@ -238,7 +218,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     retain = create_graph if retain_graph is None else retain_graph
-    keys = [_key(t.grad_fn, t._out_index) if t.grad_fn else t for t in inputs]
+    keys = [edge_key(t.grad_fn, t._out_index) if t.grad_fn else t for t in inputs]
     for t in inputs:
         if not t._requires_grad:
             raise GradientError("grad: one of the inputs does not require grad")
@@ -247,7 +227,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         leaves, captured = run_backward(outputs, seeds, retain, create_graph, set(keys))
     results = []
     for t, key in zip(inputs, keys):
-        g = captured.get(key) if t.grad_fn is not None else leaves.get(t, (None, None))[1]
+        g = captured.get(key) if t.grad_fn is not None else leaves.get(t)
         if g is None and not allow_unused:
             raise GradientError("grad: one of the differentiated tensors was not used in "
                                 "the graph (pass allow_unused=True to get None for it)")

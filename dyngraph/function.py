@@ -14,7 +14,7 @@ from shared_ops import FunctionError, GradientError, InPlaceError, format_site, 
 from shared_ops.errors import with_site
 
 from .grad_mode import GRAD_MODE, no_grad, set_grad_enabled
-from .node import Node
+from .node import Node, edge_key
 from .tensor import Tensor, _wrap
 
 
@@ -133,7 +133,7 @@ class Function:
 def _attach(cls, ctx, args, outputs, needs) -> tuple:
     """Record one node for the call; give the differentiable outputs its grad_fn."""
     edges = tuple(
-        (None if not need else ((a, 0) if a.grad_fn is None else (a.grad_fn, a._out_index)))
+        (None if not need else (a if a.grad_fn is None else edge_key(a.grad_fn, a._out_index)))
         for a, need in zip(args, needs))
     params = {"ctx": ctx, "outputs": [(o.shape, o.dtype) for o in outputs],
               "input_shapes": [a.shape if isinstance(a, Tensor) else np.shape(a) for a in args]}

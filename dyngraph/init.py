@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .creation import generator as _default_generator
+from .node import bump_version
 from .tensor import Tensor
 
 
@@ -34,7 +35,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init expects a dg.Tensor, got {type(tensor).__name__}")
     tensor._data[...] = np.asarray(values, dtype=np.float64).astype(tensor._data.dtype)
-    tensor._version[0] += 1
+    bump_version(tensor)
     return tensor
 
 

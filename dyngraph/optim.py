@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .node import bump_version
 from .tensor import Tensor
 
 
@@ -67,7 +68,7 @@ class SGD(Optimizer):
                         buf += (1 - damp) * g
                     g = g + mom * buf if group["nesterov"] else buf
                 data -= lr * g
-                p._version[0] += 1
+                bump_version(p)
 
 
 class Adam(Optimizer):
@@ -93,4 +94,4 @@ class Adam(Optimizer):
                 v += (1 - b2) * g * g
                 denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
                 data -= (lr / (1 - b1 ** t)) * (m / denom)
-                p._version[0] += 1
+                bump_version(p)

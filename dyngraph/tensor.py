@@ -17,7 +17,7 @@ from shared_ops.sites import _classify as _classify_file
 from shared_ops.sites import _known as _KNOWN_FILES
 
 from .grad_mode import GRAD_MODE
-from .node import Node
+from .node import INPLACE_COUNT, Node, next_seq
 
 DEFAULT_DTYPE = [np.dtype(np.float32)]
 _CAST = REGISTRY["cast"]
@@ -37,8 +37,13 @@ def _op_error(prim, datas, exc: Exception) -> Exception:
     return ShapeError(f"{prim.name}: {exc}; operand shapes {shapes}{where}")
 
 
-def apply_primitive(prim, args, params):
-    """Run `prim` on Tensor/array/scalar args; record a node when needed."""
+def apply_primitive(prim, args, params, depth=2):
+    """Run `prim` on Tensor/array/scalar args; record a node when needed.
+
+    `depth` is where the search for the user's line starts, in frames above
+    `_record` (2: our caller); entry points that are always library code
+    pass 3 to skip their own frame, which saves creating its frame object.
+    """
     datas = []
     needs_grad = False
     for a in args:
@@ -62,11 +67,11 @@ def apply_primitive(prim, args, params):
     result._out_index = 0
     result._version = [0]
     if needs_grad and GRAD_MODE.enabled and prim.differentiable:
-        _record(prim, params, args, datas, result)
+        _record(prim, params, args, datas, result, depth)
     return result
 
 
-def _record(prim, params, args, datas, result) -> None:
+def _record(prim, params, args, datas, result, depth) -> None:
     if prim is _CAST and result._data.dtype.kind != "f":
         return  # int/bool results carry no gradient (cast to int is a step function)
     edges = []
@@ -79,7 +84,8 @@ def _record(prim, params, args, datas, result) -> None:
             versions += (v, v[0])
             if a._requires_grad:
                 fn = a.grad_fn
-                edges.append((a, 0) if fn is None else (fn, a._out_index))
+                edges.append(a if fn is None else (fn if a._out_index == 0 else (
+                    fn, a._out_index)))
                 mask |= bit
                 bit <<= 1
                 continue
@@ -98,8 +104,10 @@ def _record(prim, params, args, datas, result) -> None:
     node.needs = needs
     node.versions = versions
     node.n_out = 1
+    node.seq = next_seq()
+    node.epoch = INPLACE_COUNT[0]
     # The user's line (the innermost frame outside the engine packages).
-    frame = _getframe(2)
+    frame = _getframe(depth)
     while frame is not None:
         filename = frame.f_code.co_filename
         flag = _KNOWN_FILES.get(filename)

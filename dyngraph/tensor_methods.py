@@ -14,6 +14,7 @@ from shared_ops import normalize_index as _normalize_index
 
 from . import functions as F
 from .grad_mode import GRAD_MODE
+from .node import bump_version
 from .tensor import Tensor, apply_primitive
 
 
@@ -21,10 +22,10 @@ def _bin(name, reflected=False):
     prim = P[name]
     if reflected:
         def method(self, other):
-            return apply_primitive(prim, (other, self), {})
+            return apply_primitive(prim, (other, self), {}, 3)
     else:
         def method(self, other):
-            return apply_primitive(prim, (self, other), {})
+            return apply_primitive(prim, (self, other), {}, 3)
     return method
 
 
@@ -49,7 +50,7 @@ def _inplace(self: Tensor, prim, other) -> Tensor:
     except ValueError as exc:
         raise ShapeError(f"in-place {prim.name}: {exc}; shapes {self.shape} and "
                          f"{np.shape(other_data)}") from None
-    self._version[0] += 1
+    bump_version(self)
     return self
 
 
@@ -62,7 +63,7 @@ def _inplace_recorded(self: Tensor, compute) -> Tensor:
     if result.shape != self.shape:
         raise ShapeError(f"in-place result shape {result.shape} differs from {self.shape}")
     np.copyto(self._data, result._data, casting="same_kind")
-    self._version[0] += 1
+    bump_version(self)
     self.grad_fn, self._out_index = result.grad_fn, result._out_index
     self._requires_grad = result._requires_grad
     return self
@@ -85,7 +86,7 @@ def _setitem(self: Tensor, index, value) -> None:
         _inplace_recorded(self, compute)
         return
     self._data[index] = value._data if isinstance(value, Tensor) else value
-    self._version[0] += 1
+    bump_version(self)
 
 
 def _fill_(self, value):
@@ -96,7 +97,7 @@ def _fill_(self, value):
         keep_none = np.zeros(self.shape, dtype=bool)  # the old value gets zero gradient
         return _inplace_recorded(self, lambda old: F.where(keep_none, old, value))
     self._data[...] = value
-    self._version[0] += 1
+    bump_version(self)
     return self
 
 
@@ -113,7 +114,7 @@ def _copy_(self, src):
         return _inplace_recorded(self, lambda old: F.broadcast_to(F.cast(src, self.dtype),
                                                                   self.shape))
     np.copyto(self._data, src._data if isinstance(src, Tensor) else np.asarray(src))
-    self._version[0] += 1
+    bump_version(self)
     return self
 
 
@@ -135,7 +136,7 @@ METHODS = {
     "__gt__": _bin("greater"), "__lt__": _bin("less"), "__ge__": _bin("greater_equal"),
     "__le__": _bin("less_equal"), "__eq__": _bin("equal"), "__ne__": _bin("not_equal"),
     "__and__": _bin("logical_and"), "__or__": _bin("logical_or"),
-    "__neg__": lambda self: apply_primitive(P["neg"], (self,), {}),
+    "__neg__": lambda self: apply_primitive(P["neg"], (self,), {}, 3),
     "__pos__": lambda self: self,
     "__abs__": lambda self: F.abs(self),
     "__invert__": lambda self: F.logical_not(self),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DTypeError, IndexingError, ShapeError
-from .primitive import REGISTRY, bind
+from .primitive import PLAIN_TYPES, REGISTRY, bind
 from .shapes import at_user, dtype_of, normalize_axes, normalize_axis, shape_of  # noqa: F401
 
 P = REGISTRY
@@ -19,8 +19,11 @@ P = REGISTRY
 
 def _unary(name):
     prim = REGISTRY[name]
+    impl = prim.impl
 
     def op(x):
+        if type(x) in PLAIN_TYPES:  # no engine involved: compute now (skips bind)
+            return impl(x)
         return bind(prim, x)
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}(x)."
@@ -29,8 +32,11 @@ def _unary(name):
 
 def _binary(name):
     prim = REGISTRY[name]
+    impl = prim.impl
 
     def op(x, y):
+        if type(x) in PLAIN_TYPES and type(y) in PLAIN_TYPES:  # see _unary
+            return impl(x, y)
         return bind(prim, x, y)
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}(x, y) with NumPy broadcasting."

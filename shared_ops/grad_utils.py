@@ -13,6 +13,11 @@ from .shapes import SCALAR_TYPES, shape_of
 
 def unbroadcast(g, x):
     """Sum `g` down to the shape of operand `x` (the inverse of broadcasting)."""
+    try:
+        if x.shape == g.shape:  # the common case, checked first (backward's hot path)
+            return g
+    except AttributeError:  # Python scalars, or values shape_of handles below
+        pass
     if isinstance(x, SCALAR_TYPES):
         return None
     xs, gs = shape_of(x), shape_of(g)

@@ -70,6 +70,9 @@ def register(prim: Primitive) -> Primitive:
 
 
 _HANDLERS: dict[type, tuple | None] = {}
+# Types bind has seen that belong to no engine (ndarray, float, ...): the API
+# functions test membership to call `impl` at once (the VJP rules' hot path).
+PLAIN_TYPES: set[type] = set()
 
 
 def _handler_of(cls: type) -> tuple | None:
@@ -77,6 +80,8 @@ def _handler_of(cls: type) -> tuple | None:
     h = getattr(cls, "_gc_bind", None)
     entry = None if h is None else (cls._gc_level, h)
     _HANDLERS[cls] = entry
+    if entry is None:
+        PLAIN_TYPES.add(cls)
     return entry
 
 

@@ -8,6 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..creation import generator
+from ..node import bump_version
 from ..tensor import DEFAULT_DTYPE, Tensor, _as_array
 from . import functional as F
 
@@ -90,7 +91,7 @@ class Module:
                 raise ValueError(f"state_dict[{name!r}] has shape {value.shape}, "
                                  f"expected {p.shape}")
             p._data[...] = value
-            p._version[0] += 1
+            bump_version(p)
 
     def __repr__(self) -> str:
         inner = "".join(f"\n  ({n}): {m!r}" for n, m in self._modules.items())

@@ -1,0 +1,136 @@
+"""The backward walk: order by creation sequence, edge forms, skipped version checks.
+
+backward visits nodes newest first from a heap (no separate topological
+sort); edges are the node itself for output 0, (node, index) for other
+outputs, or the leaf; version checks are skipped while no in-place change
+happened anywhere. These tests pin each of those shortcuts to the answer
+NumPy gives.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import dyngraph as dg
+from shared_ops import InPlaceError
+
+FILE = os.path.basename(__file__)
+
+
+def here(offset: int = 0) -> tuple[str, int]:
+    frame = sys._getframe(1)
+    return frame.f_code.co_filename, frame.f_lineno + offset
+
+
+def t64(values, grad: bool = True) -> dg.Tensor:
+    return dg.tensor(np.asarray(values, dtype=np.float64), requires_grad=grad)
+
+
+def test_diamond_with_uneven_depths_matches_hand_gradient():
+    """x feeds a long branch and a short one; the join must wait for both."""
+    x = t64([0.3, -0.7, 1.1])
+    short = x * 2.0
+    long = (x.tanh() * x).exp() + 1.0
+    y = (short * long).sum()
+    y.backward()
+    xv = x.detach().numpy()
+    e = np.exp(np.tanh(xv) * xv)
+    d_long = e * ((1 - np.tanh(xv) ** 2) * xv + np.tanh(xv))
+    expected = 2.0 * (e + 1.0) + 2.0 * xv * d_long
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+
+
+def test_reused_intermediate_gets_every_consumers_gradient():
+    """h is read by nodes created long after it; its gradient is their sum."""
+    x = t64([0.5, 2.0])
+    h = x * x
+    chain = h
+    for _ in range(5):
+        chain = chain + 0.5 * h
+    (chain * h).sum().backward()
+    xv = x.detach().numpy()
+    # chain = h * (1 + 2.5) = 3.5 h; loss = 3.5 h^2 = 3.5 x^4
+    np.testing.assert_allclose(x.grad.numpy(), 14.0 * xv ** 3, rtol=1e-12)
+
+
+class SplitTwo(dg.Function):
+    """(a, b) -> (a + b, a * b): a node with two outputs."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a + b, a * b
+
+    @staticmethod
+    def backward(ctx, g_sum, g_prod):
+        a, b = ctx.saved_tensors
+        return g_sum + g_prod * b, g_sum + g_prod * a
+
+
+@pytest.mark.parametrize("use", ["both", "first", "second", "second_twice"])
+def test_multi_output_node_runs_once_with_each_outputs_gradient(use):
+    a, b = t64([1.5, -2.0]), t64([0.25, 3.0])
+    s, p = SplitTwo.apply(a, b)
+    loss = {"both": lambda: (s * p).sum(), "first": lambda: (s * 3.0).sum(),
+            "second": lambda: p.exp().sum(),
+            "second_twice": lambda: (p * 2.0).sum() + p.tanh().sum()}[use]()
+    loss.backward()
+    av, bv = a.detach().numpy(), b.detach().numpy()
+    sv, pv = av + bv, av * bv
+    g_s, g_p = {"both": (pv, sv), "first": (3.0, 0.0), "second": (0.0, np.exp(pv)),
+                "second_twice": (0.0, 2.0 + 1 - np.tanh(pv) ** 2)}[use]
+    np.testing.assert_allclose(a.grad.numpy(), g_s + g_p * bv, rtol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), g_s + g_p * av, rtol=1e-12)
+    assert s.grad_fn.next_functions == ((a, 0), (b, 0))
+
+
+def test_edges_name_the_producing_output():
+    a, b = t64([1.0]), t64([2.0])
+    s, p = SplitTwo.apply(a, b)
+    z = s * p
+    assert z.grad_fn.next_functions == ((s.grad_fn, 0), (s.grad_fn, 1))
+    w = z + a
+    assert w.grad_fn.next_functions == ((z.grad_fn, 0), (a, 0))
+
+
+def test_inplace_elsewhere_does_not_break_an_untouched_graph():
+    x = t64([0.2, 0.4])
+    y = x.exp().sum()
+    other = dg.tensor(np.zeros(2))
+    other += 1.0  # an in-place change, but not to anything y's graph saved
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([0.2, 0.4]), rtol=1e-12)
+
+
+def test_inplace_to_a_saved_value_is_still_caught_after_other_changes():
+    x = t64([0.2, 0.4])
+    h = x * 1.0
+    e = h.exp()
+    loss = (e * 2.0).sum()
+    unrelated = dg.tensor(np.ones(2))
+    unrelated *= 3.0
+    with dg.no_grad():
+        e += 1.0  # exp's gradient reads its output
+    with pytest.raises(InPlaceError, match="exp"):
+        loss.backward()
+
+
+def test_each_entry_point_records_the_callers_line():
+    x, w = t64([[0.5, 1.0]]), t64([[2.0], [3.0]])
+    operator = x @ w; line_operator = here()  # noqa: E702
+    method = x.tanh(); line_method = here()  # noqa: E702
+    function = dg.exp(x); line_function = here()  # noqa: E702
+    reduction = x.sum(dim=1); line_reduction = here()  # noqa: E702
+    for t, line in [(operator, line_operator), (method, line_method),
+                    (function, line_function), (reduction, line_reduction)]:
+        assert t.grad_fn.site == line, t.grad_fn
+
+
+def test_library_module_records_the_users_line_not_its_own():
+    layer = dg.nn.Linear(2, 1, dtype=np.float64)
+    out = layer(t64([[1.0, 2.0]], grad=False)); line = here()  # noqa: E702
+    assert out.grad_fn.site == line
