@@ -2,9 +2,9 @@
 
 `count_ops` wraps, for the duration of a `with` block, every primitive's
 `impl` (each call is one NumPy kernel: forward ops, the ops VJP rules run in
-backward, in-place optimizer updates) and dyngraph's two tape recorders
-(`tensor._record` for primitives, `function._attach` for custom Functions).
-Everything is restored on exit; the engines are never edited. Timed runs
+backward, in-place optimizer updates) and reads how far dyngraph's node
+sequence counter moved (every tape node, primitive or custom Function, takes
+the next number). Everything is restored on exit; the engines are never edited. Timed runs
 never happen inside it: the wrappers cost time.
 
 `measure_memory` reports the tracemalloc peak (NumPy registers its buffers
@@ -44,23 +44,19 @@ def count_ops() -> Iterator[OpCounts]:
     """Count primitive kernels and dyngraph tape nodes inside the block."""
     from shared_ops import REGISTRY
 
-    # `dyngraph.tensor` the attribute is the creation function; fetch the modules
-    dg_tensor = importlib.import_module("dyngraph.tensor")
-    dg_function = importlib.import_module("dyngraph.function")
+    next_seq = importlib.import_module("dyngraph.node").next_seq
 
     counts = OpCounts()
     saved_impls = {name: prim.impl for name, prim in REGISTRY.items()}
-    saved_record, saved_attach = dg_tensor._record, dg_function._attach
+    first = next_seq()
     try:
         for prim in REGISTRY.values():
             prim.impl = _counting(prim.impl, counts, "kernels")
-        dg_tensor._record = _counting(saved_record, counts, "tape_nodes")
-        dg_function._attach = _counting(saved_attach, counts, "tape_nodes")
         yield counts
     finally:
+        counts.tape_nodes = next_seq() - first - 1
         for name, impl in saved_impls.items():
             REGISTRY[name].impl = impl
-        dg_tensor._record, dg_function._attach = saved_record, saved_attach
 
 
 @dataclass

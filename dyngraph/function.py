@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import FunctionError, GradientError, InPlaceError, format_site, user_site
+from shared_ops import FunctionError, GradientError, InPlaceError, format_site
 from shared_ops.errors import with_site
+from shared_ops.sites import user_frame
 
 from .grad_mode import GRAD_MODE, no_grad, set_grad_enabled
 from .node import Node, edge_key
@@ -137,7 +138,7 @@ def _attach(cls, ctx, args, outputs, needs) -> tuple:
         for a, need in zip(args, needs))
     params = {"ctx": ctx, "outputs": [(o.shape, o.dtype) for o in outputs],
               "input_shapes": [a.shape if isinstance(a, Tensor) else np.shape(a) for a in args]}
-    node = Node(_FunctionOp(cls), params, (), None, edges, (), user_site(3), len(outputs))
+    node = Node(_FunctionOp(cls), params, (), None, edges, (), user_frame(3), len(outputs))
     ctx._where = f" in {node.where()}"
     attached = []
     for i, o in enumerate(outputs):

@@ -24,7 +24,7 @@ def _unary(name):
     prim = P[name]
 
     def fn(input):
-        return apply_primitive(prim, (_t(input),), {}, 3)
+        return apply_primitive(prim, (_t(input),), {}, 2)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name}."
     return fn
@@ -34,7 +34,7 @@ def _binary(name):
     prim = P[name]
 
     def fn(input, other):
-        return apply_primitive(prim, (input, other), {}, 3)
+        return apply_primitive(prim, (input, other), {}, 2)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} with broadcasting."
     return fn

@@ -7,6 +7,7 @@ import weakref
 
 from shared_ops import InPlaceError, format_site
 from shared_ops.errors import GradientError, with_site
+from shared_ops.sites import code_site
 
 # Non-leaf tensors that asked for .grad (retain_grad): node -> {output index: weakref}.
 RETAINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -15,16 +16,20 @@ RETAINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # backward visits pending nodes newest first (PyTorch's sequence numbers).
 next_seq = itertools.count().__next__
 
-# Count of in-place changes to any tensor. A node remembers the count when it
-# was recorded; while it is unchanged, no saved value can have been modified
-# and backward skips the per-input version checks.
+# Count of in-place changes to any tensor. A tensor's version counter is
+# [its own count of changes (PyTorch's `_version`), this count at its last
+# change]; a node remembers this count when it is recorded, so a saved value
+# changed after that has a larger second entry. While the count is unchanged,
+# nothing can have changed, and backward skips the checks altogether.
 INPLACE_COUNT = [0]
 
 
 def bump_version(tensor) -> None:
     """Mark `tensor` as modified in place (its version counter and the global count)."""
-    tensor._version[0] += 1
+    counter = tensor._version
+    counter[0] += 1
     INPLACE_COUNT[0] += 1
+    counter[1] = INPLACE_COUNT[0]
 
 
 def edge_key(target, index: int):
@@ -48,10 +53,10 @@ class Node:
     they are dropped after a backward without retain_graph.
     """
 
-    __slots__ = ("op", "params", "inputs", "out", "edges", "needs", "versions", "site",
-                 "n_out", "seq", "epoch", "__weakref__")
+    __slots__ = ("op", "params", "inputs", "out", "edges", "needs", "versions",
+                 "site_code", "site_offset", "n_out", "seq", "epoch", "__weakref__")
 
-    def __init__(self, op, params, inputs, out, edges, versions, site, n_out=1):
+    def __init__(self, op, params, inputs, out, edges, versions, frame, n_out=1):
         self.op = op
         self.params = params
         self.inputs = inputs
@@ -59,10 +64,20 @@ class Node:
         self.edges = edges
         self.needs = tuple([e is not None for e in edges])
         self.versions = versions
-        self.site = site
+        self.site_code = None if frame is None else frame.f_code
+        self.site_offset = None if frame is None else frame.f_lasti
         self.n_out = n_out
         self.seq = next_seq()
         self.epoch = INPLACE_COUNT[0]
+
+    @property
+    def site(self) -> tuple[str, int] | None:
+        """(filename, lineno) of the user's line that created the node.
+
+        Recording keeps only the code object and instruction offset (cheap);
+        the line number is looked up here, when an error or repr asks."""
+        code = self.site_code
+        return None if code is None else code_site(code, self.site_offset)
 
     def name(self) -> str:
         camel = "".join(part[:1].upper() + part[1:] for part in self.op.name.split("_"))
@@ -92,14 +107,12 @@ class Node:
                 f"backward through the graph a second time: the saved values of "
                 f"{self.where()} were freed by an earlier backward; pass "
                 f"retain_graph=True to the first backward() if you need to call it twice")
-        versions = self.versions
-        for i in range(0, len(versions), 2):
-            counter, seen = versions[i], versions[i + 1]
-            if counter[0] != seen:
+        for counter in self.versions:
+            if counter[1] > self.epoch:
                 raise InPlaceError(with_site(
                     f"a value needed to compute the gradient of '{self.op.name}' was "
-                    f"modified by an in-place operation (its version is {counter[0]}, "
-                    f"expected {seen})", format_site(self.site)))
+                    f"modified by an in-place operation after it was saved (its version "
+                    f"is now {counter[0]})", format_site(self.site)))
 
     def release(self) -> None:
         ctx = self.params.get("ctx") if self.params else None

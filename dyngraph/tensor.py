@@ -37,51 +37,27 @@ def _op_error(prim, datas, exc: Exception) -> Exception:
     return ShapeError(f"{prim.name}: {exc}; operand shapes {shapes}{where}")
 
 
-def apply_primitive(prim, args, params, depth=2):
+def apply_primitive(prim, args, params, depth=1):
     """Run `prim` on Tensor/array/scalar args; record a node when needed.
 
-    `depth` is where the search for the user's line starts, in frames above
-    `_record` (2: our caller); entry points that are always library code
-    pass 3 to skip their own frame, which saves creating its frame object.
+    One pass over the arguments collects what the impl needs and, in grad
+    mode, what backward needs (edges, saved versions). `depth` is where the
+    search for the user's line starts (`sys._getframe(depth)` from here, 1:
+    our caller); entry points that are always library code pass 2 to skip
+    their own frame, which saves creating its frame object.
     """
+    if not (GRAD_MODE.enabled and prim.differentiable):
+        return _run(prim, args, params)
     datas = []
-    needs_grad = False
+    edges = []
+    versions = []
+    mask = 0
+    bit = 1
     for a in args:
         if isinstance(a, Tensor):
             datas.append(a._data)
-            if a._requires_grad:
-                needs_grad = True
-        else:
-            datas.append(a)
-    try:
-        out = prim.impl(*datas, **params)
-    except Exception as exc:  # numpy raises many types; map them to ours
-        raise _op_error(prim, datas, exc) from None
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    result = _new_tensor(Tensor)
-    result._data = out
-    result._requires_grad = False
-    result.grad = None
-    result.grad_fn = None
-    result._out_index = 0
-    result._version = [0]
-    if needs_grad and GRAD_MODE.enabled and prim.differentiable:
-        _record(prim, params, args, datas, result, depth)
-    return result
-
-
-def _record(prim, params, args, datas, result, depth) -> None:
-    if prim is _CAST and result._data.dtype.kind != "f":
-        return  # int/bool results carry no gradient (cast to int is a step function)
-    edges = []
-    mask = 0
-    bit = 1
-    versions = [result._version, 0] if prim.vjp_reads_out else []
-    for a in args:
-        if isinstance(a, Tensor):
             v = a._version
-            versions += (v, v[0])
+            versions.append(v)
             if a._requires_grad:
                 fn = a.grad_fn
                 edges.append(a if fn is None else (fn if a._out_index == 0 else (
@@ -89,17 +65,32 @@ def _record(prim, params, args, datas, result, depth) -> None:
                 mask |= bit
                 bit <<= 1
                 continue
+        else:
+            datas.append(a)
         edges.append(None)
         bit <<= 1
+    if not mask:
+        return _run(prim, args, params)
+    out = _call_impl(prim, datas, params)
+    if prim is _CAST and out.dtype.kind != "f":
+        return _new_result(out)  # int/bool results carry no gradient (a step function)
     key = len(args) << 16 | mask
     needs = _NEEDS.get(key)
     if needs is None:
         needs = _NEEDS[key] = tuple(bool(mask >> i & 1) for i in range(len(args)))
-    node = _new_node(Node)
+    result = _new_tensor(Tensor)
+    result._data = out
+    result._requires_grad = True
+    result.grad = None
+    result._out_index = 0
+    result._version = version = [0, 0]
+    if prim.vjp_reads_out:
+        versions.append(version)
+    result.grad_fn = node = _new_node(Node)
     node.op = prim
     node.params = params
     node.inputs = datas
-    node.out = result._data
+    node.out = out
     node.edges = edges
     node.needs = needs
     node.versions = versions
@@ -109,18 +100,57 @@ def _record(prim, params, args, datas, result, depth) -> None:
     # The user's line (the innermost frame outside the engine packages).
     frame = _getframe(depth)
     while frame is not None:
-        filename = frame.f_code.co_filename
-        flag = _KNOWN_FILES.get(filename)
+        code = frame.f_code
+        flag = _KNOWN_FILES.get(code.co_filename)
         if flag is None:
-            flag = _classify_file(filename)
+            flag = _classify_file(code.co_filename)
         if not flag:
-            node.site = (filename, frame.f_lineno)
-            break
+            node.site_code = code
+            node.site_offset = frame.f_lasti  # the line is looked up on demand
+            return result
         frame = frame.f_back
-    else:
-        node.site = None
-    result.grad_fn = node
-    result._requires_grad = True
+    node.site_code = None
+    return result
+
+
+def _run(prim, args, params) -> Tensor:
+    """The op without a tape: impl on the arguments' arrays, a fresh result."""
+    datas = []
+    for a in args:  # a loop, not a comprehension: cheaper on Python 3.11
+        datas.append(a._data if isinstance(a, Tensor) else a)
+    try:
+        out = prim.impl(*datas, **params)
+    except Exception as exc:  # as in _call_impl (inlined: the no-grad hot path)
+        raise _op_error(prim, datas, exc) from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    result = _new_tensor(Tensor)
+    result._data = out
+    result._requires_grad = False
+    result.grad = None
+    result.grad_fn = None
+    result._out_index = 0
+    result._version = [0, 0]
+    return result
+
+
+def _call_impl(prim, datas: list, params: dict) -> np.ndarray:
+    try:
+        out = prim.impl(*datas, **params)
+    except Exception as exc:  # numpy raises many types; map them to ours
+        raise _op_error(prim, datas, exc) from None
+    return out if type(out) is np.ndarray else np.asarray(out)
+
+
+def _new_result(out: np.ndarray) -> Tensor:
+    result = _new_tensor(Tensor)
+    result._data = out
+    result._requires_grad = False
+    result.grad = None
+    result.grad_fn = None
+    result._out_index = 0
+    result._version = [0, 0]
+    return result
 
 
 _new_node = object.__new__
@@ -129,13 +159,8 @@ _new_tensor = object.__new__
 
 
 def _wrap(data: np.ndarray, requires_grad: bool = False) -> Tensor:
-    t = Tensor.__new__(Tensor)
-    t._data = data
+    t = _new_result(data)
     t._requires_grad = requires_grad
-    t.grad = None
-    t.grad_fn = None
-    t._out_index = 0
-    t._version = [0]
     return t
 
 
@@ -172,7 +197,7 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._out_index = 0
-        self._version = [0]
+        self._version = [0, 0]
         if requires_grad:
             self.requires_grad_(True)
 

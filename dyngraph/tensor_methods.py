@@ -22,10 +22,10 @@ def _bin(name, reflected=False):
     prim = P[name]
     if reflected:
         def method(self, other):
-            return apply_primitive(prim, (other, self), {}, 3)
+            return apply_primitive(prim, (other, self), {}, 2)
     else:
         def method(self, other):
-            return apply_primitive(prim, (self, other), {}, 3)
+            return apply_primitive(prim, (self, other), {}, 2)
     return method
 
 
@@ -58,7 +58,7 @@ def _inplace_recorded(self: Tensor, compute) -> Tensor:
     """In-place update of a tensor on the tape: the old value is snapshotted."""
     old = Tensor.__new__(Tensor)
     old._data, old._requires_grad, old.grad = self._data.copy(), self._requires_grad, None
-    old.grad_fn, old._out_index, old._version = self.grad_fn, self._out_index, [0]
+    old.grad_fn, old._out_index, old._version = self.grad_fn, self._out_index, [0, 0]
     result = compute(old)
     if result.shape != self.shape:
         raise ShapeError(f"in-place result shape {result.shape} differs from {self.shape}")
@@ -136,7 +136,7 @@ METHODS = {
     "__gt__": _bin("greater"), "__lt__": _bin("less"), "__ge__": _bin("greater_equal"),
     "__le__": _bin("less_equal"), "__eq__": _bin("equal"), "__ne__": _bin("not_equal"),
     "__and__": _bin("logical_and"), "__or__": _bin("logical_or"),
-    "__neg__": lambda self: apply_primitive(P["neg"], (self,), {}, 3),
+    "__neg__": lambda self: apply_primitive(P["neg"], (self,), {}, 2),
     "__pos__": lambda self: self,
     "__abs__": lambda self: F.abs(self),
     "__invert__": lambda self: F.logical_not(self),

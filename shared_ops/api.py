@@ -19,11 +19,10 @@ P = REGISTRY
 
 def _unary(name):
     prim = REGISTRY[name]
-    impl = prim.impl
 
     def op(x):
         if type(x) in PLAIN_TYPES:  # no engine involved: compute now (skips bind)
-            return impl(x)
+            return prim.impl(x)
         return bind(prim, x)
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}(x)."
@@ -32,11 +31,10 @@ def _unary(name):
 
 def _binary(name):
     prim = REGISTRY[name]
-    impl = prim.impl
 
     def op(x, y):
         if type(x) in PLAIN_TYPES and type(y) in PLAIN_TYPES:  # see _unary
-            return impl(x, y)
+            return prim.impl(x, y)
         return bind(prim, x, y)
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}(x, y) with NumPy broadcasting."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import CodeType, FrameType
 
 _LIB_DIRS: list[str] = []
 _known: dict[str, bool] = {}
@@ -31,8 +32,9 @@ def _classify(filename: str) -> bool:
     return flag
 
 
-def user_site(depth: int = 1) -> tuple[str, int] | None:
-    """(filename, lineno) of the innermost frame outside the library."""
+def user_frame(depth: int = 1) -> FrameType | None:
+    """The innermost frame outside the library, starting at `sys._getframe(depth)`
+    as seen from here (1: the caller of this function)."""
     frame = sys._getframe(depth)
     known = _known
     while frame is not None:
@@ -41,9 +43,27 @@ def user_site(depth: int = 1) -> tuple[str, int] | None:
         if flag is None:
             flag = _classify(filename)
         if not flag:
-            return (filename, frame.f_lineno)
+            return frame
         frame = frame.f_back
     return None
+
+
+def user_site(depth: int = 1) -> tuple[str, int] | None:
+    """(filename, lineno) of the innermost frame outside the library."""
+    frame = user_frame(depth + 1)  # +1: this function's own frame
+    return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
+
+
+def code_site(code: CodeType, offset: int) -> tuple[str, int]:
+    """(filename, lineno) of the instruction at byte `offset` of `code`.
+
+    Lets a hot path keep just `frame.f_code` and `frame.f_lasti` (cheap to
+    read) and find the line only when an error or a repr needs it.
+    """
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return code.co_filename, line
+    return code.co_filename, code.co_firstlineno
 
 
 def format_site(site: tuple[str, int] | None) -> str | None:

@@ -114,8 +114,9 @@ def test_inplace_to_a_saved_value_is_still_caught_after_other_changes():
     unrelated = dg.tensor(np.ones(2))
     unrelated *= 3.0
     with dg.no_grad():
-        e += 1.0  # exp's gradient reads its output
-    with pytest.raises(InPlaceError, match="exp"):
+        e += 1.0  # the mul node (newest) saved e; exp's gradient reads it too
+    with pytest.raises(InPlaceError, match=r"gradient of 'mul' was modified by an "
+                       r"in-place operation after it was saved \(its version is now 1\)"):
         loss.backward()
 
 
@@ -134,3 +135,19 @@ def test_library_module_records_the_users_line_not_its_own():
     layer = dg.nn.Linear(2, 1, dtype=np.float64)
     out = layer(t64([[1.0, 2.0]], grad=False)); line = here()  # noqa: E702
     assert out.grad_fn.site == line
+
+
+def test_ops_at_the_top_level_of_a_script_record_its_line():
+    """A shallow stack (module level, no enclosing function) is the tightest case."""
+    import subprocess
+
+    script = ("import dyngraph as dg\n"
+              "x = dg.tensor([1.0], requires_grad=True)\n"
+              "y = x * 2.0\n"
+              "z = dg.exp(y)\n"
+              "w = -z\n"
+              "print(y.grad_fn.site[1], z.grad_fn.site[1], w.grad_fn.site[1])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "4", "5"]
