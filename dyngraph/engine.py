@@ -14,7 +14,7 @@ import numpy as np
 from shared_ops import GradientError, Primitive, ShapeError
 
 from .grad_mode import set_grad_enabled
-from .node import INPLACE_COUNT, RETAINED, Node, bump_version, edge_key, edge_target
+from .node import INPLACE_COUNT, RETAINED, Node, bump_version, edge_key
 from .tensor import Tensor, _wrap
 
 
@@ -50,12 +50,12 @@ def _materialize(node: Node, inputs, create_graph: bool):
             values.append(data)
         elif type(edge) is Node or type(edge) is tuple:
             t = _wrap(data, True)
-            t.grad_fn, t._out_index = edge_target(edge)
+            t._edge = edge
             values.append(t)
         else:
             values.append(edge)  # the leaf itself
     out = _wrap(node.out, True)
-    out.grad_fn = node
+    out._edge = node
     return values, out
 
 
@@ -75,7 +75,8 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
 
     Nodes with a pending gradient wait in a heap and run newest first: a node
     is newer than every node it reads, so all of its consumers have run by
-    then (a topological order without a separate sort). `capture` holds the
+    then (a topological order without a separate sort). The hot path holds
+    one newly queued node beside the heap, so a chain never touches it. `capture` holds the
     keys of non-leaf tensors whose total gradient the caller wants (dg.grad);
     `retain_grad` tensors are filled on the way.
     """
@@ -83,17 +84,26 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
     leaves: dict = {}
     heap: list = []
     for root, g in zip(roots, seeds):
-        _route((edge_key(root.grad_fn, root._out_index) if root.grad_fn else root,), (g,),
-               pending, leaves, heap)
+        _route((root if root._edge is None else root._edge,), (g,), pending, leaves, heap)
     captured: dict = {}
     observe = capture is not None or bool(RETAINED)  # fixed for the whole walk
+    fast = not create_graph and not observe
     inplace = INPLACE_COUNT
-    while heap:
-        node = heappop(heap)[1]
+    held = None  # the newest node just queued, kept out of the heap (chains)
+    while True:
+        if held is not None and (not heap or held.seq > -heap[0][0]):
+            node, held = held, None
+        elif heap:
+            if held is not None:
+                heappush(heap, (-held.seq, held))
+                held = None
+            node = heappop(heap)[1]
+        else:
+            break
         op = node.op
         if node.n_out == 1:
             g = pending.pop(node)
-            if type(op) is Primitive and not create_graph and not observe:
+            if fast and type(op) is Primitive:
                 # The hot path: a primitive's VJP on raw arrays.
                 if node.epoch != inplace[0] or node.inputs is None:
                     node.check_usable()
@@ -105,11 +115,14 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                         continue
                     if type(edge) is Node and edge.n_out == 1:
                         prev = pending.get(edge)
-                        if prev is None:
-                            pending[edge] = g
-                            heappush(heap, (-edge.seq, edge))
-                        else:
+                        if prev is not None:
                             pending[edge] = prev + g
+                            continue
+                        pending[edge] = g
+                        if held is None:
+                            held = edge
+                        else:
+                            heappush(heap, (-edge.seq, edge))
                     else:
                         _route((edge,), (g,), pending, leaves, heap)
                 continue
@@ -218,7 +231,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     retain = create_graph if retain_graph is None else retain_graph
-    keys = [edge_key(t.grad_fn, t._out_index) if t.grad_fn else t for t in inputs]
+    keys = [t if t._edge is None else t._edge for t in inputs]
     for t in inputs:
         if not t._requires_grad:
             raise GradientError("grad: one of the inputs does not require grad")

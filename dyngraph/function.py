@@ -134,7 +134,7 @@ class Function:
 def _attach(cls, ctx, args, outputs, needs) -> tuple:
     """Record one node for the call; give the differentiable outputs its grad_fn."""
     edges = tuple(
-        (None if not need else (a if a.grad_fn is None else edge_key(a.grad_fn, a._out_index)))
+        (None if not need else (a if a._edge is None else a._edge))
         for a, need in zip(args, needs))
     params = {"ctx": ctx, "outputs": [(o.shape, o.dtype) for o in outputs],
               "input_shapes": [a.shape if isinstance(a, Tensor) else np.shape(a) for a in args]}
@@ -147,6 +147,6 @@ def _attach(cls, ctx, args, outputs, needs) -> tuple:
             continue
         t = _wrap(o._data, True)
         t._version = o._version
-        t.grad_fn, t._out_index = node, i
+        t._edge = edge_key(node, i)
         attached.append(t)
     return tuple(attached)

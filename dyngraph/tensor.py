@@ -59,9 +59,8 @@ def apply_primitive(prim, args, params, depth=1):
             v = a._version
             versions.append(v)
             if a._requires_grad:
-                fn = a.grad_fn
-                edges.append(a if fn is None else (fn if a._out_index == 0 else (
-                    fn, a._out_index)))
+                edge = a._edge
+                edges.append(a if edge is None else edge)
                 mask |= bit
                 bit <<= 1
                 continue
@@ -82,11 +81,10 @@ def apply_primitive(prim, args, params, depth=1):
     result._data = out
     result._requires_grad = True
     result.grad = None
-    result._out_index = 0
     result._version = version = [0, 0]
     if prim.vjp_reads_out:
         versions.append(version)
-    result.grad_fn = node = _new_node(Node)
+    result._edge = node = _new_node(Node)
     node.op = prim
     node.params = params
     node.inputs = datas
@@ -128,8 +126,7 @@ def _run(prim, args, params) -> Tensor:
     result._data = out
     result._requires_grad = False
     result.grad = None
-    result.grad_fn = None
-    result._out_index = 0
+    result._edge = None
     result._version = [0, 0]
     return result
 
@@ -147,8 +144,7 @@ def _new_result(out: np.ndarray) -> Tensor:
     result._data = out
     result._requires_grad = False
     result.grad = None
-    result.grad_fn = None
-    result._out_index = 0
+    result._edge = None
     result._version = [0, 0]
     return result
 
@@ -184,7 +180,7 @@ def _as_array(data, dtype=None) -> np.ndarray:
 class Tensor:
     """An ndarray plus autograd state (`grad`, `requires_grad`, `grad_fn`)."""
 
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_out_index", "_version",
+    __slots__ = ("_data", "_requires_grad", "grad", "_edge", "_version",
                  "__weakref__")
     _gc_level = 10
     _gc_bind = staticmethod(apply_primitive)
@@ -195,13 +191,25 @@ class Tensor:
         self._data = _as_array(data, dtype)
         self._requires_grad = False
         self.grad = None
-        self.grad_fn = None
-        self._out_index = 0
+        self._edge = None
         self._version = [0, 0]
         if requires_grad:
             self.requires_grad_(True)
 
     # ---- autograd state ---------------------------------------------------
+    # `_edge` says where this tensor's gradient goes: None for a leaf, else the
+    # node that made it (output 0) or (node, output index); see Node.edges.
+    @property
+    def grad_fn(self):
+        """The node that created this tensor (None for a leaf)."""
+        edge = self._edge
+        return edge[0] if type(edge) is tuple else edge
+
+    @property
+    def _out_index(self) -> int:
+        edge = self._edge
+        return edge[1] if type(edge) is tuple else 0
+
     @property
     def requires_grad(self) -> bool:
         return self._requires_grad
@@ -225,7 +233,7 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self.grad_fn is None
+        return self._edge is None
 
     @property
     def data(self) -> Tensor:
@@ -243,7 +251,7 @@ class Tensor:
         return t
 
     def detach_(self) -> Tensor:
-        self.grad_fn = None
+        self._edge = None
         self._requires_grad = False
         return self
 

@@ -58,13 +58,13 @@ def _inplace_recorded(self: Tensor, compute) -> Tensor:
     """In-place update of a tensor on the tape: the old value is snapshotted."""
     old = Tensor.__new__(Tensor)
     old._data, old._requires_grad, old.grad = self._data.copy(), self._requires_grad, None
-    old.grad_fn, old._out_index, old._version = self.grad_fn, self._out_index, [0, 0]
+    old._edge, old._version = self._edge, [0, 0]
     result = compute(old)
     if result.shape != self.shape:
         raise ShapeError(f"in-place result shape {result.shape} differs from {self.shape}")
     np.copyto(self._data, result._data, casting="same_kind")
     bump_version(self)
-    self.grad_fn, self._out_index = result.grad_fn, result._out_index
+    self._edge = result._edge
     self._requires_grad = result._requires_grad
     return self
 
