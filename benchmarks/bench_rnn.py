@@ -41,9 +41,6 @@ def _static_competitors(data: dict) -> list[Competitor]:
     return [
         Competitor("numba", "staticgraph numba", lambda: steps.static_step(data, backend),
                    note=f"backend {backend!r}"),
-        Competitor("numba_prog", "staticgraph numba, scan passes on the program",
-                   lambda: steps.static_program_step(data),
-                   note="forward outputs reused by the backward scan"),
     ]
 
 
@@ -125,11 +122,12 @@ def compile_result(ctx: BenchContext) -> tuple[WorkloadResult, list[str]]:
 INTRO = """\
 The tanh RNN `h_t = tanh(x_t Wx + h_{t-1} Wh + b)` from h_0 = 0, loss = sum(h_T^2),
 gradients w.r.t. Wx, Wh and b (float64). staticgraph builds one `sg.scan` graph and
-runs it on the numba backend: each scan is one compiled loop (`staticgraph/scan_lowering.py`),
-the input projection hoisted out of the loops, weight gradients summed by one GEMM
-after the backward loop. *scan passes on the program* runs the same rewrites on the whole
-program before the backend's own passes, so the backward scan also reads the forward
-scan's outputs instead of recomputing them (`scan_lowering.SCAN_PASSES`)."""
+runs it on the numba backend: each scan is one compiled loop (`staticgraph/scan_lowering.py`).
+The backend runs the scan rewrites (`scan_lowering.SCAN_PASSES`) on the whole program: the
+backward scan reads the forward scan's outputs instead of recomputing them, the input
+projection runs once before the loops, the weight gradients are GEMMs after the backward
+loop (dWh reading the saved h_t shifted by one step), and the loss's cotangent seeds the
+backward carry instead of a zero-filled sequence."""
 
 TINY_INTRO = """\
 The same RNN at batch 1, input 8, hidden 16 over 1000 steps: the work per step is tiny,

@@ -86,7 +86,7 @@ def _static_graph(d: dict) -> tuple:
 
 def static_step(d: dict, backend: str = "numba") -> Step:
     """`sg.Session(backend=...)`: the backend's own pipeline (the numba backend
-    lowers each scan through `scan_lowering.lower_scan`)."""
+    runs the scan passes on the whole program, then lowers each scan to a loop)."""
     g, xs, grads = _static_graph(d)
     session = sg.Session(g, backend=backend)
     feed = {xs: d["xs"]}
@@ -102,22 +102,6 @@ def static_backend() -> str:
     from staticgraph.scan_lowering import ScanRunner
     register_backend("interpret-scan", ScanRunner, replace=True)
     return "interpret-scan"
-
-
-def static_program_step(d: dict) -> Step:
-    """The numba backend with the scan passes run on the whole program first
-    (`scan_lowering.SCAN_PASSES`): the backward scan also reuses the forward's
-    outputs and the two input projections merge."""
-    from staticgraph.numba_backend import NumbaRunner
-    from staticgraph.passes import DEFAULT_PASSES
-    from staticgraph.program import extract_program
-    from staticgraph.scan_lowering import SCAN_PASSES
-    g, xs, grads = _static_graph(d)
-    program = extract_program(g, [s.var for s in grads], [xs.var])
-    runner = NumbaRunner(program, passes=SCAN_PASSES + DEFAULT_PASSES)
-    state = {v: d[v.name].copy() for v in program.variables}
-    inputs = [d["xs"]]
-    return lambda: runner(inputs, state)
 
 
 # ---- dyngraph and PyTorch eager: a Python loop over time --------------------------------

@@ -14,9 +14,11 @@
   body holds an op the loop cannot express (`scan_lowering_fallback`;
   `explain()` says which and why).
 - `SCAN_PASSES` rewrite scans before fusion: reuse a forward scan's outputs
-  in its backward scan, hoist loop-invariant and per-step-independent work
-  (the input projection) out of the loop, sink gradient accumulators after
-  it (`scan_lowering_reuse`, `_hoist`, `_sink`).
+  in its backward scan, seed a last-step-only cotangent into the carry,
+  hoist loop-invariant and per-step-independent work (the input projection)
+  out of the loop, sink gradient accumulators after it, and let the
+  weight-gradient GEMM read the saved outputs shifted instead of a `delay`
+  copy (`scan_lowering_reuse`, `_seed`, `_hoist`, `_sink`, `_shift`).
 - `lower_scan(eqn, ctx)` is the numba backend's hook (`scan_lowering_backend`).
 """
 
@@ -51,7 +53,9 @@ from .scan_lowering_moves import MovesScan, moves_only
 from .scan_lowering_ops import emit_eqn
 from .scan_lowering_reuse import reuse_scan_outputs
 from .scan_lowering_runtime import serial_blas
+from .scan_lowering_seed import seed_first_step_cotangents
 from .scan_lowering_shapes import check_concrete
+from .scan_lowering_shift import shift_delayed_products
 from .scan_lowering_sink import sink_scan_accumulators
 
 _RUNTIME_FILES = ("scan_lowering_runtime.py",)
@@ -277,10 +281,12 @@ def eval_with_lowered_scans(graph: Graph, env: dict, outputs=None) -> list:
     return ev.eval(graph, env, graph.outputs if outputs is None else outputs)
 
 
-SCAN_PASSES = (("scan_reuse", reuse_scan_outputs), ("scan_hoist", hoist_scan_invariants),
-               ("scan_sink", sink_scan_accumulators))
+SCAN_PASSES = (("scan_reuse", reuse_scan_outputs), ("scan_seed", seed_first_step_cotangents),
+               ("scan_hoist", hoist_scan_invariants), ("scan_sink", sink_scan_accumulators),
+               ("scan_shift", shift_delayed_products))
 """Program-level rewrites of scans, to run before DEFAULT_PASSES (fusion):
-reuse forward outputs in backward scans, hoist, sink accumulators."""
+reuse forward outputs in backward scans, seed first-step cotangents into carries,
+hoist, sink accumulators, read GEMM operands of `delay`s shifted."""
 
 
 from .scan_lowering_backend import LoweredScan, ScanRunner, lower_scan, register  # noqa: E402
