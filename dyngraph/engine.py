@@ -237,7 +237,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise GradientError("grad: one of the inputs does not require grad")
     with set_grad_enabled(create_graph):
         seeds = [_seed(t, g, create_graph) for t, g in zip(outputs, grad_outputs)]
-        leaves, captured = run_backward(outputs, seeds, retain, create_graph, set(keys))
+        inner = {key for t, key in zip(inputs, keys) if t._edge is not None}
+        leaves, captured = run_backward(outputs, seeds, retain, create_graph, inner or None)
     results = []
     for t, key in zip(inputs, keys):
         g = captured.get(key) if t.grad_fn is not None else leaves.get(t)

@@ -190,8 +190,11 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def getitem(input, index) -> Tensor:
-    return apply_primitive(P["getitem"], (_t(input),), {"index": so.normalize_index(
-        _index_data(index))})
+    if type(index) is int or type(index) is slice:  # the common case, already canonical
+        index = (index,)
+    else:
+        index = so.normalize_index(_index_data(index))
+    return apply_primitive(P["getitem"], (_t(input),), {"index": index}, 2)
 
 
 def _index_data(index):

@@ -117,6 +117,22 @@ def transpose(x, axes=None):
     return bind(P["transpose"], x, axes=axes)
 
 
+_SWAP_LAST: dict[int, tuple] = {}  # ndim -> the permutation exchanging the last two axes
+
+
+def matrix_transpose(x):
+    """Exchange the last two axes (x.mT); the matmul VJP's transpose."""
+    n = len(shape_of(x))
+    perm = _SWAP_LAST.get(n)
+    if perm is None:
+        if n < 2:
+            raise ShapeError(f"matrix_transpose: needs at least 2 dims, got {n}{at_user()}")
+        perm = _SWAP_LAST[n] = tuple(range(n - 2)) + (n - 1, n - 2)
+    if type(x) in PLAIN_TYPES:  # as in _unary: compute now
+        return P["transpose"].impl(x, axes=perm)
+    return bind(P["transpose"], x, axes=perm)
+
+
 def swapaxes(x, a, b):
     """Exchange two axes."""
     n = len(shape_of(x))

@@ -64,7 +64,7 @@ def _transpose_eval(x, *, axes):
 
 
 transpose = register(Primitive(
-    name="transpose", impl=lambda x, *, axes: np.transpose(x, axes),
+    name="transpose", impl=lambda x, *, axes: np.asarray(x).transpose(axes),
     abstract_eval=_transpose_eval,
     vjp=lambda g, out, x, *, needs, axes: (A.transpose(g, tuple(np.argsort(axes).tolist())),)))
 
