@@ -13,6 +13,7 @@ import numpy as np
 
 from shared_ops import REGISTRY, DTypeError, GradientError, ShapeError, format_site, user_site
 from shared_ops.errors import GraphCompareError, IndexingError
+from shared_ops.shapes import AbstractArray
 from shared_ops.sites import _classify as _classify_file
 from shared_ops.sites import _known as _KNOWN_FILES
 
@@ -77,18 +78,22 @@ def apply_primitive(prim, args, params, depth=1):
     needs = _NEEDS.get(key)
     if needs is None:
         needs = _NEEDS[key] = tuple(bool(mask >> i & 1) for i in range(len(args)))
+    drop = prim.vjp_shape_only
+    if drop:
+        _keep_shapes_only(datas, drop)
     result = _new_tensor(Tensor)
     result._data = out
     result._requires_grad = True
     result.grad = None
     result._version = version = [0, 0]
-    if prim.vjp_reads_out:
+    reads_out = prim.vjp_reads_out
+    if reads_out:
         versions.append(version)
     result._edge = node = _new_node(Node)
     node.op = prim
     node.params = params
     node.inputs = datas
-    node.out = out
+    node.out = out if reads_out else None  # kept only for a rule that reads it
     node.edges = edges
     node.needs = needs
     node.versions = versions
@@ -109,6 +114,27 @@ def apply_primitive(prim, args, params, depth=1):
         frame = frame.f_back
     node.site_code = None
     return result
+
+
+STAND_IN_BYTES = 2048
+_STAND_INS: dict = {}
+
+
+def _keep_shapes_only(datas: list, positions: tuple) -> None:
+    """Replace large inputs whose values the VJP never reads by their shape and
+    dtype, so the tape does not keep them alive (PyTorch saves only what a
+    formula uses): an RNN's sums and pre-activations are freed at once instead
+    of at backward. Small arrays stay: a stand-in would cost more than it frees."""
+    for i in positions:
+        d = datas[i]
+        if type(d) is np.ndarray and d.nbytes >= STAND_IN_BYTES:
+            key = (d.shape, d.dtype)
+            stand_in = _STAND_INS.get(key)
+            if stand_in is None:
+                if len(_STAND_INS) > 256:
+                    _STAND_INS.clear()
+                stand_in = _STAND_INS[key] = AbstractArray(d.shape, d.dtype)
+            datas[i] = stand_in
 
 
 def _run(prim, args, params) -> Tensor:

@@ -42,11 +42,12 @@ def _bool_eval(name):
     return abstract_eval
 
 
-def _elementwise(name, impl, scalar, vjp, kind="same", differentiable=True, doc=""):
+def _elementwise(name, impl, scalar, vjp, kind="same", differentiable=True, doc="",
+                 shape_only=()):
     evals = {"same": _same_eval, "float": _float_eval, "bool": _bool_eval}
     return register(Primitive(
         name=name, impl=impl, abstract_eval=evals[kind](name), vjp=vjp, scalar=scalar,
-        elementwise=True, differentiable=differentiable, doc=doc))
+        elementwise=True, differentiable=differentiable, doc=doc, shape_only=shape_only))
 
 
 # ---- scalar (per-element) functions, compiled by Numba during fusion -------
@@ -135,16 +136,18 @@ def _where_vjp(g, out, c, x, y, *, needs):
             unbroadcast(A.where(c, 0, g), y) if needs[2] else None)
 
 
-add = _elementwise("add", np.add, s_add, _add_vjp, doc="x + y")
-sub = _elementwise("sub", np.subtract, s_sub, _sub_vjp, doc="x - y")
+add = _elementwise("add", np.add, s_add, _add_vjp, doc="x + y", shape_only=(0, 1))
+sub = _elementwise("sub", np.subtract, s_sub, _sub_vjp, doc="x - y", shape_only=(0, 1))
 mul = _elementwise("mul", np.multiply, s_mul, _mul_vjp, doc="x * y")
-div = _elementwise("div", np.true_divide, s_div, _div_vjp, kind="float", doc="x / y")
+div = _elementwise("div", np.true_divide, s_div, _div_vjp, kind="float", doc="x / y",
+                   shape_only=(0,))
 pow_ = _elementwise("pow", np.power, s_pow, _pow_vjp, doc="x ** y")
 maximum = _elementwise("maximum", np.maximum, s_maximum,
                        _extremum_vjp(lambda a, b: A.greater(a, b)))
 minimum = _elementwise("minimum", np.minimum, s_minimum,
                        _extremum_vjp(lambda a, b: A.less(a, b)))
-where = _elementwise("where", np.where, s_where, _where_vjp, doc="where(cond, x, y)")
+where = _elementwise("where", np.where, s_where, _where_vjp, doc="where(cond, x, y)",
+                     shape_only=(1, 2))
 
 neg = _elementwise("neg", np.negative, s_neg, lambda g, out, x, *, needs: (A.neg(g),))
 exp = _elementwise("exp", np.exp, s_exp, lambda g, out, x, *, needs: (A.mul(g, out),),
@@ -164,8 +167,8 @@ tanh = _elementwise("tanh", np.tanh, s_tanh,
 sigmoid = _elementwise("sigmoid", expit, s_sigmoid,
                        lambda g, out, x, *, needs: (A.mul(g, A.sub(out, A.mul(out, out))),),
                        kind="float")
-relu = _elementwise("relu", lambda x: np.maximum(x, 0), s_relu,
-                    lambda g, out, x, *, needs: (A.where(A.greater(x, 0), g, 0),))
+relu = _elementwise("relu", lambda x: np.maximum(x, 0), s_relu,  # out > 0 exactly where x > 0
+                    lambda g, out, x, *, needs: (A.where(A.greater(out, 0), g, 0),))
 
 sign = _elementwise("sign", np.sign, s_sign, None, differentiable=False)
 zeros_like = _elementwise("zeros_like", np.zeros_like, s_zeros_like, None,
@@ -233,7 +236,7 @@ def cast_scalar(*, dtype):
 cast = register(Primitive(
     name="cast", impl=lambda x, *, dtype: np.asarray(x).astype(dtype, copy=False),
     abstract_eval=_cast_eval, vjp=_cast_vjp, scalar=cast_scalar, elementwise=True,
-    extra={"scalar_factory": True}, doc="cast(x, dtype)"))
+    extra={"scalar_factory": True}, doc="cast(x, dtype)", shape_only=(0,)))
 
 
 def s_identity(a):

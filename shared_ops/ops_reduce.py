@@ -51,10 +51,10 @@ def _mean_impl(x, *, axis, keepdims):
 # which small arrays (and every broadcast gradient) pay.
 sum_ = register(Primitive(
     name="sum", impl=lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
-    abstract_eval=_reduce_eval("sum"), vjp=_sum_vjp, reduction=True))
+    abstract_eval=_reduce_eval("sum"), vjp=_sum_vjp, reduction=True, shape_only=(0,)))
 mean = register(Primitive(
     name="mean", impl=_mean_impl, abstract_eval=_reduce_eval("mean", to_float=True),
-    vjp=_mean_vjp, reduction=True))
+    vjp=_mean_vjp, reduction=True, shape_only=(0,)))
 max_ = register(Primitive(
     name="max",
     impl=lambda x, *, axis, keepdims: np.maximum.reduce(x, axis=axis, keepdims=keepdims),

@@ -38,7 +38,7 @@ def _reshape_eval(x, *, shape):
 
 reshape = register(Primitive(
     name="reshape", impl=lambda x, *, shape: np.reshape(x, shape), abstract_eval=_reshape_eval,
-    vjp=lambda g, out, x, *, needs, shape: (reshape_to(g, x),)))
+    vjp=lambda g, out, x, *, needs, shape: (reshape_to(g, x),), shape_only=(0,)))
 
 reshape_like = register(Primitive(
     name="reshape_like", impl=lambda x, like: np.reshape(x, np.shape(like)),
@@ -82,7 +82,7 @@ def _broadcast_to_eval(x, *, shape):
 broadcast_to = register(Primitive(
     name="broadcast_to", impl=lambda x, *, shape: np.broadcast_to(x, shape),
     abstract_eval=_broadcast_to_eval,
-    vjp=lambda g, out, x, *, needs, shape: (unbroadcast(g, x),)))
+    vjp=lambda g, out, x, *, needs, shape: (unbroadcast(g, x),), shape_only=(0,)))
 
 
 def _expand_dims_eval(x, *, axis):
@@ -227,6 +227,7 @@ getitem = register(Primitive(
     name="getitem", impl=_getitem_impl,
     abstract_eval=lambda x, *, index: _aval(index_shape(shape_of(x), index), x),
     vjp=lambda g, out, x, *, needs, index: (A.getitem_grad(g, x, index=index),),
+    shape_only=(0,),
     doc="x[index]: basic slices, integer arrays, boolean masks"))
 
 

@@ -34,6 +34,7 @@ class Primitive:
     differentiable: bool = True
     doc: str = ""
     extra: dict = field(default_factory=dict)
+    shape_only: tuple = ()  # inputs whose shape and dtype are all the VJP rule reads
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -45,6 +46,17 @@ class Primitive:
         gradient; `h = x @ w; h += b` does not break matmul's). Read once from
         the rule's bytecode; True when that cannot be told."""
         return _reads_argument(self.vjp, "out")
+
+    @cached_property
+    def vjp_shape_only(self) -> tuple:
+        """Input positions the VJP rule needs only the shape and dtype of: the
+        declared `shape_only` ones (checked by a registry test) and those the
+        rule never reads. An engine may save a stand-in (an AbstractArray)
+        instead of the value, as PyTorch saves only what a formula uses."""
+        names = _positional_inputs(self.vjp)
+        unread = tuple(i for i, name in enumerate(names)
+                       if not _reads_argument(self.vjp, name))
+        return tuple(sorted(set(self.shape_only) | set(unread)))
 
     def __call__(self, *args, **params):
         return bind(self, *args, **params)
@@ -59,6 +71,15 @@ def _reads_argument(fn, name: str) -> bool:
     return any(ins.opname.startswith("LOAD_FAST") and (
         ins.argval == name or (isinstance(ins.argval, tuple) and name in ins.argval))
         for ins in dis.get_instructions(code))
+
+
+def _positional_inputs(fn) -> tuple:
+    """Names of a VJP rule's input parameters (after g and out); () when the rule
+    takes them as *args or cannot be read."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_flags & 0x04:  # CO_VARARGS
+        return ()
+    return code.co_varnames[2:code.co_argcount]
 
 
 def register(prim: Primitive) -> Primitive:

@@ -151,3 +151,24 @@ def test_ops_at_the_top_level_of_a_script_record_its_line():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "4", "5"]
+
+
+def test_the_tape_keeps_only_values_a_rule_reads():
+    """Large values no VJP reads (a sum's operands, tanh's input, an add's output)
+    are freed with their tensors; the ones backward needs stay alive."""
+    import weakref
+    rng = np.random.default_rng(0)
+    x = dg.tensor(rng.standard_normal((32, 64)))
+    w = t64(rng.standard_normal((64, 128)))
+    b = t64(rng.standard_normal(128))
+    projected = x @ w          # read by nothing below but the add
+    pre = projected + b        # tanh reads its output, not this
+    h = pre.tanh()
+    gone = [weakref.ref(projected._data), weakref.ref(pre._data)]
+    kept = weakref.ref(h._data)
+    del projected, pre
+    assert [r() for r in gone] == [None, None]
+    assert kept() is not None
+    (h * h).sum().backward()
+    hv = np.tanh(x.numpy() @ w.detach().numpy() + b.detach().numpy())
+    np.testing.assert_allclose(b.grad.numpy(), (2 * hv * (1 - hv ** 2)).sum(0), rtol=1e-12)

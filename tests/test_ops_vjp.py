@@ -264,3 +264,54 @@ def test_pow_gradient_at_zero_base_is_finite():
     gx, gy = so.REGISTRY["pow"].vjp(np.ones(2), out, x, y, needs=(True, True))
     assert np.all(np.isfinite(gx)) and np.all(np.isfinite(gy))
     np.testing.assert_allclose(gy, [0.0, 8.0 * np.log(2.0)])
+
+
+# ---- saved values: what a rule reads ----------------------------------------------
+
+SHAPE_ONLY_CASES = [c for c in DIFF_CASES if c.primitive.vjp_shape_only]
+
+
+def _stand_in(value):
+    return so.AbstractArray(np.shape(value), np.asarray(value).dtype)
+
+
+@pytest.mark.parametrize("case", SHAPE_ONLY_CASES, ids=lambda c: c.id)
+def test_vjp_reads_only_the_shape_of_shape_only_inputs(case, rng):
+    """`vjp_shape_only` inputs (and `out`, unless the rule reads it) can be
+    replaced by shape+dtype stand-ins, as dyngraph does for large arrays."""
+    prim, args, params = case.primitive, case.args, case.params
+    out = prim.impl(*args, **params)
+    g = _cotangent(rng, out)
+    needs = tuple(i in case.diff_inputs() for i in range(len(args)))
+    expected = prim.vjp(g, out, *args, needs=needs, **params)
+    bare = [_stand_in(a) if i in prim.vjp_shape_only and isinstance(a, np.ndarray) else a
+            for i, a in enumerate(args)]
+    got = prim.vjp(g, out if prim.vjp_reads_out else None, *bare, needs=needs, **params)
+    for e, r in zip(expected, got):
+        if e is None:
+            assert r is None
+        else:
+            np.testing.assert_array_equal(np.asarray(r), np.asarray(e))
+
+
+def test_shape_only_declarations_cover_the_common_ops():
+    """The declarations that keep an RNN's tape small (a typo here would not fail
+    the stand-in test above, only lose the memory saving)."""
+    expected = {"add": (0, 1), "sub": (0, 1), "tanh": (0,), "sigmoid": (0,), "relu": (0,),
+                "exp": (0,), "sum": (0,), "mean": (0,), "reshape": (0,), "getitem": (0,),
+                "div": (0,), "where": (1, 2), "transpose": (0,), "broadcast_to": (0,)}
+    for name, positions in expected.items():
+        assert so.REGISTRY[name].vjp_shape_only == positions, name
+    assert so.REGISTRY["mul"].vjp_shape_only == ()
+    assert so.REGISTRY["matmul"].vjp_shape_only == ()
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["backward", "create_graph"])
+@pytest.mark.parametrize("case", SHAPE_ONLY_CASES, ids=lambda c: c.id)
+def test_dyngraph_with_every_input_a_stand_in(case, create_graph, rng, monkeypatch):
+    """Through the tape with the size threshold at 0: every shape-only input saved
+    as a stand-in, in a plain backward and with create_graph."""
+    import importlib
+    monkeypatch.setattr(importlib.import_module("dyngraph.tensor"), "STAND_IN_BYTES", 0)
+    g, cts = check_vjp(case, rng, **_tolerance(case))
+    check_dyngraph(case, g, cts, create_graph)
