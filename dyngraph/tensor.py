@@ -79,7 +79,9 @@ def apply_primitive(prim, args, params, depth=1):
     if needs is None:
         needs = _NEEDS[key] = tuple(bool(mask >> i & 1) for i in range(len(args)))
     drop = prim.vjp_shape_only
-    if drop:
+    # Inputs are no larger than the output but for reductions (and getitem, whose
+    # input is kept: a sliced sequence is usually alive anyway).
+    if drop and (out.nbytes >= STAND_IN_BYTES or prim.reduction):
         _keep_shapes_only(datas, drop)
     result = _new_tensor(Tensor)
     result._data = out
