@@ -113,7 +113,8 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                 for edge, g in zip(node.edges, in_grads):
                     if edge is None or g is None:
                         continue
-                    if type(edge) is Node and edge.n_out == 1:
+                    kind = type(edge)
+                    if kind is Node and edge.n_out == 1:
                         prev = pending.get(edge)
                         if prev is not None:
                             pending[edge] = prev + g
@@ -123,8 +124,11 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                             held = edge
                         else:
                             heappush(heap, (-edge.seq, edge))
-                    else:
+                    elif kind is Node or kind is tuple:
                         _route((edge,), (g,), pending, leaves, heap)
+                    else:  # a leaf
+                        prev = leaves.get(edge)
+                        leaves[edge] = g if prev is None else prev + g
                 continue
             grads = [g]
         else:

@@ -69,11 +69,9 @@ def apply_primitive(prim, args, params, depth=1):
             datas.append(a)
         edges.append(None)
         bit <<= 1
-    if not mask:
-        return _run(prim, args, params)
     out = _call_impl(prim, datas, params)
-    if prim is _CAST and out.dtype.kind != "f":
-        return _new_result(out)  # int/bool results carry no gradient (a step function)
+    if not mask or (prim is _CAST and out.dtype.kind != "f"):
+        return _new_result(out)  # no gradient (int/bool casts: a step function)
     key = len(args) << 16 | mask
     needs = _NEEDS.get(key)
     if needs is None:

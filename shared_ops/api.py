@@ -75,7 +75,14 @@ def cast(x, dtype):
 
 def _reduce(name, x, axis, keepdims):
     axes = normalize_axes(name, axis, len(shape_of(x)))
-    return bind(P[name], x, axis=axes, keepdims=bool(keepdims))
+    return reduce_canonical(P[name], x, axes, bool(keepdims))
+
+
+def reduce_canonical(prim, x, axes: tuple, keepdims: bool):
+    """A reduction whose axes are already a sorted tuple (the VJP helpers')."""
+    if type(x) in PLAIN_TYPES:  # as in _unary
+        return prim.impl(x, axis=axes, keepdims=keepdims)
+    return bind(prim, x, axis=axes, keepdims=keepdims)
 
 
 def sum(x, axis=None, keepdims=False):
@@ -106,6 +113,8 @@ def log_softmax(x, axis=-1):
 
 def matmul(a, b):
     """Matrix product (NumPy semantics: batched, 1-d vector cases)."""
+    if type(a) in PLAIN_TYPES and type(b) in PLAIN_TYPES:  # as in _binary
+        return P["matmul"].impl(a, b)
     return bind(P["matmul"], a, b)
 
 

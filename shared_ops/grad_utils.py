@@ -25,11 +25,11 @@ def unbroadcast(g, x):
         return g
     lead = len(gs) - len(xs)
     if lead > 0:
-        g = A.sum(g, axis=tuple(range(lead)))
+        g = A.reduce_canonical(A.P["sum"], g, tuple(range(lead)), False)
         gs = gs[lead:]
     axes = tuple(i for i, (xd, gd) in enumerate(zip(xs, gs)) if xd == 1 and gd != 1)
     if axes:
-        g = A.sum(g, axis=axes, keepdims=True)
+        g = A.reduce_canonical(A.P["sum"], g, axes, True)
     return g
 
 
