@@ -52,13 +52,14 @@ def apply_primitive(prim, args, params, depth=1):
     datas = []
     edges = []
     versions = []
+    shape_only = prim.vjp_shape_only_mask  # inputs whose values the rule never reads
     mask = 0
     bit = 1
     for a in args:
         if isinstance(a, Tensor):
             datas.append(a._data)
-            v = a._version
-            versions.append(v)
+            if not bit & shape_only:  # a value the rule reads: watch its version
+                versions.append(a._version)
             if a._requires_grad:
                 edge = a._edge
                 edges.append(a if edge is None else edge)
@@ -96,7 +97,7 @@ def apply_primitive(prim, args, params, depth=1):
     node.out = out if reads_out else None  # kept only for a rule that reads it
     node.edges = edges
     node.needs = needs
-    node.versions = versions
+    node.versions = versions or ()  # no list kept for a rule that reads no input
     node.n_out = 1
     node.seq = next_seq()
     node.epoch = INPLACE_COUNT[0]

@@ -58,6 +58,14 @@ class Primitive:
                        if not _reads_argument(self.vjp, name))
         return tuple(sorted(set(self.shape_only) | set(unread)))
 
+    @cached_property
+    def vjp_shape_only_mask(self) -> int:
+        """`vjp_shape_only` as a bitmask (bit i: input i), for an engine's hot path."""
+        mask = 0
+        for i in self.vjp_shape_only:
+            mask |= 1 << i
+        return mask
+
     def __call__(self, *args, **params):
         return bind(self, *args, **params)
 

@@ -230,10 +230,22 @@ def test_saved_value_changed_in_place():
     h = x * 2
     y, site = h.exp(), here()
     with dg.no_grad():
-        h.add_(1.0)
+        y.add_(1.0)  # exp's gradient reads its output
     msg = expect(dg.InPlaceError, lambda: y.sum().backward(), "'exp'", site, "version")
     assert "in-place" in msg and x.grad is None
     good_step(x)
+
+
+def test_changing_a_value_no_rule_reads_is_allowed():
+    """As in PyTorch: exp keeps its output, not its input, so changing the input
+    in place does not stop the backward (and the gradient is exp's output)."""
+    x = leaf()
+    h = x * 2
+    y = h.exp()
+    with dg.no_grad():
+        h.add_(1.0)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * y.detach().numpy())
 
 
 @documents("dyngraph", "a tensor saved with `ctx.save_for_backward` was changed in place")
