@@ -13,7 +13,7 @@ import shared_ops.api as A
 from shared_ops import REGISTRY as P
 from shared_ops.shapes import normalize_axes, normalize_axis
 
-from .tensor import Tensor, apply_primitive
+from .tensor import Tensor, _run, apply_primitive
 
 
 def _t(x) -> Tensor:
@@ -24,7 +24,8 @@ def _unary(name):
     prim = P[name]
 
     def fn(input):
-        return apply_primitive(prim, (_t(input),), {}, 2)
+        return apply_primitive(prim, (input if isinstance(input, Tensor) else Tensor(input),),
+                               {}, 2)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name}."
     return fn
@@ -194,7 +195,13 @@ def getitem(input, index) -> Tensor:
         index = (index,)
     else:
         index = so.normalize_index(_index_data(index))
-    return apply_primitive(P["getitem"], (_t(input),), {"index": index}, 2)
+    input = _t(input)
+    if not input._requires_grad:  # nothing to record (a batch or a time step of data)
+        return _run(_GETITEM, (input,), {"index": index})
+    return apply_primitive(_GETITEM, (input,), {"index": index}, 2)
+
+
+_GETITEM = P["getitem"]
 
 
 def _index_data(index):

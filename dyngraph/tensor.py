@@ -16,6 +16,7 @@ from shared_ops.errors import GraphCompareError, IndexingError
 from shared_ops.shapes import AbstractArray
 from shared_ops.sites import _classify as _classify_file
 from shared_ops.sites import _known as _KNOWN_FILES
+from shared_ops.sites import last_user_code as _USER_CODE
 
 from .grad_mode import GRAD_MODE
 from .node import INPLACE_COUNT, Node, next_seq
@@ -70,7 +71,12 @@ def apply_primitive(prim, args, params, depth=1):
             datas.append(a)
         edges.append(None)
         bit <<= 1
-    out = _call_impl(prim, datas, params)
+    try:
+        out = prim.impl(*datas, **params)
+    except Exception as exc:  # numpy raises many types; map them to ours
+        raise _op_error(prim, datas, exc) from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
     if not mask or (prim is _CAST and out.dtype.kind != "f"):
         return _new_result(out)  # no gradient (int/bool casts: a step function)
     key = len(args) << 16 | mask
@@ -105,14 +111,17 @@ def apply_primitive(prim, args, params, depth=1):
     frame = _getframe(depth)
     while frame is not None:
         code = frame.f_code
-        flag = _KNOWN_FILES.get(code.co_filename)
-        if flag is None:
-            flag = _classify_file(code.co_filename)
-        if not flag:
-            node.site_code = code
-            node.site_offset = frame.f_lasti  # the line is looked up on demand
-            return result
-        frame = frame.f_back
+        if code is not _USER_CODE[0]:  # a loop records from one code object: skip the lookup
+            flag = _KNOWN_FILES.get(code.co_filename)
+            if flag is None:
+                flag = _classify_file(code.co_filename)
+            if flag:
+                frame = frame.f_back
+                continue
+            _USER_CODE[0] = code
+        node.site_code = code
+        node.site_offset = frame.f_lasti  # the line is looked up on demand
+        return result
     node.site_code = None
     return result
 
@@ -145,7 +154,7 @@ def _run(prim, args, params) -> Tensor:
         datas.append(a._data if isinstance(a, Tensor) else a)
     try:
         out = prim.impl(*datas, **params)
-    except Exception as exc:  # as in _call_impl (inlined: the no-grad hot path)
+    except Exception as exc:  # as in apply_primitive
         raise _op_error(prim, datas, exc) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -156,14 +165,6 @@ def _run(prim, args, params) -> Tensor:
     result._edge = None
     result._version = [0, 0]
     return result
-
-
-def _call_impl(prim, datas: list, params: dict) -> np.ndarray:
-    try:
-        out = prim.impl(*datas, **params)
-    except Exception as exc:  # numpy raises many types; map them to ours
-        raise _op_error(prim, datas, exc) from None
-    return out if type(out) is np.ndarray else np.asarray(out)
 
 
 def _new_result(out: np.ndarray) -> Tensor:

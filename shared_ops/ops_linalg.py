@@ -31,6 +31,9 @@ def _matmul_eval(a, b):
 
 def _matmul_vjp(g, out, a, b, *, needs):
     va, vb = len(shape_of(a)) == 1, len(shape_of(b)) == 1
+    if not (va or vb):  # matrices (batched or not): the common case, said plainly
+        return (unbroadcast(A.matmul(g, A.matrix_transpose(b)), a) if needs[0] else None,
+                unbroadcast(A.matmul(A.matrix_transpose(a), g), b) if needs[1] else None)
     if va and vb:
         return (A.mul(g, b) if needs[0] else None, A.mul(g, a) if needs[1] else None)
     a2 = A.expand_dims(a, (0,)) if va else a

@@ -12,6 +12,9 @@ from types import CodeType, FrameType
 
 _LIB_DIRS: list[str] = []
 _known: dict[str, bool] = {}
+# The code object of the last user frame an engine found (a hot path checks it
+# before classifying the file); reset whenever the library dirs change.
+last_user_code: list = [None]
 
 
 def register_library_dir(path: str) -> None:
@@ -20,6 +23,7 @@ def register_library_dir(path: str) -> None:
     if directory not in _LIB_DIRS:
         _LIB_DIRS.append(directory)
         _known.clear()
+        last_user_code[0] = None
 
 
 register_library_dir(__file__)

@@ -172,3 +172,27 @@ def test_the_tape_keeps_only_values_a_rule_reads():
     (h * h).sum().backward()
     hv = np.tanh(x.numpy() @ w.detach().numpy() + b.detach().numpy())
     np.testing.assert_allclose(b.grad.numpy(), (2 * hv * (1 - hv ** 2)).sum(0), rtol=1e-12)
+
+
+def test_site_cache_follows_new_library_dirs(tmp_path, monkeypatch):
+    """The recorder remembers the last user code object; registering a library
+    dir afterwards must make that code count as library again."""
+    import importlib.util
+
+    from shared_ops import sites
+
+    monkeypatch.setattr(sites, "_LIB_DIRS", list(sites._LIB_DIRS))
+    path = tmp_path / "helper_lib.py"
+    path.write_text("def double(x):\n    return x * 2\n")
+    spec = importlib.util.spec_from_file_location("helper_lib", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = t64([1.0])
+    assert module.double(x).grad_fn.site == (str(path), 2)
+    sites.register_library_dir(str(path))
+    try:
+        y = module.double(x); line = here()  # noqa: E702
+        assert y.grad_fn.site == line
+    finally:
+        sites._known.clear()
+        sites.last_user_code[0] = None
