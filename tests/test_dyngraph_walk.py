@@ -196,3 +196,17 @@ def test_site_cache_follows_new_library_dirs(tmp_path, monkeypatch):
     finally:
         sites._known.clear()
         sites.last_user_code[0] = None
+
+
+def test_a_basic_index_is_a_view_that_shares_the_version_counter():
+    """As in PyTorch: changing the base in place is seen through the view's saved value."""
+    xs = dg.tensor(np.arange(6.0).reshape(3, 2))
+    w = t64([[1.0], [2.0]])
+    step = xs[1]
+    y = (step @ w).sum()
+    assert step._version is xs._version
+    xs[0] = 5.0  # through the base
+    with pytest.raises(InPlaceError, match="matmul"):
+        y.backward()
+    picked = xs[np.array([0, 2])]  # integer arrays copy: a counter of its own
+    assert picked._version is not xs._version
