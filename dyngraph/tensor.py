@@ -156,15 +156,7 @@ def _run(prim, args, params) -> Tensor:
         out = prim.impl(*datas, **params)
     except Exception as exc:  # as in apply_primitive
         raise _op_error(prim, datas, exc) from None
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    result = _new_tensor(Tensor)
-    result._data = out
-    result._requires_grad = False
-    result.grad = None
-    result._edge = None
-    result._version = [0, 0]
-    return result
+    return _new_result(out if type(out) is np.ndarray else np.asarray(out))
 
 
 def _new_result(out: np.ndarray) -> Tensor:
