@@ -151,8 +151,10 @@ def _slice_len(s: slice, d):
     """Length of s applied to a dim of size d; None when it depends on an unknown d."""
     if d is not None:
         return len(range(*s.indices(d)))
-    a, b = (len(range(*s.indices(n))) for n in (_UNKNOWN, 2 * _UNKNOWN))
-    return a if a == b else None
+    # Static only if the same for every size, the smallest included: `x[:1]` has
+    # length 1, but 0 when the dim turns out to be 0 (an empty sequence).
+    lengths = {len(range(*s.indices(n))) for n in (0, 1, 2, 3, _UNKNOWN, 2 * _UNKNOWN)}
+    return lengths.pop() if len(lengths) == 1 else None
 
 
 def _is_mask(item) -> bool:

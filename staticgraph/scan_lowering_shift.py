@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from shared_ops import REGISTRY, AbstractArray
+from shared_ops import REGISTRY
 
 from .ir import Eqn, Graph, Var
 from .scan import scan_p
@@ -87,13 +87,8 @@ def _emit(outer: Outer, name: str, inputs: list, site, **params) -> Var:
 
 
 def _init_step(outer: Outer, s: Var, index: slice, site) -> Var:
-    """`s[:1]` (or `s[-1:]`): length min(T, 1), so its static length stays unknown
-    (the shape rule says 1 for an unknown length, which T = 0 contradicts)."""
-    step = outer.emit(REGISTRY["getitem"], [s], {"index": (index,)}, site)
-    last = outer.eqns.pop()
-    var = Var(AbstractArray((s.shape[0],) + tuple(step.shape[1:]), step.dtype), site=site)
-    outer.eqns.append(last.replace(outputs=(var,)))
-    return var
+    """`s[:1]` (or `s[-1:]`): length min(T, 1), unknown while T is (0 for T = 0)."""
+    return _emit(outer, "getitem", [s], site, index=(index,))
 
 
 def _shifted_product(outer: Outer, eqn: Eqn, delay: Eqn, side: int, ops: list) -> None:

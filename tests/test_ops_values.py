@@ -390,4 +390,10 @@ def test_index_shape_with_unknown_dims_does_not_allocate():
     assert index_shape((None, None, None), idx) == (3, None, None)
     assert index_shape((None, 3), (slice(None), np.array([True, False, True]))) == (None, 2)
     assert index_shape((None, 3), (slice(None, None, 2),)) == (None, 3)
-    assert index_shape((None,), (slice(0, 2),)) == (2,)
+    # A slice's length is static only when no run-time size changes it: x[0:2]
+    # has 2 elements only if x has 2 or more (an empty sequence gives 0).
+    assert index_shape((None,), (slice(0, 2),)) == (None,)
+    assert index_shape((None,), (slice(None, 1),)) == (None,)
+    assert index_shape((None,), (slice(-1, None),)) == (None,)
+    assert index_shape((None,), (slice(0, 0),)) == (0,)
+    assert index_shape((None, 4), (slice(5, 2), slice(1, 3))) == (0, 2)

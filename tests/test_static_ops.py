@@ -191,3 +191,16 @@ def test_binary_ops_with_random_broadcast_shapes(name, shapes, unknown, seed):
     np.testing.assert_allclose(got, ref.detach().numpy(), rtol=1e-14)
     for g, t in zip(gvals, tensors):
         np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("length", [0, 1, 3])
+def test_slice_of_a_run_time_dim_keeps_its_length_unknown(length):
+    """x[:1] on a (None, 3) placeholder is (None, 3): 1 row, or 0 for an empty x."""
+    g = sg.Graph()
+    with g.as_default():
+        x = sg.placeholder((None, 3), np.float64)
+        first = x[:1] * 2.0
+    assert first.shape == (None, 3)
+    value = np.arange(3.0 * length).reshape(length, 3)
+    out = sg.Session(g, backend="interpret").run(first, {x: value})
+    np.testing.assert_array_equal(out, value[:1] * 2.0)
