@@ -99,11 +99,11 @@ def apply_primitive(prim, args, params, depth=1):
     result._edge = node = _new_node(Node)
     node.op = prim
     node.params = params
-    node.inputs = datas
+    node.inputs = tuple(datas)  # tuples: one allocation, and untracked by the GC
     node.out = out if reads_out else None  # kept only for a rule that reads it
-    node.edges = edges
+    node.edges = tuple(edges)
     node.needs = needs
-    node.versions = versions or ()  # no list kept for a rule that reads no input
+    node.versions = tuple(versions)  # () (shared) for a rule that reads no input
     node.n_out = 1
     node.seq = next_seq()
     node.epoch = INPLACE_COUNT[0]
