@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from rnn_programs import tiny_rnn_program
 from scan_numba_util import assert_close
 
 import staticgraph as sg
@@ -22,17 +23,7 @@ from staticgraph.scan_lowering_sink import sink_scan_accumulators
 
 def _rnn_program():
     """tanh RNN (batch 2, in 3, hidden 4), loss sum(h_T^2), gradients of Wx, Wh, b."""
-    rng = np.random.default_rng(0)
-    g = sg.Graph()
-    with g.as_default():
-        w = {k: sg.Variable(rng.standard_normal(s) * 0.5, name=k)
-             for k, s in (("Wx", (3, 4)), ("Wh", (4, 4)), ("b", (4,)))}
-        xs = sg.placeholder((None, 2, 3), np.float64, name="xs")
-        hs = sg.scan(lambda h, x: sg.tanh(x @ w["Wx"] + h @ w["Wh"] + w["b"]), xs,
-                     initializer=np.zeros((2, 4)))
-        loss = sg.sum(hs[-1] * hs[-1])
-        grads = sg.gradients(loss, [w["Wx"], w["Wh"], w["b"]])
-    return extract_program(g, [loss.var] + [s.var for s in grads], [xs.var])
+    return tiny_rnn_program()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from rnn_programs import tiny_rnn_program
 from scan_numba_util import assert_close
 
 import staticgraph as sg
@@ -91,19 +92,7 @@ def test_shift_leaves_other_gemms_alone():
 
 
 def _rnn(last_only: bool):
-    rng = np.random.default_rng(0)
-    g = sg.Graph()
-    with g.as_default():
-        w = {k: sg.Variable(rng.standard_normal(s) * 0.5, name=k)
-             for k, s in (("Wx", (3, 4)), ("Wh", (4, 4)), ("b", (4,)))}
-        xs = sg.placeholder((None, 2, 3), np.float64, name="xs")
-        h0 = sg.placeholder((2, 4), np.float64, name="h0")
-        hs = sg.scan(lambda h, x: sg.tanh(x @ w["Wx"] + h @ w["Wh"] + w["b"]), xs,
-                     initializer=h0)
-        last = hs[-1]
-        loss = sg.sum(last * last) if last_only else sg.sum(hs * hs)
-        grads = sg.gradients(loss, [w["Wx"], w["Wh"], w["b"], h0])
-    return extract_program(g, [loss.var] + [s.var for s in grads], [xs.var, h0.var])
+    return tiny_rnn_program(last_only=last_only, h0_input=True)
 
 
 def _values(n: int) -> list:
