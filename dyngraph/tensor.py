@@ -55,6 +55,7 @@ def apply_primitive(prim, args, params, depth=1):
     versions = []
     shape_only = prim.vjp_shape_only_mask  # inputs whose values the rule never reads
     mask = 0
+    inner = 0  # inputs made by other ops (their arrays live only as long as we keep them)
     bit = 1
     for a in args:
         if isinstance(a, Tensor):
@@ -63,7 +64,11 @@ def apply_primitive(prim, args, params, depth=1):
                 versions.append(a._version)
             if a._requires_grad:
                 edge = a._edge
-                edges.append(a if edge is None else edge)
+                if edge is None:
+                    edges.append(a)
+                else:
+                    edges.append(edge)
+                    inner |= bit
                 mask |= bit
                 bit <<= 1
                 continue
@@ -83,11 +88,8 @@ def apply_primitive(prim, args, params, depth=1):
     needs = _NEEDS.get(key)
     if needs is None:
         needs = _NEEDS[key] = tuple(bool(mask >> i & 1) for i in range(len(args)))
-    drop = prim.vjp_shape_only
-    # Inputs are no larger than the output but for reductions (and getitem, whose
-    # input is kept: a sliced sequence is usually alive anyway).
-    if drop and (out.nbytes >= STAND_IN_BYTES or prim.reduction):
-        _keep_shapes_only(datas, drop)
+    if inner & shape_only:
+        _keep_shapes_only(datas, inner & shape_only)
     result = _new_tensor(Tensor)
     result._data = out
     result._requires_grad = True
@@ -126,25 +128,26 @@ def apply_primitive(prim, args, params, depth=1):
     return result
 
 
-STAND_IN_BYTES = 2048
-_STAND_INS: dict = {}
+_STAND_INS: dict = {}  # shape -> the AbstractArray standing in for arrays of that shape
 
 
-def _keep_shapes_only(datas: list, positions: tuple) -> None:
-    """Replace large inputs whose values the VJP never reads by their shape and
-    dtype, so the tape does not keep them alive (PyTorch saves only what a
-    formula uses): an RNN's sums and pre-activations are freed at once instead
-    of at backward. Small arrays stay: a stand-in would cost more than it frees."""
-    for i in positions:
+def _keep_shapes_only(datas: list, positions: int) -> None:
+    """Replace the inputs at `positions` (a bitmask), other ops' results whose
+    values the VJP rule never reads, by their shape and dtype: the tape does not
+    keep them alive (PyTorch saves only what a formula uses), so an RNN's sums
+    and pre-activations are freed at once, not at backward."""
+    i = 0
+    while positions:
         d = datas[i]
-        if type(d) is np.ndarray and d.nbytes >= STAND_IN_BYTES:
-            key = (d.shape, d.dtype)
-            stand_in = _STAND_INS.get(key)
-            if stand_in is None:
+        if positions & 1 and type(d) is np.ndarray:
+            stand_in = _STAND_INS.get(d.shape)
+            if stand_in is None or stand_in.dtype is not d.dtype:
                 if len(_STAND_INS) > 256:
                     _STAND_INS.clear()
-                stand_in = _STAND_INS[key] = AbstractArray(d.shape, d.dtype)
+                stand_in = _STAND_INS[d.shape] = AbstractArray(d.shape, d.dtype)
             datas[i] = stand_in
+        positions >>= 1
+        i += 1
 
 
 def _run(prim, args, params) -> Tensor:
