@@ -273,8 +273,8 @@ def test_function_saved_tensor_changed_in_place():
 
 # ---- FunctionError ---------------------------------------------------------------------
 
-class Mul(dg.Function):
-    """x * y; the subclasses break backward's contract."""
+class TwoInputs(dg.Function):
+    """x * y whose backward is replaced in the subclasses below."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -287,29 +287,45 @@ class Mul(dg.Function):
         return g * y, g * x
 
 
-class OneGrad(Mul):
+class TooFew(TwoInputs):
     @staticmethod
     def backward(ctx, g):
         return g
 
 
-class ScalarGrad(Mul):
+class TooMany(TwoInputs):
+    @staticmethod
+    def backward(ctx, g):
+        return g, g, g
+
+
+class WrongShape(TwoInputs):
     @staticmethod
     def backward(ctx, g):
         return g.sum(), g
 
 
+class ExtraNone(TwoInputs):
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return g * y, g * x, None  # trailing Nones are allowed
+
+
 @documents("dyngraph", "`backward` returns the wrong number of gradients",
            "`backward` returns a gradient of the wrong shape")
-@pytest.mark.parametrize("fn, pattern", [(OneGrad, "returned 1 gradients, expected 2"),
-                                         (ScalarGrad, "shape () for input 0, expected (3,)")])
+@pytest.mark.parametrize("fn, pattern", [
+    (TooFew, "returned 1 gradients, expected 2"),
+    (TooMany, "returned 3 gradients, expected 2"),
+    (WrongShape, "returned a gradient of shape () for input 0, expected (3,)")])
 def test_function_backward_breaks_its_contract(fn, pattern):
     x, y = leaf(), leaf((1.0, 2.0, 3.0))
     z, site = fn.apply(x, y), here()
     expect(dg.FunctionError, lambda: z.sum().backward(), fn.__name__, pattern, site)
     assert x.grad is None and y.grad is None  # nothing accumulated
-    Mul.apply(x, y).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0, 3.0])
+    ExtraNone.apply(x, y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.detach().numpy())
+    np.testing.assert_allclose(y.grad.numpy(), x.detach().numpy())
 
 
 @documents("dyngraph", "`forward` returns something other than Tensors")
