@@ -13,7 +13,7 @@ import shared_ops.api as A
 from shared_ops import REGISTRY as P
 from shared_ops.shapes import normalize_axes, normalize_axis
 
-from .tensor import Tensor, _run, apply_primitive
+from .tensor import NO_PARAMS, Tensor, _run, apply_primitive
 
 
 def _t(x) -> Tensor:
@@ -25,7 +25,7 @@ def _unary(name):
 
     def fn(input):
         return apply_primitive(prim, (input if isinstance(input, Tensor) else Tensor(input),),
-                               {}, 2)
+                               NO_PARAMS, 2)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name}."
     return fn
@@ -35,7 +35,7 @@ def _binary(name):
     prim = P[name]
 
     def fn(input, other):
-        return apply_primitive(prim, (input, other), {}, 2)
+        return apply_primitive(prim, (input, other), NO_PARAMS, 2)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} with broadcasting."
     return fn

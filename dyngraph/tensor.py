@@ -22,6 +22,9 @@ from .grad_mode import GRAD_MODE
 from .node import INPLACE_COUNT, Node, next_seq
 
 DEFAULT_DTYPE = [np.dtype(np.float32)]
+# The params of a call that has none, shared by every such node (they are only
+# read; a dict, not a read-only mapping: `**params` is fastest for a real dict).
+NO_PARAMS: dict = {}
 _CAST = REGISTRY["cast"]
 
 

@@ -15,17 +15,17 @@ from shared_ops import normalize_index as _normalize_index
 from . import functions as F
 from .grad_mode import GRAD_MODE
 from .node import bump_version
-from .tensor import Tensor, apply_primitive
+from .tensor import NO_PARAMS, Tensor, apply_primitive
 
 
 def _bin(name, reflected=False):
     prim = P[name]
     if reflected:
         def method(self, other):
-            return apply_primitive(prim, (other, self), {}, 2)
+            return apply_primitive(prim, (other, self), NO_PARAMS, 2)
     else:
         def method(self, other):
-            return apply_primitive(prim, (self, other), {}, 2)
+            return apply_primitive(prim, (self, other), NO_PARAMS, 2)
     return method
 
 
@@ -136,7 +136,7 @@ METHODS = {
     "__gt__": _bin("greater"), "__lt__": _bin("less"), "__ge__": _bin("greater_equal"),
     "__le__": _bin("less_equal"), "__eq__": _bin("equal"), "__ne__": _bin("not_equal"),
     "__and__": _bin("logical_and"), "__or__": _bin("logical_or"),
-    "__neg__": lambda self: apply_primitive(P["neg"], (self,), {}, 2),
+    "__neg__": lambda self: apply_primitive(P["neg"], (self,), NO_PARAMS, 2),
     "__pos__": lambda self: self,
     "__abs__": lambda self: F.abs(self),
     "__invert__": lambda self: F.logical_not(self),
