@@ -7,28 +7,10 @@ the objects involved still work.
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from bad_inputs_util import documents, expect
 
 import dyngraph as dg
 import staticgraph as sg
-
-
-def documents(section: str, *whens: str):
-    """Tie a test to rows of docs/errors.md (checked by test_bad_inputs_catalogue.py)."""
-    def mark(fn):
-        fn.documents = [(section, w) for w in whens]
-        return fn
-    return mark
-
-
-def expect(error: type, fn, *parts: str) -> str:
-    with pytest.raises(error) as info:
-        fn()
-    msg = str(info.value)
-    for part in parts:
-        assert part in msg, (part, msg)
-    return msg
-
 
 B = "built-in exceptions"
 

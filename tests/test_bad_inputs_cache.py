@@ -15,17 +15,10 @@ import warnings
 
 import numpy as np
 import pytest
+from bad_inputs_util import documents
 
 import staticgraph.compiler.cache as cache_module
 from staticgraph.compiler import GroupBuilder, KernelCache, KernelCacheWarning, compile_group
-
-
-def documents(section: str, *whens: str):
-    """Tie a test to rows of docs/errors.md (checked by test_bad_inputs_catalogue.py)."""
-    def mark(fn):
-        fn.documents = [(section, w) for w in whens]
-        return fn
-    return mark
 
 
 def group():

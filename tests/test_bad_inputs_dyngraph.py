@@ -14,19 +14,12 @@ import sys
 
 import numpy as np
 import pytest
+from bad_inputs_util import documents, expect
 
 import dyngraph as dg
 from shared_ops.errors import IndexingError
 
 FILE = os.path.basename(__file__)
-
-
-def documents(section: str, *whens: str):
-    """Tie a test to rows of docs/errors.md (checked by test_bad_inputs_catalogue.py)."""
-    def mark(fn):
-        fn.documents = [(section, w) for w in whens]
-        return fn
-    return mark
 
 
 def here() -> str:
@@ -43,15 +36,6 @@ def good_step(x: dg.Tensor) -> None:
     (x ** 2 * 3).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 6 * x.detach().numpy())
     assert dg.is_grad_enabled()
-
-
-def expect(error: type, fn, *parts: str) -> str:
-    with pytest.raises(error) as info:
-        fn()
-    msg = str(info.value)
-    for part in parts:
-        assert part in msg, (part, msg)
-    return msg
 
 
 # ---- ShapeError / IndexingError / DTypeError in an op ---------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from bad_inputs_util import documents
 
 import dyngraph as dg
 import shared_ops.api as A
@@ -23,14 +24,6 @@ from shared_ops import DTypeError, ShapeError
 from shared_ops.errors import IndexingError
 
 FILE = os.path.basename(__file__)
-
-
-def documents(section: str, *whens: str):
-    """Tie a test to rows of docs/errors.md (checked by test_bad_inputs_catalogue.py)."""
-    def mark(fn):
-        fn.documents = [(section, w) for w in whens]
-        return fn
-    return mark
 
 
 class Dyn:

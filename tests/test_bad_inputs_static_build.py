@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 import pytest
+from bad_inputs_util import documents
 
 import shared_ops as so
 import staticgraph as sg
@@ -19,14 +20,6 @@ from staticgraph.ir import Var
 
 FILE = os.path.basename(__file__)
 F64 = "float64"
-
-
-def documents(section: str, *whens: str):
-    """Tie a test to rows of docs/errors.md (checked by test_bad_inputs_catalogue.py)."""
-    def mark(fn):
-        fn.documents = [(section, w) for w in whens]
-        return fn
-    return mark
 
 
 def expect(error: type, fn, *parts: str, line: bool = False) -> str:

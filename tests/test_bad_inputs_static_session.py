@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from bad_inputs_util import documents, expect
 
 import staticgraph as sg
 
@@ -17,25 +18,8 @@ FILE = os.path.basename(__file__)
 F64 = "float64"
 
 
-def documents(section: str, *whens: str):
-    """Tie a test to rows of docs/errors.md (checked by test_bad_inputs_catalogue.py)."""
-    def mark(fn):
-        fn.documents = [(section, w) for w in whens]
-        return fn
-    return mark
-
-
 def here() -> str:
     return f"{FILE}:{sys._getframe(1).f_lineno}"
-
-
-def expect(error: type, fn, *parts: str) -> str:
-    with pytest.raises(error) as info:
-        fn()
-    msg = str(info.value)
-    for part in parts:
-        assert part in msg, (part, msg)
-    return msg
 
 
 @pytest.fixture

@@ -10,28 +10,12 @@ import os
 
 import numpy as np
 import pytest
+from bad_inputs_util import documents, expect
 
 import staticgraph as sg
 
 FILE = os.path.basename(__file__)
 F64 = "float64"
-
-
-def documents(section: str, *whens: str):
-    """Tie a test to rows of docs/errors.md (checked by test_bad_inputs_catalogue.py)."""
-    def mark(fn):
-        fn.documents = [(section, w) for w in whens]
-        return fn
-    return mark
-
-
-def expect(error: type, fn, *parts: str) -> str:
-    with pytest.raises(error) as info:
-        fn()
-    msg = str(info.value)
-    for part in parts:
-        assert part in msg, (part, msg)
-    return msg
 
 
 class Regression:
