@@ -197,19 +197,8 @@ def getitem(input, index) -> Tensor:
         index = so.normalize_index(_index_data(index))
     input = _t(input)
     if not input._requires_grad:  # nothing to record (a batch or a time step of data)
-        result = _run(_GETITEM, (input,), {"index": index})
-    else:
-        result = apply_primitive(_GETITEM, (input,), {"index": index}, 2)
-    if _is_view_index(index):  # NumPy returned a view: it shares the version counter
-        result._version = input._version
-    return result
-
-
-def _is_view_index(index: tuple) -> bool:
-    for item in index:
-        if not (type(item) is int or type(item) is slice or item is None or item is Ellipsis):
-            return False
-    return True
+        return _run(_GETITEM, (input,), {"index": index})
+    return apply_primitive(_GETITEM, (input,), {"index": index}, 2)
 
 
 _GETITEM = P["getitem"]

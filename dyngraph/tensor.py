@@ -86,18 +86,19 @@ def apply_primitive(prim, args, params, depth=1):
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if not mask or (prim is _CAST and out.dtype.kind != "f"):
-        return _new_result(out)  # no gradient (int/bool casts: a step function)
+        return _result_of(prim, args, datas, out)  # no gradient (int casts: a step function)
     key = len(args) << 16 | mask
     needs = _NEEDS.get(key)
     if needs is None:
         needs = _NEEDS[key] = tuple(bool(mask >> i & 1) for i in range(len(args)))
+    version = _view_counter(args, datas, out) if prim.views else [0, 0]
     if inner & shape_only:
         _keep_shapes_only(datas, inner & shape_only)
     result = _new_tensor(Tensor)
     result._data = out
     result._requires_grad = True
     result.grad = None
-    result._version = version = [0, 0]
+    result._version = version
     reads_out = prim.vjp_reads_out
     if reads_out:
         versions.append(version)
@@ -162,7 +163,25 @@ def _run(prim, args, params) -> Tensor:
         out = prim.impl(*datas, **params)
     except Exception as exc:  # as in apply_primitive
         raise _op_error(prim, datas, exc) from None
-    return _new_result(out if type(out) is np.ndarray else np.asarray(out))
+    return _result_of(prim, args, datas, out if type(out) is np.ndarray else np.asarray(out))
+
+
+def _result_of(prim, args, datas: list, out: np.ndarray) -> Tensor:
+    """A result without a tape node; a view keeps its base's version counter."""
+    result = _new_result(out)
+    if prim.views:
+        result._version = _view_counter(args, datas, out)
+    return result
+
+
+def _view_counter(args, datas: list, out: np.ndarray) -> list:
+    """The version counter of `out`: its base tensor's when `out` is a view of it (as in
+    PyTorch, an in-place change through either is seen by nodes that saved the other)."""
+    base, source = out.base, datas[0]
+    if base is not None and type(source) is np.ndarray and isinstance(args[0], Tensor) and (
+            base is source or base is source.base):
+        return args[0]._version
+    return [0, 0]
 
 
 def _new_result(out: np.ndarray) -> Tensor:

@@ -37,11 +37,12 @@ def _reshape_eval(x, *, shape):
 
 
 reshape = register(Primitive(
-    name="reshape", impl=lambda x, *, shape: np.reshape(x, shape), abstract_eval=_reshape_eval,
+    name="reshape", views=True, impl=lambda x, *, shape: np.reshape(x, shape),
+    abstract_eval=_reshape_eval,
     vjp=lambda g, out, x, *, needs, shape: (reshape_to(g, x),), shape_only=(0,)))
 
 reshape_like = register(Primitive(
-    name="reshape_like", impl=lambda x, like: np.reshape(x, np.shape(like)),
+    name="reshape_like", views=True, impl=lambda x, like: np.reshape(x, np.shape(like)),
     abstract_eval=lambda x, like: _aval(shape_of(like), x),
     vjp=lambda g, out, x, like, *, needs: (reshape_to(g, x), None),
     doc="reshape x to like's run-time shape (for graphs with unknown dims)"))
@@ -64,7 +65,7 @@ def _transpose_eval(x, *, axes):
 
 
 transpose = register(Primitive(
-    name="transpose", impl=lambda x, *, axes: np.asarray(x).transpose(axes),
+    name="transpose", views=True, impl=lambda x, *, axes: np.asarray(x).transpose(axes),
     abstract_eval=_transpose_eval,
     vjp=lambda g, out, x, *, needs, axes: (A.transpose(g, tuple(np.argsort(axes).tolist())),)))
 
@@ -80,7 +81,7 @@ def _broadcast_to_eval(x, *, shape):
 
 
 broadcast_to = register(Primitive(
-    name="broadcast_to", impl=lambda x, *, shape: np.broadcast_to(x, shape),
+    name="broadcast_to", views=True, impl=lambda x, *, shape: np.broadcast_to(x, shape),
     abstract_eval=_broadcast_to_eval,
     vjp=lambda g, out, x, *, needs, shape: (unbroadcast(g, x),), shape_only=(0,)))
 
@@ -93,7 +94,7 @@ def _expand_dims_eval(x, *, axis):
 
 
 expand_dims = register(Primitive(
-    name="expand_dims", impl=lambda x, *, axis: np.expand_dims(x, axis),
+    name="expand_dims", views=True, impl=lambda x, *, axis: np.expand_dims(x, axis),
     abstract_eval=_expand_dims_eval,
     vjp=lambda g, out, x, *, needs, axis: (A.squeeze(g, axis),)))
 
@@ -107,7 +108,7 @@ def _squeeze_eval(x, *, axis):
 
 
 squeeze = register(Primitive(
-    name="squeeze", impl=lambda x, *, axis: np.squeeze(x, axis),
+    name="squeeze", views=True, impl=lambda x, *, axis: np.squeeze(x, axis),
     abstract_eval=_squeeze_eval,
     vjp=lambda g, out, x, *, needs, axis: (A.expand_dims(g, axis),)))
 
@@ -226,7 +227,7 @@ def _getitem_impl(x, *, index):
 
 
 getitem = register(Primitive(
-    name="getitem", impl=_getitem_impl,
+    name="getitem", views=True, impl=_getitem_impl,
     abstract_eval=lambda x, *, index: _aval(index_shape(shape_of(x), index), x),
     vjp=lambda g, out, x, *, needs, index: (A.getitem_grad(g, x, index=index),),
     shape_only=(0,),

@@ -35,6 +35,7 @@ class Primitive:
     doc: str = ""
     extra: dict = field(default_factory=dict)
     shape_only: tuple = ()  # inputs whose shape and dtype are all the VJP rule reads
+    views: bool = False  # impl may return a view of its first input (shape ops, basic indexing)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

@@ -198,6 +198,23 @@ def test_site_cache_follows_new_library_dirs(tmp_path, monkeypatch):
         sites.last_user_code[0] = None
 
 
+@pytest.mark.parametrize("make_view", [lambda t: t.reshape(4, 2), lambda t: t.t(),
+                                       lambda t: t[:, 1:], lambda t: t.unsqueeze(0)],
+                         ids=["reshape", "transpose", "slice", "unsqueeze"])
+def test_views_share_the_version_counter_of_their_base(make_view):
+    """As in PyTorch: a change through the base is seen by a node that saved the view."""
+    base = dg.tensor(np.arange(8.0).reshape(2, 4))
+    view = make_view(base)
+    assert view._version is base._version
+    y = (view * t64(np.ones(view.shape))).sum()
+    with dg.no_grad():
+        base.add_(1.0)
+    with pytest.raises(InPlaceError, match="mul"):
+        y.backward()
+    copied = base.t().reshape(8)  # a transpose flattened: NumPy has to copy
+    assert copied._version is not base._version
+
+
 def test_a_basic_index_is_a_view_that_shares_the_version_counter():
     """As in PyTorch: changing the base in place is seen through the view's saved value."""
     xs = dg.tensor(np.arange(6.0).reshape(3, 2))
