@@ -76,15 +76,15 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
     Nodes with a pending gradient wait in a heap and run newest first: a node
     is newer than every node it reads, so all of its consumers have run by
     then (a topological order without a separate sort). The hot path holds
-    one newly queued node beside the heap, so a chain never touches it. `capture` holds the
-    keys of non-leaf tensors whose total gradient the caller wants (dg.grad);
-    `retain_grad` tensors are filled on the way.
+    one newly queued node beside the heap, so a chain never touches it.
+    `capture` holds the keys of non-leaf tensors whose total gradient the
+    caller wants (dg.grad); `retain_grad` tensors are filled on the way.
     """
     pending: dict = {}
     leaves: dict = {}
     heap: list = []
     for root, g in zip(roots, seeds):
-        _route((root if root._edge is None else root._edge,), (g,), pending, leaves, heap)
+        _route_one(root if root._edge is None else root._edge, g, pending, leaves, heap)
     captured: dict = {}
     observe = capture is not None or bool(RETAINED)  # fixed for the whole walk
     fast = not create_graph and not observe
@@ -124,11 +124,8 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                             held = edge
                         else:
                             heappush(heap, (-edge.seq, edge))
-                    elif kind is Node or kind is tuple:
-                        _route((edge,), (g,), pending, leaves, heap)
-                    else:  # a leaf
-                        prev = leaves.get(edge)
-                        leaves[edge] = g if prev is None else prev + g
+                    else:  # a leaf, or an output of a multi-output node
+                        _route_one(edge, g, pending, leaves, heap)
                 continue
             grads = [g]
         else:
@@ -144,20 +141,24 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
 
 
 def _route(edges, in_grads, pending: dict, leaves: dict, heap: list) -> None:
-    """Add each cotangent to its edge's pending sum (or its leaf's); queue new nodes."""
+    """Route each input cotangent of a node along its edge."""
     for edge, g in zip(edges, in_grads):
-        if edge is None or g is None:
-            continue
-        if type(edge) is Node or type(edge) is tuple:
-            prev = pending.get(edge)
-            if prev is None:
-                pending[edge] = g
-                _enqueue(edge if type(edge) is Node else edge[0], pending, heap)
-            else:
-                pending[edge] = prev + g
+        if edge is not None and g is not None:
+            _route_one(edge, g, pending, leaves, heap)
+
+
+def _route_one(edge, g, pending: dict, leaves: dict, heap: list) -> None:
+    """Add a cotangent to its edge's pending sum (queueing a new node) or its leaf's."""
+    if type(edge) is Node or type(edge) is tuple:
+        prev = pending.get(edge)
+        if prev is None:
+            pending[edge] = g
+            _enqueue(edge if type(edge) is Node else edge[0], pending, heap)
         else:
-            prev = leaves.get(edge)
-            leaves[edge] = g if prev is None else prev + g
+            pending[edge] = prev + g
+    else:
+        prev = leaves.get(edge)
+        leaves[edge] = g if prev is None else prev + g
 
 
 def _enqueue(node: Node, pending: dict, heap: list) -> None:
@@ -245,7 +246,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         leaves, captured = run_backward(outputs, seeds, retain, create_graph, inner or None)
     results = []
     for t, key in zip(inputs, keys):
-        g = captured.get(key) if t.grad_fn is not None else leaves.get(t)
+        g = leaves.get(t) if t._edge is None else captured.get(key)
         if g is None and not allow_unused:
             raise GradientError("grad: one of the differentiated tensors was not used in "
                                 "the graph (pass allow_unused=True to get None for it)")

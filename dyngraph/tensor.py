@@ -113,7 +113,8 @@ def apply_primitive(prim, args, params, depth=1):
     node.n_out = 1
     node.seq = next_seq()
     node.epoch = INPLACE_COUNT[0]
-    # The user's line (the innermost frame outside the engine packages).
+    # The user's line: `sites.user_frame`'s walk, inlined (this runs once per op)
+    # and remembering the last user code object so a loop skips the file lookup.
     frame = _getframe(depth)
     while frame is not None:
         code = frame.f_code

@@ -111,11 +111,8 @@ def log_softmax(x, axis=-1):
     return bind(P["log_softmax"], x, axis=(ax,))
 
 
-def matmul(a, b):
-    """Matrix product (NumPy semantics: batched, 1-d vector cases)."""
-    if type(a) in PLAIN_TYPES and type(b) in PLAIN_TYPES:  # as in _binary
-        return P["matmul"].impl(a, b)
-    return bind(P["matmul"], a, b)
+matmul = _binary("matmul")
+matmul.__doc__ = "Matrix product (NumPy semantics: batched, 1-d vector cases)."
 
 
 def transpose(x, axes=None):
