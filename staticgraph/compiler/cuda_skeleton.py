@@ -227,29 +227,25 @@ def render_red_axes(group: FusedGroup, code: ElementCode, per_block: bool,
     _prologue(emit, group, code)
     ivars = [f"i{d}" for d in range(n)]
     idx = lambda rank, bcast: index_expr(rank, bcast, n, ivars)
+    # per_block: a block per output, its threads share the reduced elements (a
+    # tree sums them); else a thread per output loops over all of them.
+    outputs, reduced = (("cuda.blockIdx.x, n_out, cuda.gridDim.x",
+                         "cuda.threadIdx.x, n_red, _TPB") if per_block else
+                        ("cuda.grid(1), n_out, cuda.gridsize(1)", "n_red"))
+    emit(f"for o in range({outputs}):")
+    emit.depth = 2
+    _decompose(emit, "o", kept)
+    emit(f"acc = {red.plan.init}", f"for r in range({reduced}):")
+    emit.depth = 3
+    _decompose(emit, "r", list(axes))
+    _element(emit, group, code, idx)
+    emit(*red.fold("acc", red.plan.value))
+    emit.depth = 2
     if per_block:
-        emit("for o in range(cuda.blockIdx.x, n_out, cuda.gridDim.x):")
-        emit.depth = 2
-        _decompose(emit, "o", kept)
-        emit(f"acc = {red.plan.init}", "for r in range(cuda.threadIdx.x, n_red, _TPB):")
-        emit.depth = 3
-        _decompose(emit, "r", list(axes))
-        _element(emit, group, code, idx)
-        emit(*red.fold("acc", red.plan.value))
-        emit.depth = 2
         red.tree(emit)
         emit("if tid == 0:", f"    red[o] = {red.final('sm[0]', 'n_red')}",
              "cuda.syncthreads()")
     else:
-        emit("for o in range(cuda.grid(1), n_out, cuda.gridsize(1)):")
-        emit.depth = 2
-        _decompose(emit, "o", kept)
-        emit(f"acc = {red.plan.init}", "for r in range(n_red):")
-        emit.depth = 3
-        _decompose(emit, "r", list(axes))
-        _element(emit, group, code, idx)
-        emit(*red.fold("acc", red.plan.value))
-        emit.depth = 2
         emit(f"red[o] = {red.final('acc', 'n_red')}")
     return emit.lines
 
