@@ -37,17 +37,12 @@ from .framework import Prepared
 
 def build_tutorial(size, data: dict) -> dict:
     """The tutorial's graph with `GradientDescentOptimizer.minimize` for the update."""
+    from .tutorial_static import tutorial_loss
     graph = sg.Graph("tutorial-minimize")
     with graph.as_default():
-        dtype = data["x"].dtype
-        x = sg.placeholder((None, size.D_in), dtype, name="x")
-        y = sg.placeholder((None, size.D_out), dtype, name="y")
-        w1 = sg.Variable(data["w1"], name="w1")
-        w2 = sg.Variable(data["w2"], name="w2")
-        y_pred = sg.matmul(sg.relu(sg.matmul(x, w1)), w2)
-        loss = sg.reduce_sum((y_pred - y) ** 2)
-        train_op = sg.train.GradientDescentOptimizer(size.lr).minimize(loss)
-    return {"graph": graph, "x": x, "y": y, "loss": loss, "updates": train_op}
+        g = tutorial_loss(size, data)
+        train_op = sg.train.GradientDescentOptimizer(size.lr).minimize(g["loss"])
+    return {"graph": graph, "updates": train_op, **g}
 
 
 def train_tutorial_timed(size, data: dict, backend: str = "interpret") -> dict:

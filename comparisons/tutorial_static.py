@@ -16,26 +16,30 @@ import staticgraph as sg
 from .timing import compiled_ops_per_run
 
 
+def tutorial_loss(size, data: dict) -> dict:
+    """Placeholders x, y, variables w1, w2 and the loss, in the default graph."""
+    dtype = data["x"].dtype
+    x = sg.placeholder((None, size.D_in), dtype, name="x")
+    y = sg.placeholder((None, size.D_out), dtype, name="y")
+    w1 = sg.Variable(data["w1"], name="w1")
+    w2 = sg.Variable(data["w2"], name="w2")
+    h_relu = sg.relu(sg.matmul(x, w1))
+    y_pred = sg.matmul(h_relu, w2)
+    loss = sg.sum((y_pred - y) ** 2)
+    return {"x": x, "y": y, "w1": w1, "w2": w2, "loss": loss}
+
+
 def build(size, data: dict) -> dict:
     """The graph of one training step, in a fresh `sg.Graph`."""
     graph = sg.Graph("tutorial")
     with graph.as_default():
-        dtype = data["x"].dtype
-        x = sg.placeholder((None, size.D_in), dtype, name="x")
-        y = sg.placeholder((None, size.D_out), dtype, name="y")
-        w1 = sg.Variable(data["w1"], name="w1")
-        w2 = sg.Variable(data["w2"], name="w2")
-
-        h_relu = sg.relu(sg.matmul(x, w1))
-        y_pred = sg.matmul(h_relu, w2)
-        loss = sg.sum((y_pred - y) ** 2)
-
-        grad_w1, grad_w2 = sg.gradients(loss, [w1, w2])
+        g = tutorial_loss(size, data)
+        w1, w2 = g["w1"], g["w2"]
+        grad_w1, grad_w2 = sg.gradients(g["loss"], [w1, w2])
         new_w1 = sg.assign(w1, w1 - size.lr * grad_w1)
         new_w2 = sg.assign(w2, w2 - size.lr * grad_w2)
         updates = sg.group(new_w1, new_w2)
-    return {"graph": graph, "x": x, "y": y, "w1": w1, "w2": w2, "loss": loss,
-            "updates": updates}
+    return {"graph": graph, "updates": updates, **g}
 
 
 def train_static_timed(size, data: dict, backend: str = "interpret", build_fn=None) -> dict:
