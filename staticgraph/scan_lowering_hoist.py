@@ -282,19 +282,30 @@ def drop_unread_inputs(eqn: Eqn) -> Eqn:
         "num_xs": sum(i >= C + K for i in keep)})
 
 
-def hoist_scan_invariants(graph: Graph) -> Graph:
-    """Pass: hoist loop-invariant and per-step-independent work out of every
-    scan (nested bodies first), as described in the module doc."""
+def rewrite_scans(graph: Graph, this_pass, rewrite) -> Graph:
+    """The driver of the scan passes: `this_pass` runs inside every subgraph first
+    (nested scans), then `rewrite(scan_eqn, new_graph) -> (eqns before, the scan,
+    eqns after)` replaces each scan at this level."""
     out = graph.copy()
     eqns: list[Eqn] = []
     for eqn in graph.eqns:
-        eqn = map_subgraphs(eqn, hoist_scan_invariants)
+        eqn = map_subgraphs(eqn, this_pass)
         if eqn.prim is scan_p:
-            before, eqn = hoist_one(eqn, out)
-            eqns.extend(before)
-        eqns.append(eqn)
+            before, eqn, after = rewrite(eqn, out)
+            eqns += before
+            eqns.append(eqn)
+            eqns += after
+        else:
+            eqns.append(eqn)
     out.eqns = eqns
     return out
+
+
+def hoist_scan_invariants(graph: Graph) -> Graph:
+    """Pass: hoist loop-invariant and per-step-independent work out of every
+    scan (nested bodies first), as described in the module doc."""
+    return rewrite_scans(graph, hoist_scan_invariants,
+                         lambda eqn, out: (*hoist_one(eqn, out), []))
 
 
 def inline_fused(graph: Graph) -> Graph:

@@ -28,9 +28,8 @@ from __future__ import annotations
 from shared_ops import REGISTRY
 
 from .ir import Eqn, Graph, Var
-from .passes.common import map_subgraphs, same_aval
-from .scan import scan_p
-from .scan_lowering_hoist import drop_unread_inputs
+from .passes.common import same_aval
+from .scan_lowering_hoist import drop_unread_inputs, rewrite_scans
 
 
 def first_step_only(v, producers: dict, first: tuple) -> list[Var] | None:
@@ -107,15 +106,10 @@ def seed_one(eqn: Eqn, producers: dict) -> tuple[Eqn, list[Eqn]]:
 
 def seed_first_step_cotangents(graph: Graph) -> Graph:
     """Pass: fold first-step-only cotangent sequences into the carries (module doc)."""
-    out = graph.copy()
     producers = graph.producers()
-    eqns: list[Eqn] = []
-    for eqn in graph.eqns:
-        eqn = map_subgraphs(eqn, seed_first_step_cotangents)
-        if eqn.prim is scan_p:
-            eqn, before = seed_one(eqn, producers)
-            eqns.extend(before)
-        eqns.append(eqn)
-    out.eqns = eqns
-    return out
+
+    def seed(eqn: Eqn, out: Graph) -> tuple:
+        eqn, before = seed_one(eqn, producers)
+        return before, eqn, []
+    return rewrite_scans(graph, seed_first_step_cotangents, seed)
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 from shared_ops import REGISTRY
 
 from .ir import Eqn, Graph, Var
-from .passes.common import map_subgraphs, same_aval
-from .scan import prune_graph, scan_p, split_operands
-from .scan_lowering_hoist import Outer, drop_unread_inputs
+from .passes.common import same_aval
+from .scan import prune_graph, split_operands
+from .scan_lowering_hoist import Outer, drop_unread_inputs, rewrite_scans
 
 
 def _variant(body: Graph, C: int) -> set:
@@ -150,15 +150,5 @@ def sink_one(eqn: Eqn, outer_graph: Graph) -> tuple[Eqn, list[Eqn]]:
 
 def sink_scan_accumulators(graph: Graph) -> Graph:
     """Pass: move qualifying accumulators of every scan after its loop (module doc)."""
-    out = graph.copy()
-    eqns: list[Eqn] = []
-    for eqn in graph.eqns:
-        eqn = map_subgraphs(eqn, sink_scan_accumulators)
-        if eqn.prim is scan_p:
-            eqn, after = sink_one(eqn, out)
-            eqns.append(eqn)
-            eqns.extend(after)
-        else:
-            eqns.append(eqn)
-    out.eqns = eqns
-    return out
+    return rewrite_scans(graph, sink_scan_accumulators,
+                         lambda eqn, out: ([], *sink_one(eqn, out)))
