@@ -1,4 +1,4 @@
-"""NumPy's BLAS threads around a step of small matmuls.
+"""The BLAS thread count around a step of matmuls.
 
 OpenBLAS splits even a 64x1000x100 product over every core. On a quiet
 machine that is up to a core-count faster; on a loaded one (two cores
@@ -11,10 +11,19 @@ at NumPy's default, keeps the faster, and measures again every couple of
 seconds. Switching costs two C calls (under a microsecond); the thread
 count is restored after every call, exceptions included.
 
+The BLAS is the one the step's matmuls call: staticgraph's own copy
+(`native_blas`) where one is loaded, else NumPy's bundled OpenBLAS (with
+another BLAS this is a no-op). With the own copy there is no size bound:
+its worker threads compete for the cores with every other pool in the
+process (NumPy's OpenBLAS, PyTorch's OpenMP, XLA's), whose workers spin for
+a while after each call of theirs, and measured under that contention a
+two-thread 128x3200x128 product ran about 10x slower than on one thread; a
+quiet machine with more cores keeps its threads for big products.
+
 `GRAPHCOMPARE_BLAS_SINGLE_MAX` sets the bound in multiply-adds (0: never
-touch the thread count). Only NumPy's bundled OpenBLAS is recognised; with
-another BLAS this is a no-op. The count is process-wide: another Python
-thread calling NumPy's BLAS during the step runs at the chosen count too.
+touch the thread count). The count is process-wide for its library: with
+NumPy's, another Python thread calling NumPy's BLAS during the step runs at
+the chosen count too (the own copy is nobody else's).
 """
 
 from __future__ import annotations
@@ -24,10 +33,12 @@ import functools
 import glob
 import math
 import os
+import sys
 from collections.abc import Callable
 
 import numpy as np
 
+from .. import native_blas
 from .choice import Probe
 
 ENV_VAR = "GRAPHCOMPARE_BLAS_SINGLE_MAX"
@@ -35,15 +46,21 @@ DEFAULT_SINGLE_MAX = 1 << 24  # multiply-adds (33.5 MFLOP)
 
 
 def single_max() -> int:
+    """The largest matmul (multiply-adds) whose thread count is measured."""
+    default = DEFAULT_SINGLE_MAX if native_blas.load() is None else sys.maxsize
     try:
-        return int(os.environ.get(ENV_VAR, DEFAULT_SINGLE_MAX))
+        return int(os.environ.get(ENV_VAR, default))
     except ValueError:
-        return DEFAULT_SINGLE_MAX
+        return default
 
 
 @functools.cache
 def _openblas() -> tuple[Callable, Callable] | None:
-    """(get_num_threads, set_num_threads) of NumPy's bundled OpenBLAS, or None."""
+    """(get_num_threads, set_num_threads) of the BLAS the step's matmuls call:
+    staticgraph's own copy (`native_blas`) where loaded, else NumPy's OpenBLAS."""
+    native = native_blas.load()
+    if native is not None:
+        return native.threads, native.set_threads
     libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
     for path in glob.glob(os.path.join(libs, "*openblas*")):
         try:
