@@ -51,6 +51,13 @@ def blas_info() -> str:
         return "unknown BLAS"
 
 
+def staticgraph_blas() -> str:
+    """The BLAS staticgraph's numba backend calls (`staticgraph.native_blas`)."""
+    from staticgraph import native_blas
+    native = native_blas.load()
+    return native.describe() if native is not None else "NumPy's and SciPy's OpenBLAS"
+
+
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
@@ -82,4 +89,4 @@ def machine_line(load_at_start: str | None = None) -> str:
         else load_average()
     return (f"{cpu_model()}, {core_count()}, {platform.system()} {platform.machine()}; "
             f"load average {load}; math threads: {threads.describe()}; "
-            f"BLAS: {blas_info()}; {libs}")
+            f"BLAS: {blas_info()}; staticgraph numba's BLAS: {staticgraph_blas()}; {libs}")
