@@ -7,7 +7,8 @@ A `Probe` alternates option 0 and option 1 for a few calls, keeps the one
 with the lower mean time (throughput: under contention the slow option's
 cost is in rare, very long calls that a median would hide), and measures
 again later: 2 s after a switch, twice as long each time the best stays
-best (up to a minute), and a measurement stops at the first call of the
+best (up to 8 s: the load of a shared machine changes within seconds, and a
+choice made under a passing load must not outlive it), and a measurement stops at the first call of the
 other option that is 3x slower than the best.
 Results do not depend on the choice: only where the work runs does.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 PROBE_CALLS = 4  # calls per option in one measurement (alternating)
 REPROBE_S = 2.0  # seconds to the next measurement after a switch
-MAX_WAIT_S = 60.0  # the wait doubles while the best stays best, up to this
+MAX_WAIT_S = 8.0  # the wait doubles while the best stays best, up to this
 ABORT_RATIO = 3.0  # a call of the other option this much slower ends the measurement
 WARM_CALLS = 2  # calls left alone at first (compiles, first touches of memory)
 
