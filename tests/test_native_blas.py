@@ -1,10 +1,11 @@
 """staticgraph's own BLAS copy (`native_blas`) and its caller `native_gemm.gemm`.
 
-The loader's pieces are tested directly, with a copy of SciPy's OpenBLAS that
-asks for the kernels the library itself chose (so they run on any CPU). The
-end-to-end tests run a model in new processes, with a copy forced on and with
-it off, sharing one cache dir: each must agree with the interpreter, and a
-process without the copy must never load loops compiled to call it.
+The loader's pieces are tested with a copy of SciPy's OpenBLAS that asks for
+the kernels the library itself chose (so they run on any CPU); its warnings
+in test_bad_inputs_native_blas.py. The end-to-end test runs a model in new
+processes, with a copy forced on and with it off, sharing one cache dir:
+each must agree with the interpreter, and a process without the copy must
+never load loops compiled to call it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from staticgraph import native_blas
-from staticgraph.native_blas import NativeBlasWarning, choose_core
+from staticgraph.native_blas import choose_core
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = native_blas.scipy_openblas()
@@ -46,26 +47,6 @@ def test_choose_core(setting, own, avx512, want):
     assert choose_core(setting, own, avx512) == want
 
 
-def test_avx512_kernels_refused_without_avx512():
-    with pytest.warns(NativeBlasWarning, match="no AVX-512"):
-        assert choose_core("SkylakeX", "Haswell", has_avx512=False) is None
-
-
-@needs_openblas
-def test_copy_is_reused_and_a_damaged_one_replaced(tmp_path):
-    core = own_core()
-    path = native_blas.private_copy(SOURCE, tmp_path, core)
-    assert path.stat().st_size == SOURCE.stat().st_size
-    stamp = path.stat().st_mtime_ns
-    assert native_blas.private_copy(SOURCE, tmp_path, core) == path
-    assert path.stat().st_mtime_ns == stamp  # checked, not copied again
-    path.write_bytes(SOURCE.read_bytes()[:4096])  # truncated (a crash mid-copy, a full disk)
-    with pytest.warns(NativeBlasWarning, match="does not match"):
-        assert native_blas.private_copy(SOURCE, tmp_path, core) == path
-    assert path.stat().st_size == SOURCE.stat().st_size
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-
-
 @needs_openblas
 def test_copy_loads_with_the_requested_kernels_and_own_threads(tmp_path):
     core = own_core()
@@ -78,13 +59,6 @@ def test_copy_loads_with_the_requested_kernels_and_own_threads(tmp_path):
     blas.set_threads(before)
     previous = blas.set_threads_local(1)
     assert blas.set_threads_local(previous) == 1
-
-
-@needs_openblas
-def test_a_core_the_library_does_not_pick_is_refused(tmp_path):
-    path = native_blas.private_copy(SOURCE, tmp_path, "nosuchcore")
-    with pytest.raises(OSError, match="kernels, not NoSuchCore"):
-        native_blas.open_copy(path, "NoSuchCore")
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ with the lower mean time (throughput: under contention the slow option's
 cost is in rare, very long calls that a median would hide), and measures
 again later: 2 s after a switch, twice as long each time the best stays
 best (up to 8 s: the load of a shared machine changes within seconds, and a
-choice made under a passing load must not outlive it), and a measurement stops at the first call of the
-other option that is 3x slower than the best.
+choice made under a passing load must not outlive it), and a measurement
+stops at the first call of the other option that is 3x slower than the best.
 Results do not depend on the choice: only where the work runs does.
 """
 
