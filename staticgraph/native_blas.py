@@ -79,7 +79,8 @@ class NativeBlas:
         self._put(n)
 
     def set_threads_local(self, n: int) -> int:
-        """The calling thread's count in this copy; returns the previous one."""
+        """`openblas_set_num_threads_local`; returns the previous count. (In
+        OpenBLAS 0.3.30 it changes the count for every thread, not only this one.)"""
         return self._put_local(n)
 
     def describe(self) -> str:

@@ -99,7 +99,7 @@ class CompiledScan:
     allocated here: the arrays of the previous call with the same shapes are
     reused when nobody holds them any more (fresh multi-megabyte arrays cost
     a page fault per 4 KiB on first touch). A loop that calls BLAS runs with
-    this thread's BLAS single-threaded (`scan_lowering_runtime.serial_blas`).
+    its BLAS single-threaded (`scan_lowering_runtime.serial_blas`).
     """
 
     compiled = True

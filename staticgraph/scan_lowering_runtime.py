@@ -17,11 +17,14 @@ allocates. They are part of the scan-lowering cache key
 
 A loop's BLAS calls are small and come one per step: a multi-threaded BLAS
 wakes its threads for each (on a busy 2-core machine one 32x128x128 product
-took 16 ms instead of 20 us). `serial_blas()` gives the thread-local thread
-count setter of the BLAS that `matmul2` calls (`openblas_set_num_threads_local`
-of the private copy, or of SciPy's OpenBLAS), so a loop runs its steps
-single-threaded without touching anyone else's setting; None where that BLAS
-has none.
+took 16 ms instead of 20 us). `serial_blas()` gives the thread count setter
+of the BLAS that `matmul2` calls (`openblas_set_num_threads_local` of the
+private copy, or of SciPy's OpenBLAS), so a loop runs its steps
+single-threaded; None where that BLAS has none. Despite its name, in
+OpenBLAS 0.3.30 it sets the library's count for every thread (measured:
+another thread's product ran single-threaded meanwhile), so with SciPy's
+library a concurrent `scipy.linalg` call runs single-threaded while a loop
+runs; the private copy is the backend's alone.
 """
 
 from __future__ import annotations

@@ -13,12 +13,15 @@ count is restored after every call, exceptions included.
 
 The BLAS is the one the step's matmuls call: staticgraph's own copy
 (`native_blas`) where one is loaded, else NumPy's bundled OpenBLAS (with
-another BLAS this is a no-op). With the own copy there is no size bound:
-its worker threads compete for the cores with every other pool in the
-process (NumPy's OpenBLAS, PyTorch's OpenMP, XLA's), whose workers spin for
-a while after each call of theirs, and measured under that contention a
-two-thread 128x3200x128 product ran about 10x slower than on one thread; a
-quiet machine with more cores keeps its threads for big products.
+another BLAS this is a no-op). With the own copy the bound is 4x higher
+(2**26 multiply-adds): its worker threads compete for the cores with every
+other pool in the process (NumPy's OpenBLAS, PyTorch's OpenMP, XLA's),
+whose workers spin for a while after each call of theirs, and measured
+under that contention the RNN benchmark's two-thread 128x3200x128 products
+(52M multiply-adds) made its step 5x slower than one thread. The bound
+keeps the cost of measuring small on a machine with many cores, where one
+thread is the slow option: one call of a product this size on one thread
+takes about 2 ms.
 
 `GRAPHCOMPARE_BLAS_SINGLE_MAX` sets the bound in multiply-adds (0: never
 touch the thread count). The count is process-wide for its library: with
@@ -33,7 +36,6 @@ import functools
 import glob
 import math
 import os
-import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -43,11 +45,12 @@ from .choice import Probe
 
 ENV_VAR = "GRAPHCOMPARE_BLAS_SINGLE_MAX"
 DEFAULT_SINGLE_MAX = 1 << 24  # multiply-adds (33.5 MFLOP)
+NATIVE_SINGLE_MAX = 1 << 26  # with staticgraph's own BLAS copy (see the module doc)
 
 
 def single_max() -> int:
     """The largest matmul (multiply-adds) whose thread count is measured."""
-    default = DEFAULT_SINGLE_MAX if native_blas.load() is None else sys.maxsize
+    default = DEFAULT_SINGLE_MAX if native_blas.load() is None else NATIVE_SINGLE_MAX
     try:
         return int(os.environ.get(ENV_VAR, default))
     except ValueError:
