@@ -206,15 +206,12 @@ def blas_note() -> str:
     try:
         import llvmlite.binding as llvm
         from threadpoolctl import threadpool_info
+
+        from . import machine
     except ImportError:
         return ""
     libs = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels, "
             f"{i.get('num_threads')} threads)" for i in threadpool_info()
             if i.get("user_api") == "blas"]
-    from .machine import staticgraph_blas
     return (f"BLAS: {'; '.join(libs) or 'unknown'}; CPU as LLVM sees it: "
-            f"{llvm.get_host_cpu_name()}; staticgraph numba's BLAS: {staticgraph_blas()}. "
-            f"On a CPU with AVX-512 whose OpenBLAS picked AVX2 kernels, NumPy's GEMMs "
-            f"run at about 60% of the speed of the AVX-512 kernels staticgraph loads "
-            f"for itself (docs/compiler.md, \"staticgraph's own BLAS\"); XLA generates "
-            f"its own AVX-512 code.")
+            f"{llvm.get_host_cpu_name()}. {machine.coretype_note()}")

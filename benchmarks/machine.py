@@ -51,11 +51,15 @@ def blas_info() -> str:
         return "unknown BLAS"
 
 
-def staticgraph_blas() -> str:
-    """The BLAS staticgraph's numba backend calls (`staticgraph.native_blas`)."""
-    from staticgraph import native_blas
-    native = native_blas.load()
-    return native.describe() if native is not None else "NumPy's and SciPy's OpenBLAS"
+def coretype_note() -> str:
+    """What `OPENBLAS_CORETYPE` does to every OpenBLAS in the process, if set."""
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    if not core:
+        return "Every OpenBLAS chose its kernels for this CPU itself."
+    return (f"OPENBLAS_CORETYPE={core} is set in this environment: every OpenBLAS (NumPy's, "
+            f"and SciPy's that the compiled loops call) runs {core} kernels, whatever the CPU "
+            f"(on an AVX-512 CPU with Haswell, GEMMs run at about 60% of the AVX-512 "
+            f"kernels' speed; XLA generates its own code).")
 
 
 def _version(dist: str) -> str:
@@ -89,4 +93,5 @@ def machine_line(load_at_start: str | None = None) -> str:
         else load_average()
     return (f"{cpu_model()}, {core_count()}, {platform.system()} {platform.machine()}; "
             f"load average {load}; math threads: {threads.describe()}; "
-            f"BLAS: {blas_info()}; staticgraph numba's BLAS: {staticgraph_blas()}; {libs}")
+            f"BLAS: {blas_info()}; OPENBLAS_CORETYPE: "
+            f"{os.environ.get('OPENBLAS_CORETYPE') or 'not set'}; {libs}")

@@ -38,7 +38,6 @@ from numba.core.errors import NumbaPerformanceWarning
 
 from shared_ops import AbstractArray, DTypeError, ShapeError, format_site
 
-from . import native_blas
 from .compiler import GLOBAL_STATS, KernelRecord, compile_group
 from .compiler.cache import cache_key
 from .compiler.compile import default_cache
@@ -71,7 +70,7 @@ class ScanLoweringWarning(UserWarning):
 @functools.cache
 def fingerprint() -> str:
     """Hash of the helpers the generated loops call (part of the cache key)."""
-    h = hashlib.sha256(numba.__version__.encode() + native_blas.mode_tag().encode())
+    h = hashlib.sha256(numba.__version__.encode())
     for name in _RUNTIME_FILES:
         h.update((Path(__file__).parent / name).read_bytes())
     return h.hexdigest()[:16]

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 from shared_ops import REGISTRY
 
-from . import native_blas
 from .compiler.group import FusedGroup, GroupInput, Reduction, Ref
 from .ir import Eqn
-from .native_gemm import prepare as prepare_gemm
 from .passes.fused import make_fused_eqn
 from .scan_lowering_codegen import LoopWriter, Unsupported, Value, copy_source, index_source
 
@@ -140,8 +138,6 @@ def emit_matmul(w: LoopWriter, eqn: Eqn) -> None:
     dtypes = {x.dtype.name for x in eqn.inputs} | {out.dtype.name}
     if fn == "matmul2" and (len(dtypes) != 1 or dtypes.pop() not in BLAS_DTYPES):
         fn = "matmul_loop"
-    elif fn == "matmul2" and native_blas.load() is not None:
-        prepare_gemm(out.dtype)  # the loop calls the shared specialisation
     w.emit(f"_rt.{fn}({a.name}, {b.name}, {w.dest(out)})")
 
 

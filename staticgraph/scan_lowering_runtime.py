@@ -5,10 +5,7 @@ BLAS call (argument checks, dispatch: about 0.1 us, plus threads waking up
 on a multi-core BLAS) matters as much as the flops. `matmul2` picks a plain
 loop nest for products of at most `SMALL_MATMUL` multiply-adds (the tiny
 RNN's 1x16 @ 16x16 takes 0.04 us that way, 0.07-0.09 us through BLAS) and
-BLAS above it: staticgraph's own copy (`native_gemm.gemm`, see
-`native_blas`) where one is loaded, else `np.dot` (SciPy's BLAS, called
-straight from compiled code). `matmul2` is whichever of `matmul2_native` and
-`matmul2_numpy` applies; the choice is part of the loops' cache key.
+`np.dot` (scipy's BLAS, called straight from compiled code) above it.
 Integer and mixed-dtype products always take the loop (BLAS is float only).
 
 Every helper writes into a caller-provided, C-contiguous `out`; none
@@ -18,13 +15,12 @@ allocates. They are part of the scan-lowering cache key
 A loop's BLAS calls are small and come one per step: a multi-threaded BLAS
 wakes its threads for each (on a busy 2-core machine one 32x128x128 product
 took 16 ms instead of 20 us). `serial_blas()` gives the thread count setter
-of the BLAS that `matmul2` calls (`openblas_set_num_threads_local` of the
-private copy, or of SciPy's OpenBLAS), so a loop runs its steps
-single-threaded; None where that BLAS has none. Despite its name, in
-OpenBLAS 0.3.30 it sets the library's count for every thread (measured:
-another thread's product ran single-threaded meanwhile), so with SciPy's
-library a concurrent `scipy.linalg` call runs single-threaded while a loop
-runs; the private copy is the backend's alone.
+of the BLAS that Numba's `np.dot` calls (SciPy's OpenBLAS,
+`openblas_set_num_threads_local`), so a loop runs its steps single-threaded;
+None where that BLAS has none. Despite its name, in OpenBLAS 0.3.30 it sets
+the library's count for every thread (measured: another thread's product
+ran single-threaded meanwhile), so a concurrent `scipy.linalg` call runs
+single-threaded while a loop runs (NumPy's own OpenBLAS is not touched).
 """
 
 from __future__ import annotations
@@ -37,33 +33,32 @@ import os
 import numpy as np
 from numba import njit
 
-from . import native_blas
-from .native_gemm import gemm, matmul_loop  # noqa: F401  (generated loops call matmul_loop)
-
 SMALL_MATMUL = 1 << 13  # n*k*m at or below which the loop nest beats a BLAS call
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
 @njit(**_JIT)
-def matmul2_numpy(a, b, out):
-    """out = a @ b for 2-d float operands of out's dtype: loop when small, else np.dot."""
+def matmul_loop(a, b, out):
+    """out[n, m] = a[n, k] @ b[k, m] by an i-p-j loop nest (j innermost: vectorises)."""
+    n, k = a.shape
+    m = b.shape[1]
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = 0
+        for p in range(k):
+            aip = a[i, p]
+            for j in range(m):
+                out[i, j] += aip * b[p, j]
+
+
+@njit(**_JIT)
+def matmul2(a, b, out):
+    """out = a @ b for 2-d float operands of out's dtype: loop when small, else BLAS."""
     if a.shape[0] * a.shape[1] * b.shape[1] <= SMALL_MATMUL:
         matmul_loop(a, b, out)
     else:
         np.dot(a, b, out)
-
-
-@njit(**_JIT)
-def matmul2_native(a, b, out):
-    """As `matmul2_numpy`, with staticgraph's own BLAS above the loop's size."""
-    if a.shape[0] * a.shape[1] * b.shape[1] <= SMALL_MATMUL:
-        matmul_loop(a, b, out)
-    else:
-        gemm(a, b, out)
-
-
-matmul2 = matmul2_native if native_blas.load() is not None else matmul2_numpy
 
 
 @njit(**_JIT)
@@ -140,10 +135,7 @@ def copy4(dst, src):
 
 @functools.cache
 def serial_blas():
-    """`set(n) -> previous n` for the calling thread in the BLAS `matmul2` calls, or None."""
-    native = native_blas.load()
-    if native is not None:
-        return native.set_threads_local
+    """`set(n) -> previous n` in SciPy's OpenBLAS (see the module doc), or None."""
     try:
         import scipy
         import scipy.linalg.cython_blas  # noqa: F401  (loads the library)

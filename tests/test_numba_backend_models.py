@@ -12,7 +12,6 @@ import pytest
 from numba_backend_util import assert_close, numba_cache_dir, run_both  # noqa: F401
 
 import staticgraph as sg
-from staticgraph import native_blas
 from staticgraph.numba_backend import blas, choice, register_lowering, unregister_lowering
 
 N, D_IN, H, D_OUT, LR = 32, 50, 64, 4, 1e-5
@@ -76,9 +75,7 @@ def test_source_is_python_naming_the_user_lines(step):
     compile(main.split("\n", 1)[1], "<orchestrator>", "exec")
     assert "loss = sg.sum((sg.matmul(h_relu, w2) - y) ** 2)" in main  # the user's own line
     assert "test_numba_backend_models.py:" in main
-    # BLAS into a planned buffer: staticgraph's own copy where loaded, else NumPy's
-    call = "_gemm(x, w1, " if native_blas.load() is not None else "_matmul(x, w1, out="
-    assert call in main
+    assert "_matmul(x, w1, out=" in main  # BLAS into a planned buffer
     assert "written in place" in main  # both SGD updates go straight into the variables
     assert "@njit" in source  # the kernels follow
 
@@ -188,6 +185,20 @@ def test_probe_keeps_the_faster_option(monkeypatch):
             break
     assert probe.calls - calls == 2  # one call of each: the measurement stopped at once
     assert probe.wait == 2 * choice.REPROBE_S
+
+
+@pytest.mark.parametrize("wide_seconds, chosen", [(0.9, "safe"), (0.8, "wide")])
+def test_probe_takes_the_wider_option_only_by_a_margin(monkeypatch, wide_seconds, chosen):
+    """The option on more cores must beat the safe one by choice.MARGIN (15%)."""
+    now = [0.0]
+    monkeypatch.setattr(choice.time, "perf_counter", lambda: now[0])
+    probe = choice.Probe(default=1, safe=1)  # as BlasChoice: option 1 = one thread
+    seconds = {1: 1.0, 0: wide_seconds}
+    for _ in range(choice.WARM_CALLS + 2 * choice.PROBE_CALLS):
+        option = probe.pick()
+        now[0] += seconds[option]
+        probe.done()
+    assert probe.best == (1 if chosen == "safe" else 0)
 
 
 def test_blas_choice_restores_the_thread_count():

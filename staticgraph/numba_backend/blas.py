@@ -1,4 +1,4 @@
-"""The BLAS thread count around a step of matmuls.
+"""NumPy's BLAS threads around a step of small matmuls.
 
 OpenBLAS splits even a 64x1000x100 product over every core. On a quiet
 machine that is up to a core-count faster; on a loaded one (two cores
@@ -11,22 +11,10 @@ at NumPy's default, keeps the faster, and measures again every couple of
 seconds. Switching costs two C calls (under a microsecond); the thread
 count is restored after every call, exceptions included.
 
-The BLAS is the one the step's matmuls call: staticgraph's own copy
-(`native_blas`) where one is loaded, else NumPy's bundled OpenBLAS (with
-another BLAS this is a no-op). With the own copy the bound is 4x higher
-(2**26 multiply-adds): its worker threads compete for the cores with every
-other pool in the process (NumPy's OpenBLAS, PyTorch's OpenMP, XLA's),
-whose workers spin for a while after each call of theirs, and measured
-under that contention the RNN benchmark's two-thread 128x3200x128 products
-(52M multiply-adds) made its step 5x slower than one thread. The bound
-keeps the cost of measuring small on a machine with many cores, where one
-thread is the slow option: one call of a product this size on one thread
-takes about 2 ms.
-
 `GRAPHCOMPARE_BLAS_SINGLE_MAX` sets the bound in multiply-adds (0: never
-touch the thread count). The count is process-wide for its library: with
-NumPy's, another Python thread calling NumPy's BLAS during the step runs at
-the chosen count too (the own copy is nobody else's).
+touch the thread count). Only NumPy's bundled OpenBLAS is recognised; with
+another BLAS this is a no-op. The count is process-wide: another Python
+thread calling NumPy's BLAS during the step runs at the chosen count too.
 """
 
 from __future__ import annotations
@@ -40,30 +28,22 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import native_blas
 from .choice import Probe
 
 ENV_VAR = "GRAPHCOMPARE_BLAS_SINGLE_MAX"
 DEFAULT_SINGLE_MAX = 1 << 24  # multiply-adds (33.5 MFLOP)
-NATIVE_SINGLE_MAX = 1 << 26  # with staticgraph's own BLAS copy (see the module doc)
 
 
 def single_max() -> int:
-    """The largest matmul (multiply-adds) whose thread count is measured."""
-    default = DEFAULT_SINGLE_MAX if native_blas.load() is None else NATIVE_SINGLE_MAX
     try:
-        return int(os.environ.get(ENV_VAR, default))
+        return int(os.environ.get(ENV_VAR, DEFAULT_SINGLE_MAX))
     except ValueError:
-        return default
+        return DEFAULT_SINGLE_MAX
 
 
 @functools.cache
 def _openblas() -> tuple[Callable, Callable] | None:
-    """(get_num_threads, set_num_threads) of the BLAS the step's matmuls call:
-    staticgraph's own copy (`native_blas`) where loaded, else NumPy's OpenBLAS."""
-    native = native_blas.load()
-    if native is not None:
-        return native.threads, native.set_threads
+    """(get_num_threads, set_num_threads) of NumPy's bundled OpenBLAS, or None."""
     libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
     for path in glob.glob(os.path.join(libs, "*openblas*")):
         try:
@@ -86,7 +66,7 @@ class BlasChoice:
 
     def __init__(self, eligible: bool) -> None:
         self.eligible = eligible and _openblas() is not None
-        self.probe = Probe(default=1)
+        self.probe = Probe(default=1, safe=1)  # one thread is the safe option
 
     def enter(self) -> int:
         """Set the thread count for this call; the count to restore (0: unchanged)."""

@@ -25,7 +25,6 @@ import numpy as np
 from shared_ops import format_site
 
 from ..ir import Eqn, Graph, Var
-from ..native_gemm import gemm
 from ..passes import plan_memory
 from ..passes.symbolic import size_of
 from . import blas, runtime
@@ -35,7 +34,7 @@ from .prepare import Entry, KeyBuffers, Storage, Unplannable, shape_determined
 # arrays (a GPU) passes replacements as `Compilation(arrays=...)`.
 CPU_ARRAYS: dict[str, Any] = {
     "np": np, "_matmul": np.matmul, "_copyto": np.copyto, "_empty_like": np.empty_like,
-    "_empty": np.empty, "_gemm": gemm,
+    "_empty": np.empty,
 }
 BASE_NAMESPACE: dict[str, Any] = {
     "_refs": runtime.refcount, "_own_state": runtime.own_state, "_commit": runtime.commit,

@@ -5,9 +5,7 @@ In order of preference (`lower_eqn`):
 2. `fused` ops, and lone elementwise ops as one-op kernels (`kernels.py`);
 3. views (transpose, reshape, expand_dims, squeeze, broadcast_to,
    stop_gradient, reshape_like, basic getitem): a NumPy view, no copy;
-4. `matmul` into its planned buffer: `_gemm(a, b, buf)` (staticgraph's own
-   BLAS, `native_blas`, for 2-d float products where a copy is loaded), else
-   `np.matmul(a, b, out=buf)` (NumPy's BLAS);
+4. `matmul` into its planned buffer: `np.matmul(a, b, out=buf)` (BLAS);
 5. unfused `sum`/`max`/`mean` of a float array: `np.sum(x, axis, out=buf)`;
 6. `cond`: a Python `if` over two sub-orchestrators;
 7. anything else: the primitive's reference `impl` (or `eval_with`, with
@@ -22,15 +20,12 @@ import time
 
 import numpy as np
 
-from .. import native_blas
 from ..control import cond_p
 from ..ir import Eqn, Graph, Var
-from ..native_gemm import prepare as prepare_gemm
 from ..passes import make_fused_eqn
 from ..passes.common import is_fused
 from ..passes.fusion import fusible
 from ..passes.memory import is_view
-from ..scan_lowering_ops import BLAS_DTYPES
 from .hooks import lowering_for
 from .kernels import lower_kernel
 
@@ -80,7 +75,7 @@ def lower_eqn(lw, eqn: Eqn) -> None:
         lower_view(lw, eqn, label)
     elif eqn.prim.name == "matmul" and writable(lw, eqn):
         lw.matmuls.append(eqn)
-        lower_into(lw, eqn, label, _matmul_template(lw, eqn))
+        lower_into(lw, eqn, label, "_matmul({0}, {1}, out={out})")
     elif eqn.prim.name in REDUCERS and writable(lw, eqn) and _float_same_dtype(eqn):
         reducer = lw.global_(f"_np_{eqn.prim.name}", REDUCERS[eqn.prim.name])
         axis, keep = eqn.params["axis"], eqn.params["keepdims"]
@@ -106,20 +101,6 @@ def writable(lw, eqn: Eqn) -> bool:
 def _float_same_dtype(eqn: Eqn) -> bool:
     x, out = eqn.inputs[0], eqn.outputs[0]
     return np.dtype(x.dtype) == np.dtype(out.dtype) and np.dtype(out.dtype).kind == "f"
-
-
-def _matmul_template(lw, eqn: Eqn) -> str:
-    """staticgraph's own BLAS (`native_blas`) for a 2-d float product on the CPU
-    arrays, where a copy is loaded; else NumPy's matmul."""
-    a, b = eqn.inputs
-    out = eqn.outputs[0]
-    native = (lw.ns["_matmul"] is np.matmul and len(a.shape) == 2 and len(b.shape) == 2
-              and a.dtype == b.dtype == out.dtype and np.dtype(out.dtype).name in BLAS_DTYPES
-              and native_blas.load() is not None)
-    if not native:
-        return "_matmul({0}, {1}, out={out})"
-    prepare_gemm(out.dtype)
-    return "_gemm({0}, {1}, {out})"
 
 
 def lower_into(lw, eqn: Eqn, label: str, template: str) -> None:
