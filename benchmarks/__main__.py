@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 import time
 import traceback
@@ -47,6 +48,12 @@ METHOD = """\
   machine (see the load average in the machine line), a multi-threaded BLAS call can
   take many times longer; `--threads 1` gives steadier ratios when parallelism is not
   what is being compared.
+- OpenBLAS picks its kernels for the CPU when it loads, unless `OPENBLAS_CORETYPE`
+  forces them (the machine line says which it is, threadpoolctl which kernels run).
+  Some machines set it for every process, to keep older OpenBLAS builds off kernels
+  they get wrong; it then slows every BLAS user alike (NumPy, and the numba backend
+  through SciPy's OpenBLAS) but not XLA. {coretype}
+  To unset it for one run: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE make bench`.
 - A peer that cannot be imported reads "not installed"; `make bench` tries to install
   the `bench` extra (PyTorch CPU, JAX, threadpoolctl) first.
 - Adding a bench: a module `benchmarks/bench_<name>.py` with a function
@@ -138,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = PRESETS["tiny" if args.tiny else "quick" if args.quick else "full"]
     ctx = BenchContext(settings)
     runs = [(b, run_bench(b, ctx)) for b in select(benches, args.only)]
-    method = METHOD.format(min_ms=settings.min_sample_s * 1e3, repeats=settings.repeats)
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    coretype = (f"In this run it was set to {core}." if core else
+                "In this run it was not set.")
+    method = METHOD.format(min_ms=settings.min_sample_s * 1e3, repeats=settings.repeats,
+                           coretype=coretype)
     page = render_page(runs, settings.name, machine_line(load_at_start), method)
     if args.out == "-":
         sys.stdout.write(page)
