@@ -27,14 +27,14 @@ from shared_ops import format_site
 from ..ir import Eqn, Graph, Var
 from ..passes import plan_memory
 from ..passes.symbolic import size_of
-from . import blas, runtime
+from . import blas, gemm, runtime
 from .prepare import Entry, KeyBuffers, Storage, Unplannable, shape_determined
 
 # What generated code calls to allocate and multiply: a target with its own
 # arrays (a GPU) passes replacements as `Compilation(arrays=...)`.
 CPU_ARRAYS: dict[str, Any] = {
     "np": np, "_matmul": np.matmul, "_copyto": np.copyto, "_empty_like": np.empty_like,
-    "_empty": np.empty,
+    "_empty": np.empty, "_gemm_update": gemm.gemm_update,
 }
 BASE_NAMESPACE: dict[str, Any] = {
     "_refs": runtime.refcount, "_own_state": runtime.own_state, "_commit": runtime.commit,

@@ -76,6 +76,9 @@ def lower_eqn(lw, eqn: Eqn) -> None:
     elif eqn.prim.name == "matmul" and writable(lw, eqn):
         lw.matmuls.append(eqn)
         lower_into(lw, eqn, label, "_matmul({0}, {1}, out={out})")
+    elif eqn.prim.name == "gemm_update" and writable(lw, eqn) and "_gemm_update" in lw.ns:
+        lw.matmuls.append(eqn)
+        lower_gemm_update(lw, eqn, label)
     elif eqn.prim.name in REDUCERS and writable(lw, eqn) and _float_same_dtype(eqn):
         reducer = lw.global_(f"_np_{eqn.prim.name}", REDUCERS[eqn.prim.name])
         axis, keep = eqn.params["axis"], eqn.params["keepdims"]
@@ -101,6 +104,18 @@ def writable(lw, eqn: Eqn) -> bool:
 def _float_same_dtype(eqn: Eqn) -> bool:
     x, out = eqn.inputs[0], eqn.outputs[0]
     return np.dtype(x.dtype) == np.dtype(out.dtype) and np.dtype(out.dtype).kind == "f"
+
+
+def lower_gemm_update(lw, eqn: Eqn, label: str) -> None:
+    """One BLAS call accumulating into the output's buffer; a copy of the
+    accumulator `c` first unless the plan gave the output c's own storage."""
+    c, out = eqn.inputs[2], eqn.outputs[0]
+    kind = lw.storage_kind(out)
+    shared = (kind == "state" and lw.storage.into_variable[out] is c) or \
+        (kind == "slot" and lw.storage.in_place.get(out) is c)
+    alpha = eqn.params["sign"] * eqn.params["scale"]
+    copy = "" if shared else "_copyto({out}, {2}); "
+    lower_into(lw, eqn, label, copy + f"_gemm_update({{0}}, {{1}}, {{out}}, {alpha!r})")
 
 
 def lower_into(lw, eqn: Eqn, label: str, template: str) -> None:

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..ir import Graph, Var
 from ..passes import DEFAULT_PASSES, optimize
-from . import program_cache
+from ..passes.gemm_update import fuse_gemm_update
+from . import gemm, program_cache
 from .explain import describe
 from .hooks import register_builtin_lowerings
 from .program import Compilation, lower_program
@@ -18,9 +19,14 @@ from .program import Compilation, lower_program
 
 def _default_passes() -> tuple:
     """Scan rewrites (reuse forward outputs in BPTT, hoist per-step-independent
-    work, sink weight-gradient sums) on the whole program, then the usual ones."""
+    work, sink weight-gradient sums) on the whole program, then the usual ones,
+    with updates `w - lr * (a @ b)` made one BLAS call (`passes.gemm_update`)
+    before elementwise fusion, where NumPy's BLAS offers the call."""
     from ..scan_lowering import SCAN_PASSES
-    return tuple(SCAN_PASSES) + tuple(DEFAULT_PASSES)
+    passes = list(DEFAULT_PASSES)
+    if gemm.available():
+        passes.insert(len(passes) - 1, ("gemm_update", fuse_gemm_update))
+    return tuple(SCAN_PASSES) + tuple(passes)
 
 
 class NumbaRunner:

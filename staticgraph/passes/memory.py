@@ -24,7 +24,10 @@ every call. Over the top-level equations, in order:
   input's slot (`in_place[out] = input`: every element is read before it is
   written). An update value computed that way from its own variable, when
   nothing reads the variable afterwards, is written straight into the
-  variable's storage (`into_variable[value] = variable`).
+  variable's storage (`into_variable[value] = variable`). A primitive that
+  names the inputs it may overwrite (`extra["overwrites"]`, `gemm_update`'s
+  accumulator) gets the same, when none of its other operands views that
+  input's memory (a GEMM reads them while it writes).
 """
 
 from __future__ import annotations
@@ -98,6 +101,15 @@ def writes_elementwise(eqn: Eqn) -> bool:
     return bool(eqn.prim.elementwise or eqn.prim.extra.get("fused"))
 
 
+def overwritable(eqn: Eqn) -> list[Var]:
+    """The inputs whose buffer the output may take: every input of an elementwise
+    or fused op, the ones `extra["overwrites"]` names for others, else none."""
+    if writes_elementwise(eqn):
+        return eqn.in_vars
+    positions = eqn.prim.extra.get("overwrites", ())
+    return [eqn.inputs[j] for j in positions if isinstance(eqn.inputs[j], Var)]
+
+
 def _same(a: Var, b: Var) -> bool:
     return tuple(a.shape) == tuple(b.shape) and np.dtype(a.dtype) == np.dtype(b.dtype)
 
@@ -148,14 +160,15 @@ class _Planner:
     def place(self, i: int, eqn: Eqn, out: Var, taken: set[int]) -> None:
         if out in self.views or out in self.escapes:
             return
-        if writes_elementwise(eqn):
+        candidates = overwritable(eqn)
+        if candidates:
             var = self.updates.get(out)
-            if var is not None and var in eqn.in_vars and self.last.get(var) == i \
+            if var is not None and var in candidates and self.last.get(var) == i \
                     and var not in self.into_variable.values() and _same(var, out) \
                     and self.may_overwrite(eqn, out, var):
                 self.into_variable[out] = var
                 return
-            for x in eqn.in_vars:
+            for x in candidates:
                 slot = self.slot_of.get(x)
                 if slot is not None and slot not in taken and self.last[x] == i and \
                         _same(x, out) and self.may_overwrite(eqn, out, x):
@@ -172,6 +185,11 @@ class _Planner:
         if group is not None and group.reduction is not None and out is eqn.outputs[-1]:
             return False
         root = self.views.get(x, x)
+        if not writes_elementwise(eqn):  # every other operand, even `x` itself again
+            positions = eqn.prim.extra["overwrites"]
+            others = [y for j, y in enumerate(eqn.inputs)
+                      if isinstance(y, Var) and j not in positions]
+            return not any(self.views.get(y, y) is root for y in others)
         return not any(self.views.get(y, y) is root for y in eqn.in_vars if y is not x)
 
     def pick(self, v: Var) -> int:

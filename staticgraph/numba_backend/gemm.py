@@ -1,0 +1,85 @@
+"""`gemm_update(a, b, out, alpha)`: `out += alpha * (a @ b)` in one BLAS call.
+
+The lowering of `passes.gemm_update` (an SGD update fused into its
+gradient's matmul). NumPy has no GEMM with a `beta`, so this calls
+`cblas_dgemm`/`cblas_sgemm` of NumPy's own bundled OpenBLAS through ctypes:
+the same library, kernels and thread pool as every `np.matmul` of the step
+(a second BLAS would bring a second spinning pool: docs/compiler.md).
+About 4 us of Python per call. `available()` is False where NumPy's BLAS is
+not its bundled OpenBLAS; the numba backend then does not run the pass.
+
+Operands BLAS can read in place are those with unit stride along one axis
+(C or Fortran order, a transpose, a row slice), and `out` C-contiguous;
+anything else takes NumPy (`out += alpha * (a @ b)`, allocating).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+
+import numpy as np
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+@functools.cache
+def _cblas() -> dict | None:
+    """{dtype: cblas_?gemm} of NumPy's bundled OpenBLAS, or None."""
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_", ""):
+            for suffix in ("64_", ""):
+                fns = {t: getattr(lib, f"{prefix}cblas_{c}gemm{suffix}", None)
+                       for t, c in ((np.float64, "d"), (np.float32, "s"))}
+                if None in fns.values():
+                    continue
+                index = ctypes.c_int64 if suffix else ctypes.c_int
+                for t, fn in fns.items():
+                    real = ctypes.c_double if t is np.float64 else ctypes.c_float
+                    ptr = ctypes.c_void_p
+                    fn.argtypes = [ctypes.c_int] * 3 + [index] * 3 + [real, ptr, index, ptr,
+                                                                      index, real, ptr, index]
+                    fn.restype = None
+                return fns
+    return None
+
+
+def available() -> bool:
+    return _cblas() is not None
+
+
+def _layout(x: np.ndarray) -> tuple[int, int] | None:
+    """(transpose flag, leading dimension) for cblas, or None (no unit stride)."""
+    rows, cols = x.shape
+    item = x.itemsize
+    s0, s1 = x.strides
+    if cols <= 1 or s1 == item:
+        ld = s0 // item if rows > 1 else max(cols, 1)
+        if s0 % item == 0 and ld >= max(cols, 1):
+            return _NO_TRANS, ld
+    if rows <= 1 or s0 == item:
+        ld = s1 // item if cols > 1 else max(rows, 1)
+        if s1 % item == 0 and ld >= max(rows, 1):
+            return _TRANS, ld
+    return None
+
+
+def gemm_update(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float) -> None:
+    """out += alpha * (a @ b); `out` must not overlap `a` or `b`."""
+    fn = _cblas()[out.dtype.type]
+    la, lb = _layout(a), _layout(b)
+    m, n = out.shape
+    if la is None or lb is None or not out.flags.c_contiguous:
+        np.add(out, np.multiply(alpha, np.matmul(a, b)).astype(out.dtype, copy=False),
+               out=out)
+        return
+    if m and n:
+        fn(_ROW_MAJOR, la[0], lb[0], m, n, a.shape[1], alpha, a.ctypes.data, la[1],
+           b.ctypes.data, lb[1], 1.0, out.ctypes.data, max(n, 1))
