@@ -41,23 +41,33 @@ def single_max() -> int:
         return DEFAULT_SINGLE_MAX
 
 
-@functools.cache
-def _openblas() -> tuple[Callable, Callable] | None:
-    """(get_num_threads, set_num_threads) of NumPy's bundled OpenBLAS, or None."""
+def numpy_openblas(*names: str) -> tuple[list, str] | None:
+    """The functions `names` (without SciPy's prefix and the ILP64 suffix) of
+    NumPy's bundled OpenBLAS, and the suffix found ('64_': 64-bit integer
+    arguments), or None when NumPy's BLAS is not that library."""
     libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in glob.glob(os.path.join(libs, "*openblas*")):
+    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
         for prefix in ("scipy_", ""):
             for suffix in ("64_", ""):
-                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-                put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    put.argtypes = [ctypes.c_int]
-                    return get, put
+                fns = [getattr(lib, f"{prefix}{name}{suffix}", None) for name in names]
+                if None not in fns:
+                    return fns, suffix
     return None
+
+
+@functools.cache
+def _openblas() -> tuple[Callable, Callable] | None:
+    """(get_num_threads, set_num_threads) of NumPy's bundled OpenBLAS, or None."""
+    found = numpy_openblas("openblas_get_num_threads", "openblas_set_num_threads")
+    if found is None:
+        return None
+    (get, put), _ = found
+    put.argtypes = [ctypes.c_int]
+    return get, put
 
 
 class BlasChoice:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import glob
-import os
 
 import numpy as np
+
+from .blas import numpy_openblas
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
@@ -28,27 +28,16 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 @functools.cache
 def _cblas() -> dict | None:
     """{dtype: cblas_?gemm} of NumPy's bundled OpenBLAS, or None."""
-    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_", ""):
-            for suffix in ("64_", ""):
-                fns = {t: getattr(lib, f"{prefix}cblas_{c}gemm{suffix}", None)
-                       for t, c in ((np.float64, "d"), (np.float32, "s"))}
-                if None in fns.values():
-                    continue
-                index = ctypes.c_int64 if suffix else ctypes.c_int
-                for t, fn in fns.items():
-                    real = ctypes.c_double if t is np.float64 else ctypes.c_float
-                    ptr = ctypes.c_void_p
-                    fn.argtypes = [ctypes.c_int] * 3 + [index] * 3 + [real, ptr, index, ptr,
-                                                                      index, real, ptr, index]
-                    fn.restype = None
-                return fns
-    return None
+    found = numpy_openblas("cblas_dgemm", "cblas_sgemm")
+    if found is None:
+        return None
+    fns, suffix = found
+    index, ptr = (ctypes.c_int64 if suffix else ctypes.c_int), ctypes.c_void_p
+    for fn, real in zip(fns, (ctypes.c_double, ctypes.c_float)):
+        fn.argtypes = [ctypes.c_int] * 3 + [index] * 3 + [real, ptr, index, ptr, index, real,
+                                                          ptr, index]
+        fn.restype = None
+    return dict(zip((np.float64, np.float32), fns))
 
 
 def available() -> bool:
@@ -71,6 +60,10 @@ def _layout(x: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
+def _address(x: np.ndarray) -> int:
+    return x.__array_interface__["data"][0]
+
+
 def gemm_update(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float) -> None:
     """out += alpha * (a @ b); `out` must not overlap `a` or `b`."""
     fn = _cblas()[out.dtype.type]
@@ -80,6 +73,6 @@ def gemm_update(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float) -> 
         np.add(out, np.multiply(alpha, np.matmul(a, b)).astype(out.dtype, copy=False),
                out=out)
         return
-    if m and n:
-        fn(_ROW_MAJOR, la[0], lb[0], m, n, a.shape[1], alpha, a.ctypes.data, la[1],
-           b.ctypes.data, lb[1], 1.0, out.ctypes.data, max(n, 1))
+    if m and n:  # addresses from __array_interface__: `.ctypes` caches objects per array
+        fn(_ROW_MAJOR, la[0], lb[0], m, n, a.shape[1], alpha, _address(a), la[1],
+           _address(b), lb[1], 1.0, _address(out), max(n, 1))
