@@ -76,7 +76,7 @@ class BlasChoice:
 
     def __init__(self, eligible: bool) -> None:
         self.eligible = eligible and _openblas() is not None
-        self.probe = Probe(default=1, safe=1)  # one thread is the safe option
+        self.probe = Probe(default=1)
 
     def enter(self) -> int:
         """Set the thread count for this call; the count to restore (0: unchanged)."""

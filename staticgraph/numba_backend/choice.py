@@ -10,11 +10,6 @@ again later: 2 s after a switch, twice as long each time the best stays
 best (up to 8 s: the load of a shared machine changes within seconds, and a
 choice made under a passing load must not outlive it), and a measurement
 stops at the first call of the other option that is 3x slower than the best.
-One option is the safe one (one thread, a serial kernel): the other, which
-needs a second core, must be faster by `MARGIN` to be chosen. A second core
-on a shared machine can vanish at any moment, and a choice that gains a few
-percent on two threads lost 30% and more when it did (the RNN benchmark's
-step at 7.2 ms on two threads against 5.3 ms on one, in a loaded run).
 Results do not depend on the choice: only where the work runs does.
 """
 
@@ -29,7 +24,6 @@ REPROBE_S = 2.0  # seconds to the next measurement after a switch
 MAX_WAIT_S = 8.0  # the wait doubles while the best stays best, up to this
 ABORT_RATIO = 3.0  # a call of the other option this much slower ends the measurement
 WARM_CALLS = 2  # calls left alone at first (compiles, first touches of memory)
-MARGIN = 0.15  # the option using more cores must be this much faster to be chosen
 
 
 class Probe:
@@ -40,12 +34,10 @@ class Probe:
     (under contention the slow option can cost tens of milliseconds a call).
     """
 
-    __slots__ = ("best", "safe", "calls", "left", "samples", "next_probe", "current", "start",
-                 "wait")
+    __slots__ = ("best", "calls", "left", "samples", "next_probe", "current", "start", "wait")
 
-    def __init__(self, default: int = 1, safe: int | None = None) -> None:
+    def __init__(self, default: int = 1) -> None:
         self.best = default
-        self.safe = default if safe is None else safe  # the option on fewer cores
         self.calls = 0
         self.left = 0  # calls left in the running measurement
         self.samples: tuple[list, list] = ([], [])
@@ -81,10 +73,8 @@ class Probe:
             switched = False
             if all(self.samples):  # the mean, not the median: a descheduled thread's
                 means = [statistics.fmean(s) for s in self.samples]  # tail counts
-                wide = 1 - self.safe
-                pick = wide if means[wide] < (1 - MARGIN) * means[self.safe] else self.safe
-                switched = pick != self.best
-                self.best = pick
+                switched = means[1 - self.best] < means[self.best]
+                self.best = 1 - self.best if switched else self.best
             self._next(end, switched)
 
     def _next(self, now: float, switched: bool) -> None:
@@ -104,7 +94,7 @@ class VariantChoice:
         self.names = (serial, parallel)
         self.fns = (kernel.fns[serial], kernel.fns[parallel])
         self.ready = [False, False]
-        self.probe = Probe(default=1, safe=0)  # serial is the safe option
+        self.probe = Probe(default=1)
 
     def __call__(self, *args: Any) -> None:
         i = self.probe.pick()
