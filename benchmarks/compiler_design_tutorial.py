@@ -29,6 +29,7 @@ from staticgraph.compiler.compile import compile_group
 from staticgraph.compiler.group import GroupBuilder
 
 from .compiler_design import ROOT, interleaved, medians
+from .tutorial_steps import jax_step as _jax_step
 from .tutorial_steps import numpy_step as _numpy_step
 
 N, D_IN, H, D_OUT, LR = 64, 1000, 100, 10, 1e-6
@@ -173,26 +174,13 @@ def blas_floor(d: dict):
 
 
 def jax_step(d: dict):
+    """`tutorial_steps.jax_step` (the benchmarks' JAX step), or None without JAX."""
     try:
         import jax
-        import jax.numpy as jnp
     except ImportError:
         return None
     jax.config.update("jax_enable_x64", True)
-
-    def loss_fn(w1, w2, x, y):
-        return jnp.sum((jnp.maximum(x @ w1, 0) @ w2 - y) ** 2)
-
-    @jax.jit
-    def update(w1, w2, x, y):
-        loss, (g1, g2) = jax.value_and_grad(loss_fn, argnums=(0, 1))(w1, w2, x, y)
-        return loss, w1 - LR * g1, w2 - LR * g2
-    state = {k: jnp.asarray(v) for k, v in d.items()}
-
-    def step() -> float:
-        loss, state["w1"], state["w2"] = update(state["w1"], state["w2"], state["x"], state["y"])
-        return float(loss)
-    return step
+    return _jax_step(jax, d, LR)
 
 
 COMPILE_SCRIPT = textwrap.dedent("""

@@ -129,6 +129,6 @@ def test_blas_call_matches_numpy_for_every_layout(m, k, n, dtype, seed):
             out = c.copy()
             gemm.gemm_update(a_view, b_view, out, -0.5)
             np.testing.assert_allclose(out, c - 0.5 * (a @ b), rtol=tol, atol=tol)
-    out_t = np.array(c, order="F", copy=True)  # not C-contiguous (if 2-d): the NumPy path
+    out_t = np.array(c, order="F", copy=True)  # not C-contiguous (if 2-d): through a copy
     gemm.gemm_update(a, b, out_t, 2.0)
     np.testing.assert_allclose(out_t, c + 2.0 * (a @ b), rtol=tol, atol=tol)

@@ -8,9 +8,10 @@ the same library, kernels and thread pool as every `np.matmul` of the step
 About 4 us of Python per call. `available()` is False where NumPy's BLAS is
 not its bundled OpenBLAS; the numba backend then does not run the pass.
 
-Operands BLAS can read in place are those with unit stride along one axis
-(C or Fortran order, a transpose, a row slice), and `out` C-contiguous;
-anything else takes NumPy (`out += alpha * (a @ b)`, allocating).
+BLAS reads operands with unit stride along one axis (C or Fortran order, a
+transpose, a row slice) in place; others are copied first. `out` is a
+planned buffer or a variable's own storage, both C-contiguous (any other
+goes through a C-contiguous copy).
 """
 
 from __future__ import annotations
@@ -64,15 +65,24 @@ def _address(x: np.ndarray) -> int:
     return x.__array_interface__["data"][0]
 
 
+def _operand(x: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(array, transpose flag, leading dimension) BLAS can read: `x`, or a copy."""
+    layout = _layout(x)
+    if layout is None:
+        x = np.ascontiguousarray(x)
+        layout = (_NO_TRANS, max(x.shape[1], 1))
+    return x, *layout
+
+
 def gemm_update(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float) -> None:
-    """out += alpha * (a @ b); `out` must not overlap `a` or `b`."""
-    fn = _cblas()[out.dtype.type]
-    la, lb = _layout(a), _layout(b)
-    m, n = out.shape
-    if la is None or lb is None or not out.flags.c_contiguous:
-        np.add(out, np.multiply(alpha, np.matmul(a, b)).astype(out.dtype, copy=False),
-               out=out)
+    """out += alpha * (a @ b); `out` overlaps neither operand."""
+    if not out.flags.c_contiguous:  # not one of the backend's buffers: through a copy
+        tmp = np.ascontiguousarray(out)
+        gemm_update(a, b, tmp, alpha)
+        np.copyto(out, tmp)
         return
+    (a, ta, lda), (b, tb, ldb) = _operand(a), _operand(b)
+    m, n = out.shape
     if m and n:  # addresses from __array_interface__: `.ctypes` caches objects per array
-        fn(_ROW_MAJOR, la[0], lb[0], m, n, a.shape[1], alpha, _address(a), la[1],
-           _address(b), lb[1], 1.0, _address(out), max(n, 1))
+        _cblas()[out.dtype.type](_ROW_MAJOR, ta, tb, m, n, a.shape[1], alpha, _address(a),
+                                 lda, _address(b), ldb, 1.0, _address(out), n)

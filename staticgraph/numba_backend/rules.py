@@ -76,7 +76,7 @@ def lower_eqn(lw, eqn: Eqn) -> None:
     elif eqn.prim.name == "matmul" and writable(lw, eqn):
         lw.matmuls.append(eqn)
         lower_into(lw, eqn, label, "_matmul({0}, {1}, out={out})")
-    elif eqn.prim.name == "gemm_update" and writable(lw, eqn) and "_gemm_update" in lw.ns:
+    elif eqn.prim.name == "gemm_update" and writable(lw, eqn):
         lw.matmuls.append(eqn)
         lower_gemm_update(lw, eqn, label)
     elif eqn.prim.name in REDUCERS and writable(lw, eqn) and _float_same_dtype(eqn):

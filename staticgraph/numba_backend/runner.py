@@ -25,7 +25,8 @@ def _default_passes() -> tuple:
     from ..scan_lowering import SCAN_PASSES
     passes = list(DEFAULT_PASSES)
     if gemm.available():
-        passes.insert(len(passes) - 1, ("gemm_update", fuse_gemm_update))
+        fuse = [name for name, _ in passes].index("fuse")
+        passes.insert(fuse, ("gemm_update", fuse_gemm_update))
     return tuple(SCAN_PASSES) + tuple(passes)
 
 

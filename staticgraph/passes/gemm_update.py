@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import AbstractArray, Primitive
+from shared_ops import REGISTRY, AbstractArray, Primitive
 
 from ..ir import Eqn, Graph, Var
 from .common import map_subgraphs
@@ -32,8 +32,9 @@ FLOATS = ("float32", "float64")
 
 
 def _impl(a, b, c, *, scale: float, sign: int):
-    product = np.multiply(scale, np.matmul(a, b)).astype(c.dtype, copy=False)
-    return np.subtract(c, product) if sign < 0 else np.add(c, product)
+    """The ops it stands for, through their own impls: matmul, mul, then sub or add."""
+    product = REGISTRY["mul"].impl(scale, REGISTRY["matmul"].impl(a, b))
+    return REGISTRY["sub" if sign < 0 else "add"].impl(c, product)
 
 
 def _abstract_eval(a, b, c, *, scale: float, sign: int) -> AbstractArray:
