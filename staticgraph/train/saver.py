@@ -61,6 +61,7 @@ class Saver:
     def save(self, sess, path) -> str:
         """Write the variables' current values to `path` (".npz" is appended when
         missing); returns the path written. The file is replaced atomically."""
+        sess.check_open("Saver.save")
         path = _npz_path(path)
         values = {name: sess.get(var) for name, var in self._named(sess).items()}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,7 @@ class Saver:
 
     def restore(self, sess, path) -> None:
         """Set the variables from `path`, after checking names, shapes and dtypes."""
+        sess.check_open("Saver.restore")
         path = _npz_path(path)
         if not path.exists():
             raise FileNotFoundError(f"Saver.restore: no checkpoint file {str(path)!r}")
