@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import linecache
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -153,6 +154,7 @@ class LoweredGraph:
                                    f"#{id(self):x}>"
         linecache.cache[filename] = (len(self.source), None,
                                      self.source.splitlines(True), filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)  # released with it
         ns = lw.ns
         ns["BUFFERS"], ns["PREPARE"] = self.buffers, self.prepare
         exec(compile(self.source, filename, "exec"), ns)
