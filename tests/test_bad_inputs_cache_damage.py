@@ -47,7 +47,7 @@ def caught(fn) -> list[str]:
     return [str(w.message) for w in log if issubclass(w.category, KernelCacheWarning)]
 
 
-@documents("staticgraph compiler", "a checksum file that holds valid JSON of another shape "
+@documents("data and state", "a checksum file that holds valid JSON of another shape "
            "(`[]`, `5`, `\"str\"`, entries that are not [sha, size, time])")
 @pytest.mark.parametrize("content", ["[]", "5", '"str"', "null", '{"a": 1}',
                                      '{"a": ["x", 1]}'])
@@ -146,6 +146,7 @@ def test_read_only_cache_dir_warns_once_and_leaves_no_temp_dir(tmp_path):
                 path.chmod(stat.S_IRWXU)
 
 
+@documents("data and state", "a cache dir that cannot be written (read-only)")
 def test_unwritable_cache_dir_in_process_warns_once_and_carries_on(tmp_path, monkeypatch):
     """As a read-only dir behaves for a user who is not root: every write refused."""
     import staticgraph.compiler.cache as cache_module
@@ -172,7 +173,7 @@ def test_unusable_cache_dir_leaves_no_temp_dir(tmp_path):
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
-@documents("staticgraph compiler", "the cache dir removed while the process runs")
+@documents("data and state", "the cache dir removed while the process runs")
 def test_cache_dir_removed_while_running_warns_once_and_carries_on(tmp_path):
     cache = KernelCache(tmp_path / "c")
     compile_and_check(cache, "before")

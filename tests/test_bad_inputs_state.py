@@ -34,9 +34,9 @@ class Model:
             self.x = sg.placeholder((None,), F64, name="x")
             self.w = sg.Variable(np.zeros(3), name="w")
             self.v = sg.Variable(np.zeros(()), name="v")
+            new_w = sg.assign_add(self.w, np.ones(3))  # computed (in place) before max
             self.line, self.peak = here(), sg.reduce_max(self.x)
-            self.step = sg.group(sg.assign_add(self.w, np.ones(3)),
-                                 sg.assign_add(self.v, self.peak))
+            self.step = sg.group(new_w, sg.assign_add(self.v, self.peak))
         self.sess = sg.Session(self.graph, backend=backend)
 
     def values(self) -> tuple:
