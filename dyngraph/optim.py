@@ -1,13 +1,15 @@
 """dg.optim: SGD (with momentum) and Adam, with torch.optim's update rules.
 
-Updates run in place on the parameters' storage, outside the tape. A step
-is all-or-nothing: every new value (parameters and optimizer state) is
-computed and checked first, then all are written, so a step that fails on
-one parameter (a gradient of the wrong shape or dtype) changes none.
+Updates run in place on the parameters' storage, outside the tape. Every
+optimizer's `step` is all-or-nothing (`Optimizer.__init_subclass__` wraps it):
+hyper-parameters and gradients are checked first, and a step that still fails
+part way puts back the parameters and optimizer state it had changed.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 
 import numpy as np
@@ -29,9 +31,37 @@ def check_hyper(name: str, value, low: float = 0.0, below: float | None = None) 
         raise ValueError(f"{name} must be {bounds}, got {value!r}")
 
 
+def _all_or_nothing(step):
+    """`step` checked first and undone when it fails part way (see the module doc)."""
+    @functools.wraps(step)
+    def checked_step(self, *args, **kwargs):
+        for group in self.param_groups:
+            self.check_group(group)
+        params = self.check_grads()
+        saved = [(p, p._data.copy()) for p in params]
+        state = copy.deepcopy(self.state)
+        try:
+            return step(self, *args, **kwargs)
+        except BaseException:
+            for p, data in saved:
+                if not np.array_equal(p._data, data, equal_nan=True):
+                    np.copyto(p._data, data)
+                    bump_version(p)
+            self.state = state
+            raise
+    checked_step.all_or_nothing = True
+    return checked_step
+
+
 class Optimizer:
-    """Holds parameters and per-parameter state; subclasses define `updates()`,
-    the new values of one step, which `step()` checks and writes."""
+    """Holds parameters and per-parameter state; subclasses define step() (made
+    all-or-nothing) and may add hyper-parameter checks in check_group()."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "all_or_nothing", False):
+            cls.step = _all_or_nothing(step)
 
     def __init__(self, params, defaults: dict) -> None:
         params = list(params)
@@ -46,11 +76,6 @@ class Optimizer:
                     raise ValueError("optimizer parameters must be tensors that require grad")
         self.state: dict = {}
 
-    def check_group(self, group: dict) -> None:
-        """ValueError for a bad hyper-parameter (learning rate < 0 or NaN, ...)."""
-        check_hyper("learning rate", group["lr"])
-        check_hyper("weight_decay", group.get("weight_decay", 0.0))
-
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
@@ -59,41 +84,42 @@ class Optimizer:
                 elif p.grad is not None:
                     p.grad.zero_()
 
-    def _grads(self, group):
-        name = type(self).__name__
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = p.grad._data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
-            if g.shape != p.shape:
-                raise ShapeError(f"{name}.step: the gradient of a parameter of shape "
-                                 f"{tuple(p.shape)} has shape {g.shape}; no parameter "
-                                 "was changed")
-            if g.dtype.kind != "f":
-                raise DTypeError(f"{name}.step: the gradient of a parameter has dtype "
-                                 f"{g.dtype}, not floating point; no parameter was changed")
-            yield p, p._data, g
+    def check_group(self, group: dict) -> None:
+        """ValueError for a bad hyper-parameter (a learning rate < 0 or NaN, ...)."""
+        check_hyper("learning rate", group["lr"])
+        check_hyper("weight_decay", group.get("weight_decay", 0.0))
 
-    def updates(self) -> tuple[list, list]:
-        """One step's new values, nothing written yet: `(params, state)` where
-        `params` holds (parameter, new array) and `state` (key, new state)."""
-        raise NotImplementedError(f"{type(self).__name__} must define updates()")
+    def check_grads(self) -> list:
+        """The parameters that have a gradient, each checked: a floating-point
+        array of the parameter's shape (ShapeError / DTypeError otherwise)."""
+        name, params = type(self).__name__, []
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad._data if isinstance(p.grad, Tensor) else None
+                if g is None:
+                    raise DTypeError(f"{name}.step: a parameter's grad is a "
+                                     f"{type(p.grad).__name__}, not a tensor; no parameter "
+                                     "was changed")
+                if g.shape != p._data.shape:
+                    raise ShapeError(f"{name}.step: the gradient of a parameter of shape "
+                                     f"{p._data.shape} has shape {g.shape}; no parameter "
+                                     "was changed")
+                if g.dtype.kind != "f":
+                    raise DTypeError(f"{name}.step: the gradient of a parameter has dtype "
+                                     f"{g.dtype}, not floating point; no parameter was "
+                                     "changed")
+                params.append(p)
+        return params
+
+    def _grads(self, group):
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, p._data, p.grad._data
 
     def step(self) -> None:
-        """Compute every new value, check them, then write them all."""
-        for group in self.param_groups:
-            self.check_group(group)
-        params, state = self.updates()
-        for p, new in params:
-            if new.shape != p._data.shape:
-                raise ShapeError(f"{type(self).__name__}.step: an update of shape "
-                                 f"{new.shape} for a parameter of shape {p._data.shape}; "
-                                 "no parameter was changed")
-        for key, value in state:
-            self.state[key] = value
-        for p, new in params:
-            np.copyto(p._data, new, casting="unsafe")
-            bump_version(p)
+        raise NotImplementedError
 
 
 class SGD(Optimizer):
@@ -111,8 +137,7 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
-    def updates(self) -> tuple[list, list]:
-        params, state = [], []
+    def step(self) -> None:
         for group in self.param_groups:
             lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
             for p, data, g in self._grads(group):
@@ -120,11 +145,14 @@ class SGD(Optimizer):
                     g = g + group["weight_decay"] * data
                 if mom:
                     buf = self.state.get(id(p))
-                    buf = np.array(g, copy=True) if buf is None else buf * mom + (1 - damp) * g
-                    state.append((id(p), buf))
+                    if buf is None:
+                        buf = self.state[id(p)] = np.array(g, copy=True)
+                    else:
+                        buf *= mom
+                        buf += (1 - damp) * g
                     g = g + mom * buf if group["nesterov"] else buf
-                params.append((p, data - lr * g))
-        return params, state
+                data -= lr * g
+                bump_version(p)
 
 
 class Adam(Optimizer):
@@ -141,19 +169,20 @@ class Adam(Optimizer):
         check_hyper("beta1", b1, below=1.0)
         check_hyper("beta2", b2, below=1.0)
 
-    def updates(self) -> tuple[list, list]:
-        params, state = [], []
+    def step(self) -> None:
         for group in self.param_groups:
             (b1, b2), lr, eps = group["betas"], group["lr"], group["eps"]
             for p, data, g in self._grads(group):
                 if group["weight_decay"]:
                     g = g + group["weight_decay"] * data
-                old = self.state.get(id(p)) or {"step": 0, "m": np.zeros_like(data),
-                                                "v": np.zeros_like(data)}
-                t = old["step"] + 1
-                m = b1 * old["m"] + (1 - b1) * g
-                v = b2 * old["v"] + (1 - b2) * g * g
+                state = self.state.setdefault(id(p), {"step": 0, "m": np.zeros_like(data),
+                                                      "v": np.zeros_like(data)})
+                state["step"] += 1
+                m, v, t = state["m"], state["v"], state["step"]
+                m *= b1
+                m += (1 - b1) * g
+                v *= b2
+                v += (1 - b2) * g * g
                 denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
-                params.append((p, data - (lr / (1 - b1 ** t)) * (m / denom)))
-                state.append((id(p), {"step": t, "m": m, "v": v}))
-        return params, state
+                data -= (lr / (1 - b1 ** t)) * (m / denom)
+                bump_version(p)

@@ -148,6 +148,30 @@ def test_a_step_that_fails_on_one_parameter_changes_none(make, bad):
         np.testing.assert_array_equal(p.detach().numpy(), t.detach().numpy())
 
 
+class HalfwaySGD(dg.optim.SGD):
+    """Momentum SGD whose step fails after updating the first parameter: any
+    subclass's step is all-or-nothing, however it fails."""
+
+    def step(self) -> None:
+        super().step.__wrapped__(self)  # the plain update of every parameter...
+        raise FloatingPointError("failed after the update")  # ...then a failure
+
+
+def test_a_subclass_step_that_fails_part_way_is_undone():
+    params = _params()
+    opt = HalfwaySGD(params, lr=0.1, momentum=0.9)
+    for p in params:
+        p.grad = dg.tensor(np.ones(p.shape))
+    values = [p.detach().numpy().copy() for p in params]
+    with pytest.raises(FloatingPointError):
+        opt.step()
+    for p, v in zip(params, values):
+        np.testing.assert_array_equal(p.detach().numpy(), v)
+    assert opt.state == {}  # no momentum buffer was kept
+    dg.optim.SGD.step.__wrapped__(opt)  # the plain update from the restored state
+    np.testing.assert_allclose(params[0].detach().numpy(), values[0] - 0.1)
+
+
 # ---- Tensor.__array__ ------------------------------------------------------------------------
 
 @documents("data and state", "`np.asarray(t, dtype=..., copy=False)` where the dtype "
