@@ -109,6 +109,22 @@ def test_log_softmax_of_an_empty_input_commits_nothing(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_stopped_by_check_numerics_commits_nothing(backend):
+    graph = sg.Graph("numerics")
+    with graph.as_default():
+        x = sg.placeholder((None,), F64, name="x")
+        w, v = sg.Variable(np.zeros(3), name="w"), sg.Variable(np.zeros(()), name="v")
+        new_w = sg.assign_add(w, np.ones(3))
+        step = sg.group(new_w, sg.assign_add(v, sg.reduce_sum(sg.log(x))))
+    sess = sg.Session(graph, backend=backend, check_numerics=True)
+    sess.run(step, {x: np.ones(2)})
+    expect(sg.NumericsError, lambda: sess.run(step, {x: -np.ones(2)}), "'log'")
+    assert sess.get(w).tolist() == [1.0] * 3 and sess.get(v) == 0.0
+    sess.run(step, {x: np.ones(2)})
+    assert sess.get(w).tolist() == [2.0] * 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_an_update_of_the_wrong_run_time_shape_commits_nothing(backend):
     """The first update is computed in place, the second's value has the wrong shape."""
     m = Model(backend)
