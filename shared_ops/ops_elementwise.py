@@ -57,8 +57,8 @@ def s_sub(a, b): return a - b
 def s_mul(a, b): return a * b
 def s_div(a, b): return a / b
 def s_pow(a, b): return a ** b
-def s_maximum(a, b): return a if a >= b else b
-def s_minimum(a, b): return a if a <= b else b
+def s_maximum(a, b): return a if a >= b or a != a else b  # NaN wins, as np.maximum
+def s_minimum(a, b): return a if a <= b or a != a else b
 def s_neg(a): return -a
 def s_exp(a): return math.exp(a)
 def s_log(a): return math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
@@ -66,7 +66,7 @@ def s_sqrt(a): return math.sqrt(a) if a >= 0 else math.nan
 def s_abs(a): return abs(a)
 def s_tanh(a): return math.tanh(a)
 def s_relu(a): return a if not a <= 0 else 0  # NaN stays NaN, -inf gives 0 (np.maximum)
-def s_sign(a): return (a > 0) - (a < 0)
+def s_sign(a): return a if a != a else (a > 0) - (a < 0)  # sign(nan) is nan
 def s_zeros_like(a): return 0  # not a * 0: Inf and NaN must give 0 too
 def s_greater(a, b): return a > b
 def s_less(a, b): return a < b

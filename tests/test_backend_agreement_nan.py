@@ -1,0 +1,49 @@
+"""NaN and empty-axis semantics: dyngraph and every CPU backend give the interpreter's
+values (NaN propagates through maximum/minimum/max, sign(nan) is nan) and its
+error (max or softmax over an empty axis is a ShapeError naming the op and line)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from agreement_cases import (
+    EMPTY_CASES,
+    EMPTY_OK_CASES,
+    NAN_CASES,
+    assert_same,
+    run_dyngraph,
+    run_static,
+)
+from numba_backend_util import numba_cache_dir  # noqa: F401
+
+from shared_ops import ShapeError
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+@pytest.mark.parametrize("case", NAN_CASES + EMPTY_OK_CASES, ids=str)
+def test_nan_values_agree(case):
+    want = run_static(case, "interpret")
+    assert_same(run_dyngraph(case), want, case.name)
+    assert_same(run_static(case, "numba"), want, case.name)
+    assert_same(run_static(case, "numba", dynamic=True), want, case.name)
+
+
+def test_reference_values_are_numpys():
+    got = run_static(NAN_CASES[0], "interpret")[0]
+    np.testing.assert_array_equal(got, [np.nan, np.nan, np.nan, 2])
+    assert np.isnan(run_static(NAN_CASES[5], "numba")[0][0])
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+@pytest.mark.parametrize("backend", ["interpret", "numba"])
+@pytest.mark.parametrize("case", EMPTY_CASES, ids=str)
+def test_empty_axis_is_a_shape_error_naming_the_line(case, backend, dynamic):
+    with pytest.raises(ShapeError, match=r"(max|softmax).*agreement_cases\.py:\d+"):
+        run_static(case, backend, dynamic)
+
+
+@pytest.mark.parametrize("case", EMPTY_CASES, ids=str)
+def test_empty_axis_in_dyngraph(case):
+    with pytest.raises(ShapeError, match=r"(max|softmax)"):
+        run_dyngraph(case)
