@@ -110,3 +110,116 @@ def assert_same(got: list, want: list, name: str) -> None:
                                        err_msg=name)
         else:
             np.testing.assert_array_equal(g, w, err_msg=name)
+
+
+# ---- the dtype matrix: every elementwise op and reduction x every supported dtype ----
+
+DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+          "float16", "float32", "float64"]
+FLOAT_OPS = {"div", "exp", "log", "sqrt", "tanh", "sigmoid", "mean", "softmax", "log_softmax"}
+BOOL_REFUSED = {"neg", "sub", "pow", "sign", "relu"}
+REDUCTIONS = ("sum", "mean", "max", "softmax", "log_softmax")
+PARAMS = {"clip": {"lo": 1, "hi": 2}, "cast": {"dtype": np.dtype(np.float32)}}
+
+
+def matrix_ops() -> list[str]:
+    """Every registered elementwise primitive with a scalar function, and the reductions."""
+    from shared_ops import REGISTRY
+    names = [n for n, p in REGISTRY.items() if p.elementwise and p.scalar is not None]
+    return names + [n for n in REDUCTIONS if n in REGISTRY]
+
+
+def matrix_inputs(op: str, dtype: str) -> list[np.ndarray]:
+    """Small valid operands: positive values (log, sqrt), a bool condition for where."""
+    from shared_ops import REGISTRY
+    dt = np.dtype(dtype)
+    base = np.array([[True, False, True], [False, True, True]]) if dt.kind == "b" else \
+        np.array([[1, 2, 3], [3, 1, 2]]).astype(dt)
+    if op == "where":
+        return [np.array([[True, False, True], [True, True, False]]), base, base[::-1].copy()]
+    prim = REGISTRY[op]
+    if op in REDUCTIONS or prim.extra.get("scalar_factory"):
+        return [base]
+    arity = prim.scalar.__code__.co_argcount
+    return [base, base[:, ::-1].copy()][:arity] if arity <= 2 else [base] * arity
+
+
+def matrix_call(op: str, *xs):
+    if op in ("sum", "mean", "max"):
+        return getattr(A, op)(xs[0], axis=1)
+    if op in ("softmax", "log_softmax"):
+        return getattr(A, op)(xs[0], axis=-1)
+    from shared_ops import REGISTRY
+    return REGISTRY[op](*xs, **PARAMS.get(op, {}))
+
+
+def expected_dtype(op: str, dtype: str) -> str:
+    """The documented rule (docs/dtypes.md), written independently of the code."""
+    from shared_ops import REGISTRY
+    dt = np.dtype(dtype)
+    if op in BOOL_REFUSED and dt.kind == "b":
+        return "DTypeError"
+    if op == "cast":
+        return "float32"
+    if op in FLOAT_OPS:
+        return dt.name if dt.kind == "f" else "float64"
+    if op == "clip" and dt.kind == "b":
+        return "int64"  # NEP 50: the int bounds promote a bool array to the default int
+    if op == "sum" and dt.kind in "bi":
+        return "int64"
+    if op == "sum" and dt.kind == "u":
+        return "uint64"
+    if REGISTRY[op].abstract_eval.__qualname__.startswith("_bool_eval"):
+        return "bool"
+    return dt.name
+
+
+def _outcome(fn) -> tuple[str, np.ndarray | None]:
+    try:
+        value = np.asarray(fn())
+    except Exception as exc:  # the error's type is the outcome compared
+        return type(exc).__name__, None
+    return value.dtype.name, value
+
+
+def matrix_outcomes(dtype: str, engine: str) -> dict[str, tuple[str, np.ndarray | None]]:
+    """{op: (result dtype or error type, value)} for one dtype on one engine: dyngraph,
+    or a staticgraph backend (one graph holding every op that builds)."""
+    ops = matrix_ops()
+    if engine == "dyngraph":
+        return {op: _outcome(lambda op=op: matrix_call(
+            op, *[dg.tensor(x) for x in matrix_inputs(op, dtype)]).numpy()) for op in ops}
+    results: dict = {}
+    graph = sg.Graph()
+    fetches, feed = {}, {}
+    with graph.as_default():
+        for op in ops:
+            xs = matrix_inputs(op, dtype)
+            phs = [sg.placeholder(x.dtype, x.shape) for x in xs]
+            built = _outcome(lambda: None)
+            try:
+                fetches[op] = matrix_call(op, *phs)
+            except Exception as exc:
+                built = (type(exc).__name__, None)
+                results[op] = built
+            feed.update(zip(phs, xs))
+        with sg.Session(graph, backend=engine) as sess:
+            names = list(fetches)
+            values = sess.run([fetches[n] for n in names], feed)
+    for name, value in zip(names, values):
+        results[name] = (np.asarray(value).dtype.name, np.asarray(value))
+    return results
+
+
+def compare(got: dict, want: dict, engine: str) -> list[str]:
+    """Mismatches of `got` against the reference outcomes `want`."""
+    bad = []
+    for op, (kind, value) in want.items():
+        other, got_value = got[op]
+        if other != kind:
+            bad.append(f"{op}: {engine} gives {other}, the interpreter {kind}")
+        elif value is not None:
+            tol = {"float16": 2e-3, "float32": 2e-6}.get(kind, 1e-12)
+            if not np.allclose(got_value, value, rtol=tol, atol=tol, equal_nan=True):
+                bad.append(f"{op}: {engine} values {got_value.tolist()} != {value.tolist()}")
+    return bad

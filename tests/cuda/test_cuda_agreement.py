@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from agreement_cases import EMPTY_CASES, EMPTY_OK_CASES, NAN_CASES, assert_same, run_static
+from agreement_cases import (
+    DTYPES,
+    EMPTY_CASES,
+    EMPTY_OK_CASES,
+    NAN_CASES,
+    assert_same,
+    compare,
+    matrix_outcomes,
+    run_static,
+)
 
 from shared_ops import ShapeError
 
@@ -20,3 +29,10 @@ def test_nan_values_agree(case):
 def test_empty_axis_is_a_shape_error_naming_the_line(case, dynamic):
     with pytest.raises(ShapeError, match=r"(max|softmax).*agreement_cases\.py:\d+"):
         run_static(case, "cuda", dynamic)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dtype_matrix_agrees_with_the_interpreter(dtype):
+    want = matrix_outcomes(dtype, "interpret")
+    bad = compare(matrix_outcomes(dtype, "cuda"), want, "cuda")
+    assert not bad, "\n".join(bad)
