@@ -161,9 +161,12 @@ def _div_vjp(g, out, x, y, *, needs):
 
 def _pow_vjp(g, out, x, y, *, needs):
     gx = gy = None
-    if needs[0]:
-        y1 = y - 1 if isinstance(y, (bool, int, float)) else A.sub(y, 1)  # stays weak
-        gx = unbroadcast(A.mul(A.mul(g, y), A.pow(x, y1)), x)
+    if needs[0]:  # y * x ** (y - 1), and 0 where y == 0 (PyTorch: x ** 0 is constant)
+        if isinstance(y, (bool, int, float)):
+            gx = A.zeros_like(g) if y == 0 else A.mul(A.mul(g, y), A.pow(x, y - 1))
+        else:
+            gx = A.where(A.equal(y, 0), 0, A.mul(A.mul(g, y), A.pow(x, A.sub(y, 1))))
+        gx = unbroadcast(gx, x)
     if needs[1]:
         safe_log = A.where(A.greater(x, 0), A.log(A.where(A.greater(x, 0), x, 1)), 0)
         gy = unbroadcast(A.mul(A.mul(g, out), safe_log), y)

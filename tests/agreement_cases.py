@@ -57,6 +57,19 @@ NAN_CASES = [
     Case("softmax-nan", lambda x: A.softmax(x, axis=-1), (np.array([[1, NAN], [0, 1.0]]),)),
 ]
 
+INT_POW_BASE = np.array([2, 1, -1, 0, 3, -2, -1, 5])
+INT_POW_EXP = np.array([-1, -1, -3, -1, -2, -2, -2, 2])
+INT_POW_WANT = np.array([0, 1, -1, 0, 0, 0, 1, 25])  # PyTorch's values
+INT_CASES = [
+    Case("int-pow-negative", A.pow, (INT_POW_BASE, INT_POW_EXP)),
+    Case("int8-pow-negative", A.pow, (INT_POW_BASE.astype(np.int8), INT_POW_EXP.astype(np.int8))),
+    Case("int-pow-fused", lambda x, y: A.add(A.pow(A.mul(x, 1), y), 1),
+         (INT_POW_BASE, INT_POW_EXP)),
+    Case("int-pow-scalar", lambda x: A.pow(x, -1), (INT_POW_BASE,)),
+    Case("uint-sigmoid", A.sigmoid, (np.array([0, 1, 200], np.uint8),)),
+    Case("int-div", A.div, (np.array([1, -7, 0], np.int8), np.array([2, 2, 3], np.int8))),
+]
+
 EMPTY = np.zeros((0,), np.float64)
 EMPTY_CASES = [
     Case("max-empty", lambda x: A.max(x), (EMPTY,)),

@@ -9,6 +9,8 @@ import pytest
 from agreement_cases import (
     EMPTY_CASES,
     EMPTY_OK_CASES,
+    INT_CASES,
+    INT_POW_WANT,
     NAN_CASES,
     assert_same,
     run_dyngraph,
@@ -21,12 +23,18 @@ from shared_ops import ShapeError
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
-@pytest.mark.parametrize("case", NAN_CASES + EMPTY_OK_CASES, ids=str)
+@pytest.mark.parametrize("case", NAN_CASES + INT_CASES + EMPTY_OK_CASES, ids=str)
 def test_nan_values_agree(case):
     want = run_static(case, "interpret")
     assert_same(run_dyngraph(case), want, case.name)
     assert_same(run_static(case, "numba"), want, case.name)
     assert_same(run_static(case, "numba", dynamic=True), want, case.name)
+
+
+def test_integer_pow_gives_pytorchs_values():
+    got = run_static(INT_CASES[0], "interpret")[0]
+    np.testing.assert_array_equal(got, INT_POW_WANT)
+    np.testing.assert_array_equal(run_static(INT_CASES[2], "numba")[0], INT_POW_WANT + 1)
 
 
 def test_reference_values_are_numpys():

@@ -7,6 +7,7 @@ from agreement_cases import (
     DTYPES,
     EMPTY_CASES,
     EMPTY_OK_CASES,
+    INT_CASES,
     NAN_CASES,
     assert_same,
     compare,
@@ -19,7 +20,7 @@ from shared_ops import ShapeError
 pytestmark = [pytest.mark.cudasim, pytest.mark.filterwarnings("ignore::RuntimeWarning")]
 
 
-@pytest.mark.parametrize("case", NAN_CASES + EMPTY_OK_CASES, ids=str)
+@pytest.mark.parametrize("case", NAN_CASES + INT_CASES + EMPTY_OK_CASES, ids=str)
 def test_nan_values_agree(case):
     assert_same(run_static(case, "cuda"), run_static(case, "interpret"), case.name)
 
