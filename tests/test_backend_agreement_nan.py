@@ -4,6 +4,8 @@ error (max or softmax over an empty axis is a ShapeError naming the op and line)
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from agreement_cases import (
@@ -16,6 +18,8 @@ from agreement_cases import (
     run_dyngraph,
     run_static,
 )
+from fuzz.agree import agreement_code, agreement_programs, check_agreement
+from hypothesis import HealthCheck, given, note, settings
 from numba_backend_util import numba_cache_dir  # noqa: F401
 
 from shared_ops import ShapeError
@@ -55,3 +59,12 @@ def test_empty_axis_is_a_shape_error_naming_the_line(case, backend, dynamic):
 def test_empty_axis_in_dyngraph(case):
     with pytest.raises(ShapeError, match=r"(max|softmax)"):
         run_dyngraph(case)
+
+
+@settings(max_examples=int(os.environ.get("AGREEMENT_EXAMPLES", "40")), deadline=None,
+          database=None, suppress_health_check=[HealthCheck.too_slow,
+                                                HealthCheck.data_too_large])
+@given(agreement_programs())
+def test_random_programs_with_nan_empty_dims_and_every_dtype_agree(program):
+    note(agreement_code(program))
+    check_agreement(program, ["interpret", "numba"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from agreement_cases import (
     DTYPES,
@@ -14,6 +16,8 @@ from agreement_cases import (
     matrix_outcomes,
     run_static,
 )
+from fuzz.agree import agreement_code, agreement_programs, check_agreement
+from hypothesis import HealthCheck, given, note, settings
 
 from shared_ops import ShapeError
 
@@ -37,3 +41,12 @@ def test_dtype_matrix_agrees_with_the_interpreter(dtype):
     want = matrix_outcomes(dtype, "interpret")
     bad = compare(matrix_outcomes(dtype, "cuda"), want, "cuda")
     assert not bad, "\n".join(bad)
+
+
+@settings(max_examples=int(os.environ.get("CUDA_AGREEMENT_EXAMPLES", "15")), deadline=None,
+          database=None, suppress_health_check=[HealthCheck.too_slow,
+                                                HealthCheck.data_too_large])
+@given(agreement_programs(max_steps=3))
+def test_random_programs_with_nan_empty_dims_and_every_dtype_agree(program):
+    note(agreement_code(program))
+    check_agreement(program, ["cuda"])
