@@ -93,3 +93,24 @@ def test_same_value_keys_arrays_by_content_dtype_and_shape():
     assert not same_value((np.array([0, 1]),), (np.array([0, 1], np.int32),))
     assert not same_value((np.array([-1]),), (-1,))
     hash(value_key((mask, slice(None), Ellipsis)))
+
+
+def test_program_key_tells_large_array_indices_apart():
+    """Programs that differ only in a long mask (equal reprs: NumPy elides the middle)
+    have different program keys."""
+    from staticgraph.numba_backend.program_cache import program_key
+
+    keys = []
+    for flip in (500, 1500):
+        mask = np.ones(2000, bool)
+        mask[flip] = False
+        assert "..." in repr(mask) and "False" not in repr(mask)
+        g = sg.Graph()
+        with g.as_default():
+            x = sg.placeholder(np.float64, (2000,))
+            y = sg.sum(x[mask])
+        fn = sg.function([x], [y], backend="numba")
+        value = fn(np.arange(2000.0))[0]
+        assert value == np.arange(2000.0).sum() - flip
+        keys.append(program_key(fn.runner))
+    assert keys[0] != keys[1]
