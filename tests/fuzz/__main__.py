@@ -6,8 +6,9 @@ cond) through dyngraph and every registered staticgraph backend but cuda,
 checks them against each other and against finite differences, then N/5
 value-agreement programs (NaN, infinities, empty dims, every dtype:
 `fuzz/agree.py`), and prints how many ran. A failure prints hypothesis'
-shrunk program as code and exits 1. `BACKENDS=cuda` needs the CUDA simulator
-switched on for the process (`NUMBA_ENABLE_CUDASIM=1`).
+shrunk program as code and exits 1. `make fuzz-cuda N=...` runs the cuda
+backend under the Numba CUDA simulator (`NUMBA_ENABLE_CUDASIM=1
+GRAPHCOMPARE_CUDA_SIMULATOR=1`, set before the process starts).
 """
 
 from __future__ import annotations
