@@ -135,11 +135,26 @@ REDUCTIONS = ("sum", "mean", "max", "softmax", "log_softmax")
 PARAMS = {"clip": {"lo": 1, "hi": 2}, "cast": {"dtype": np.dtype(np.float32)}}
 
 
+# shape ops and matmul: one call each (the result keeps the operand's dtype; matmul promotes)
+SHAPE_CALLS = {
+    "transpose": lambda x: A.transpose(x),
+    "reshape": lambda x: A.reshape(x, (3, 2)),
+    "getitem": lambda x: A.getitem(x, (slice(None), 1)),
+    "getitem_mask": lambda x: A.getitem(x, np.array([True, False])),
+    "concatenate": lambda x: A.concatenate([x, x], axis=0),
+    "broadcast_to": lambda x: A.broadcast_to(x, (2, 2, 3)),
+    "expand_dims": lambda x: A.expand_dims(x, 0),
+    "squeeze": lambda x: A.squeeze(A.expand_dims(x, 0), 0),
+    "matmul": lambda x: A.matmul(x, A.transpose(x)),
+}
+
+
 def matrix_ops() -> list[str]:
-    """Every registered elementwise primitive with a scalar function, and the reductions."""
+    """Every registered elementwise primitive with a scalar function, the reductions,
+    the shape ops and matmul."""
     from shared_ops import REGISTRY
     names = [n for n, p in REGISTRY.items() if p.elementwise and p.scalar is not None]
-    return names + [n for n in REDUCTIONS if n in REGISTRY]
+    return names + [n for n in REDUCTIONS if n in REGISTRY] + list(SHAPE_CALLS)
 
 
 def matrix_inputs(op: str, dtype: str) -> list[np.ndarray]:
@@ -150,14 +165,16 @@ def matrix_inputs(op: str, dtype: str) -> list[np.ndarray]:
         np.array([[1, 2, 3], [3, 1, 2]]).astype(dt)
     if op == "where":
         return [np.array([[True, False, True], [True, True, False]]), base, base[::-1].copy()]
-    prim = REGISTRY[op]
-    if op in REDUCTIONS or prim.extra.get("scalar_factory"):
+    if op in SHAPE_CALLS or op in REDUCTIONS or REGISTRY[op].extra.get("scalar_factory"):
         return [base]
+    prim = REGISTRY[op]
     arity = prim.scalar.__code__.co_argcount
     return [base, base[:, ::-1].copy()][:arity] if arity <= 2 else [base] * arity
 
 
 def matrix_call(op: str, *xs):
+    if op in SHAPE_CALLS:
+        return SHAPE_CALLS[op](xs[0])
     if op in ("sum", "mean", "max"):
         return getattr(A, op)(xs[0], axis=1)
     if op in ("softmax", "log_softmax"):
@@ -182,6 +199,8 @@ def expected_dtype(op: str, dtype: str) -> str:
         return "int64"
     if op == "sum" and dt.kind == "u":
         return "uint64"
+    if op in SHAPE_CALLS:
+        return dt.name
     if REGISTRY[op].abstract_eval.__qualname__.startswith("_bool_eval"):
         return "bool"
     return dt.name
