@@ -290,11 +290,17 @@ def _cast_vjp(g, out, x, *, needs, dtype):
 
 
 def cast_scalar(*, dtype):
-    convert = np.dtype(dtype).type
+    target = np.dtype(dtype)
+    convert = target.type
+    if target.kind not in "iu" or target.itemsize == 8:
+        def s_cast(a):
+            return convert(a)
+        return s_cast
+    wide = np.int64  # narrow ints go through int64, as NumPy's casts do: NaN gives 0
 
-    def s_cast(a):
-        return convert(a)
-    return s_cast
+    def s_cast_narrow(a):
+        return convert(wide(a))
+    return s_cast_narrow
 
 
 cast = register(Primitive(
