@@ -63,18 +63,31 @@ def _no_bool_eval(name, abstract_eval):
     return checked
 
 
+def _kind(x) -> str | None:
+    """The dtype kind of an ndarray operand (the hot path), else None."""
+    return x.dtype.kind if type(x) is np.ndarray else None
+
+
 def _no_bool_impl(name, impl):
     def checked(*xs, **params):
-        if all(_is_bool(x) for x in xs):
+        kind = _kind(xs[0])
+        if (kind is None or kind == "b") and all(_is_bool(x) for x in xs):
             raise _bool_refused(name)
         return impl(*xs, **params)
     return checked
 
 
 def _float_impl(np_fn):
-    """A float op's impl: integer and bool operands are computed in float64."""
-    def impl(*xs):
-        return np_fn(*float_operands(*xs))
+    """A float op's impl: integer and bool operands are computed in float64. Float
+    arrays (with float arrays or Python floats) go straight to NumPy."""
+    def impl(x, *rest):
+        if _kind(x) == "f":
+            for y in rest:  # a loop: a generator would cost more than the ufunc
+                if type(y) is not float and _kind(y) != "f":
+                    break
+            else:
+                return np_fn(x, *rest)
+        return np_fn(*float_operands(x, *rest))
     return impl
 
 
@@ -94,8 +107,9 @@ def _elementwise(name, impl, scalar, vjp, kind="same", differentiable=True, doc=
 
 def _pow_impl(x, y):
     """np.power, except integer ** negative integer: PyTorch's value (dtypes.int_pow)."""
-    if any(getattr(v, "dtype", None) is not None and v.dtype.kind == "f" or isinstance(v, float)
-           for v in (x, y)):
+    if _kind(x) == "f" or _kind(y) == "f" or type(x) is float or type(y) is float or (
+            getattr(x, "dtype", None) is not None and x.dtype.kind == "f") or (
+            getattr(y, "dtype", None) is not None and y.dtype.kind == "f"):
         return np.power(x, y)
     return int_pow(x, y)
 
