@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from agreement_cases import (
     DTYPES,
@@ -19,6 +20,8 @@ from agreement_cases import (
 from fuzz.agree import agreement_code, agreement_programs, check_agreement
 from hypothesis import HealthCheck, given, note, settings
 
+import shared_ops.api as A
+import staticgraph as sg
 from shared_ops import ShapeError
 
 pytestmark = [pytest.mark.cudasim, pytest.mark.filterwarnings("ignore::RuntimeWarning")]
@@ -50,3 +53,16 @@ def test_dtype_matrix_agrees_with_the_interpreter(dtype):
 def test_random_programs_with_nan_empty_dims_and_every_dtype_agree(program):
     note(agreement_code(program))
     check_agreement(program, ["cuda"])
+
+
+@pytest.mark.parametrize("index", [(None, -1), (None, 0, None), (Ellipsis, None)])
+def test_gradient_of_an_index_with_new_axes(index):
+    """getitem_grad writes into a view with stride-0 dims (the new axes)."""
+    graph = sg.Graph()
+    with graph.as_default():
+        x = sg.placeholder(np.float64, (1,))
+        y = A.getitem(x, index)
+        fetches = [y] + sg.gradients(A.sum(A.mul(y, 0.5)), [x])
+    want = sg.function([x], fetches, backend="interpret")(np.array([2.0]))
+    got = sg.function([x], fetches, backend="cuda")(np.array([2.0]))
+    assert_same(got, want, str(index))
