@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench fuzz lint clean
+.PHONY: demo test bench fuzz fuzz-cuda lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,9 @@ bench: $(VENV)/.installed-bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+
+# The same fuzz on the CUDA backend under the Numba CUDA simulator (its own
+# process: the simulator is switched on before numba is imported).
+fuzz-cuda: $(VENV)/.installed-test
+	NUMBA_ENABLE_CUDASIM=1 GRAPHCOMPARE_CUDA_SIMULATOR=1 PYTHONPATH=tests \
+		$(BIN)/python -m fuzz --examples $(N) --backends interpret,cuda

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from shared_ops.dtypes import supported_dtype
+
 from .tensor import DEFAULT_DTYPE, Tensor, _as_array, _wrap
 
 _RNG = [np.random.default_rng(0)]
@@ -50,6 +52,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with `array`."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects an ndarray, got {type(array).__name__}")
+    supported_dtype("from_numpy", array.dtype)
     return _wrap(array)
 
 

@@ -12,6 +12,7 @@ from sys import _getframe
 import numpy as np
 
 from shared_ops import REGISTRY, DTypeError, GradientError, ShapeError, format_site, user_site
+from shared_ops.dtypes import CHECKED_TYPES, check_operand
 from shared_ops.errors import GraphCompareError, IndexingError
 from shared_ops.shapes import AbstractArray
 from shared_ops.sites import _classify as _classify_file
@@ -26,6 +27,12 @@ DEFAULT_DTYPE = [np.dtype(np.float32)]
 # read; a dict, not a read-only mapping: `**params` is fastest for a real dict).
 NO_PARAMS: dict = {}
 _CAST = REGISTRY["cast"]
+
+
+def _user_at() -> str:
+    """' (at file.py:12)': the user's line, for an operand refused before the op runs."""
+    site = format_site(user_site(2))
+    return f" (at {site})" if site else ""
 
 
 def _op_error(prim, datas, exc: Exception) -> Exception:
@@ -76,6 +83,8 @@ def apply_primitive(prim, args, params, depth=1):
                 bit <<= 1
                 continue
         else:
+            if type(a) in CHECKED_TYPES:
+                check_operand(prim.name, a, _user_at())
             datas.append(a)
         edges.append(None)
         bit <<= 1
@@ -159,6 +168,8 @@ def _run(prim, args, params) -> Tensor:
     """The op without a tape: impl on the arguments' arrays, a fresh result."""
     datas = []
     for a in args:  # a loop, not a comprehension: cheaper on Python 3.11
+        if type(a) in CHECKED_TYPES:
+            check_operand(prim.name, a, _user_at())
         datas.append(a._data if isinstance(a, Tensor) else a)
     try:
         out = prim.impl(*datas, **params)

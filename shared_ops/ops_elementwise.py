@@ -12,9 +12,11 @@ import numpy as np
 from scipy.special import expit
 
 from . import api as A
+from .dtypes import float_operands, int_pow, s_int_pow
+from .errors import DTypeError
 from .grad_utils import unbroadcast
 from .primitive import Primitive, register
-from .shapes import AbstractArray, broadcast_shapes, float_dtype, result_dtype, shape_of
+from .shapes import AbstractArray, at_user, broadcast_shapes, float_dtype, result_dtype, shape_of
 
 BOOL = np.dtype(np.bool_)
 
@@ -42,12 +44,74 @@ def _bool_eval(name):
     return abstract_eval
 
 
+def _is_bool(x) -> bool:
+    dtype = getattr(x, "dtype", None)
+    return dtype.kind == "b" if dtype is not None else isinstance(x, bool)
+
+
+def _bool_refused(name: str, where: str = "") -> DTypeError:
+    return DTypeError(f"{name}: not defined for bool operands (cast to an integer or float "
+                      f"dtype first; logical_not negates a mask){where}")
+
+
+def _no_bool_eval(name, abstract_eval):
+    def checked(*xs, **params):
+        out = abstract_eval(*xs, **params)
+        if all(_is_bool(x) for x in xs):
+            raise _bool_refused(name, at_user())
+        return out
+    return checked
+
+
+def _kind(x) -> str | None:
+    """The dtype kind of an ndarray operand (the hot path), else None."""
+    return x.dtype.kind if type(x) is np.ndarray else None
+
+
+def _no_bool_impl(name, impl):
+    def checked(*xs, **params):
+        kind = _kind(xs[0])
+        if (kind is None or kind == "b") and all(_is_bool(x) for x in xs):
+            raise _bool_refused(name)
+        return impl(*xs, **params)
+    return checked
+
+
+def _float_impl(np_fn):
+    """A float op's impl: integer and bool operands are computed in float64. Float
+    arrays (with float arrays or Python floats) go straight to NumPy."""
+    def impl(x, *rest):
+        if _kind(x) == "f":
+            for y in rest:  # a loop: a generator would cost more than the ufunc
+                if type(y) is not float and _kind(y) != "f":
+                    break
+            else:
+                return np_fn(x, *rest)
+        return np_fn(*float_operands(x, *rest))
+    return impl
+
+
 def _elementwise(name, impl, scalar, vjp, kind="same", differentiable=True, doc="",
-                 shape_only=()):
+                 shape_only=(), no_bool=False, extra=None):
     evals = {"same": _same_eval, "float": _float_eval, "bool": _bool_eval}
+    abstract_eval = evals[kind](name)
+    if kind == "float":
+        impl = _float_impl(impl)
+    if no_bool:
+        abstract_eval, impl = _no_bool_eval(name, abstract_eval), _no_bool_impl(name, impl)
     return register(Primitive(
-        name=name, impl=impl, abstract_eval=evals[kind](name), vjp=vjp, scalar=scalar,
-        elementwise=True, differentiable=differentiable, doc=doc, shape_only=shape_only))
+        name=name, impl=impl, abstract_eval=abstract_eval, vjp=vjp, scalar=scalar,
+        elementwise=True, differentiable=differentiable, doc=doc, shape_only=shape_only,
+        extra=extra or {}))
+
+
+def _pow_impl(x, y):
+    """np.power, except integer ** negative integer: PyTorch's value (dtypes.int_pow)."""
+    if _kind(x) == "f" or _kind(y) == "f" or type(x) is float or type(y) is float or (
+            getattr(x, "dtype", None) is not None and x.dtype.kind == "f") or (
+            getattr(y, "dtype", None) is not None and y.dtype.kind == "f"):
+        return np.power(x, y)
+    return int_pow(x, y)
 
 
 # ---- scalar (per-element) functions, compiled by Numba during fusion -------
@@ -57,8 +121,8 @@ def s_sub(a, b): return a - b
 def s_mul(a, b): return a * b
 def s_div(a, b): return a / b
 def s_pow(a, b): return a ** b
-def s_maximum(a, b): return a if a >= b else b
-def s_minimum(a, b): return a if a <= b else b
+def s_maximum(a, b): return a if a >= b or a != a else b  # NaN wins, as np.maximum
+def s_minimum(a, b): return a if a <= b or a != a else b
 def s_neg(a): return -a
 def s_exp(a): return math.exp(a)
 def s_log(a): return math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
@@ -66,7 +130,7 @@ def s_sqrt(a): return math.sqrt(a) if a >= 0 else math.nan
 def s_abs(a): return abs(a)
 def s_tanh(a): return math.tanh(a)
 def s_relu(a): return a if not a <= 0 else 0  # NaN stays NaN, -inf gives 0 (np.maximum)
-def s_sign(a): return (a > 0) - (a < 0)
+def s_sign(a): return a if a != a else (a > 0) - (a < 0)  # sign(nan) is nan
 def s_zeros_like(a): return 0  # not a * 0: Inf and NaN must give 0 too
 def s_greater(a, b): return a > b
 def s_less(a, b): return a < b
@@ -111,9 +175,12 @@ def _div_vjp(g, out, x, y, *, needs):
 
 def _pow_vjp(g, out, x, y, *, needs):
     gx = gy = None
-    if needs[0]:
-        y1 = y - 1 if isinstance(y, (bool, int, float)) else A.sub(y, 1)  # stays weak
-        gx = unbroadcast(A.mul(A.mul(g, y), A.pow(x, y1)), x)
+    if needs[0]:  # y * x ** (y - 1), and 0 where y == 0 (PyTorch: x ** 0 is constant)
+        if isinstance(y, (bool, int, float)):
+            gx = A.zeros_like(g) if y == 0 else A.mul(A.mul(g, y), A.pow(x, y - 1))
+        else:
+            gx = A.where(A.equal(y, 0), 0, A.mul(A.mul(g, y), A.pow(x, A.sub(y, 1))))
+        gx = unbroadcast(gx, x)
     if needs[1]:
         safe_log = A.where(A.greater(x, 0), A.log(A.where(A.greater(x, 0), x, 1)), 0)
         gy = unbroadcast(A.mul(A.mul(g, out), safe_log), y)
@@ -137,11 +204,13 @@ def _where_vjp(g, out, c, x, y, *, needs):
 
 
 add = _elementwise("add", np.add, s_add, _add_vjp, doc="x + y", shape_only=(0, 1))
-sub = _elementwise("sub", np.subtract, s_sub, _sub_vjp, doc="x - y", shape_only=(0, 1))
+sub = _elementwise("sub", np.subtract, s_sub, _sub_vjp, doc="x - y", shape_only=(0, 1),
+                  no_bool=True)
 mul = _elementwise("mul", np.multiply, s_mul, _mul_vjp, doc="x * y")
 div = _elementwise("div", np.true_divide, s_div, _div_vjp, kind="float", doc="x / y",
                    shape_only=(0,))
-pow_ = _elementwise("pow", np.power, s_pow, _pow_vjp, doc="x ** y")
+pow_ = _elementwise("pow", _pow_impl, s_pow, _pow_vjp, doc="x ** y", no_bool=True,
+                    extra={"int_scalar": s_int_pow})
 maximum = _elementwise("maximum", np.maximum, s_maximum,
                        _extremum_vjp(lambda a, b: A.greater(a, b)))
 minimum = _elementwise("minimum", np.minimum, s_minimum,
@@ -149,7 +218,8 @@ minimum = _elementwise("minimum", np.minimum, s_minimum,
 where = _elementwise("where", np.where, s_where, _where_vjp, doc="where(cond, x, y)",
                      shape_only=(1, 2))
 
-neg = _elementwise("neg", np.negative, s_neg, lambda g, out, x, *, needs: (A.neg(g),))
+neg = _elementwise("neg", np.negative, s_neg, lambda g, out, x, *, needs: (A.neg(g),),
+                  no_bool=True)
 exp = _elementwise("exp", np.exp, s_exp, lambda g, out, x, *, needs: (A.mul(g, out),),
                    kind="float")
 log = _elementwise("log", np.log, s_log, lambda g, out, x, *, needs: (A.div(g, x),),
@@ -164,13 +234,21 @@ abs_ = _elementwise("abs", np.abs, s_abs,
 tanh = _elementwise("tanh", np.tanh, s_tanh,
                     lambda g, out, x, *, needs: (A.sub(g, A.mul(A.mul(g, out), out)),),
                     kind="float")
-sigmoid = _elementwise("sigmoid", expit, s_sigmoid,
+def _sigmoid_impl(x):
+    out = expit(x)  # SciPy computes float16 in float32: round back, as NumPy's ufuncs do
+    dtype = getattr(x, "dtype", None)
+    return out.astype(dtype) if dtype is not None and dtype.kind == "f" and \
+        out.dtype != dtype else out
+
+
+sigmoid = _elementwise("sigmoid", _sigmoid_impl, s_sigmoid,
                        lambda g, out, x, *, needs: (A.mul(g, A.sub(out, A.mul(out, out))),),
                        kind="float")
 relu = _elementwise("relu", lambda x: np.maximum(x, 0), s_relu,  # out > 0 exactly where x > 0
-                    lambda g, out, x, *, needs: (A.where(A.greater(out, 0), g, 0),))
+                    lambda g, out, x, *, needs: (A.where(A.greater(out, 0), g, 0),),
+                    no_bool=True)
 
-sign = _elementwise("sign", np.sign, s_sign, None, differentiable=False)
+sign = _elementwise("sign", np.sign, s_sign, None, differentiable=False, no_bool=True)
 zeros_like = _elementwise("zeros_like", np.zeros_like, s_zeros_like, None,
                           differentiable=False)
 greater = _elementwise("greater", np.greater, s_greater, None, "bool", False)
@@ -226,11 +304,17 @@ def _cast_vjp(g, out, x, *, needs, dtype):
 
 
 def cast_scalar(*, dtype):
-    convert = np.dtype(dtype).type
+    target = np.dtype(dtype)
+    convert = target.type
+    if target.kind not in "iu" or target.itemsize == 8:
+        def s_cast(a):
+            return convert(a)
+        return s_cast
+    wide = np.int64  # narrow ints go through int64, as NumPy's casts do: NaN gives 0
 
-    def s_cast(a):
-        return convert(a)
-    return s_cast
+    def s_cast_narrow(a):
+        return convert(wide(a))
+    return s_cast_narrow
 
 
 cast = register(Primitive(

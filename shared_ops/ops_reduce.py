@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import api as A
+from .dtypes import float_operands
 from .grad_utils import count_of, expand_to, restore_reduced
 from .primitive import Primitive, register
 from .shapes import AbstractArray, float_dtype, normalize_axes, result_dtype, shape_of
@@ -44,6 +45,7 @@ def _max_vjp(g, out, x, *, needs, axis, keepdims):
 
 
 def _mean_impl(x, *, axis, keepdims):
+    (x,) = float_operands(x)  # ints and bools: float64 (float16 accumulates in float32)
     return np.mean(x, axis=axis, keepdims=keepdims)
 
 
@@ -63,12 +65,14 @@ max_ = register(Primitive(
 
 
 def _softmax_impl(x, *, axis):
+    (x,) = float_operands(x)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax_impl(x, *, axis):
+    (x,) = float_operands(x)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 

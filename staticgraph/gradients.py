@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from shared_ops import DTypeError, GradientError, ShapeError
+from shared_ops import AbstractArray, DTypeError, GradientError, Primitive, ShapeError, register
 from shared_ops import api as A
 
 from .context import graph_scope
@@ -42,6 +42,25 @@ def _ones_like(graph: Graph, y: Symbol) -> Symbol:
     return Symbol(graph, graph.add_constant(np.ones(y.shape, y.dtype)))
 
 
+def _same_shape_impl(g, y):
+    if np.shape(g) != np.shape(y):
+        raise ValueError(f"grad_ys has shape {np.shape(g)} at run time, but its ys has "
+                         f"shape {np.shape(y)}")
+    return g
+
+
+def _same_shape_eval(g, y):
+    shape = tuple(a if a is not None else b for a, b in zip(g.shape, y.shape))
+    return AbstractArray(shape, g.dtype)
+
+
+# A cotangent fed for ys whose dims are known only at run time: checked when it runs.
+same_shape = register(Primitive(
+    name="same_shape", impl=_same_shape_impl, abstract_eval=_same_shape_eval,
+    vjp=lambda ct, out, g, y, *, needs: (ct, None), shape_only=(1,),
+    doc="same_shape(g, y): g, after checking at run time that it has y's shape"))
+
+
 def _seed(graph: Graph, y: Symbol, g) -> Symbol:
     if y.dtype.kind != "f":
         raise DTypeError(f"gradients: ys must be floating point, {y.name} is {y.dtype}")
@@ -53,6 +72,8 @@ def _seed(graph: Graph, y: Symbol, g) -> Symbol:
         a is None or b is None or a == b for a, b in zip(g.shape, y.shape))
     if not ok:
         raise ShapeError(f"gradients: grad_ys shape {g.shape} differs from ys shape {y.shape}")
+    if None in g.shape or None in y.shape:
+        return same_shape(g, y)
     return g
 
 

@@ -29,6 +29,7 @@ from shared_ops import REGISTRY
 
 from .ir import Eqn, Graph, Var
 from .passes.common import same_aval
+from .passes.keys import same_value
 from .scan_lowering_hoist import drop_unread_inputs, rewrite_scans
 
 
@@ -38,7 +39,7 @@ def first_step_only(v, producers: dict, first: tuple) -> list[Var] | None:
     e = producers.get(v) if isinstance(v, Var) else None
     if e is None:
         return None
-    if e.prim.name == "getitem_grad" and tuple(e.params["index"]) == first and \
+    if e.prim.name == "getitem_grad" and same_value(tuple(e.params["index"]), first) and \
             isinstance(e.inputs[0], Var):
         return [e.inputs[0]]
     if e.prim.name == "add" and all(isinstance(x, Var) and same_aval(x.aval, v.aval)

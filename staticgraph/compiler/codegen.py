@@ -7,6 +7,7 @@ inside its own loop skeleton; this module knows no loops and no arrays.
 
 Each step becomes, in order of preference:
 1. a target override (CPU: the vectorisable `vecmath` exp/tanh/sigmoid),
+   or, for integer operands, the op's `extra["int_scalar"]` inlined,
 2. with ``inline=True``, the op's `scalar` function inlined as an expression
    when it is a single `return <expr>` (its parameters substituted by
    temporaries, closure constants of `clip`/`cast` by literals),
@@ -185,6 +186,9 @@ class ElementGenerator:
             return f"{override}({', '.join(args)})"
         prim = REGISTRY[step.prim]
         params = step.param_dict
+        int_scalar = prim.extra.get("int_scalar")
+        if int_scalar is not None and op_dtype.kind in "iu":  # e.g. pow's negative exponents
+            return inline_expression(int_scalar, args)
         if self.inline:
             fn = prim.scalar(**params) if prim.extra.get("scalar_factory") else prim.scalar
             expr = inline_expression(fn, args)
@@ -195,7 +199,10 @@ class ElementGenerator:
     def _step_line(self, k: int) -> str:
         step = self.group.steps[k]
         op_dtype = self.group.op_dtype(k)
+        out_dtype = self.group.step_dtype(k)
         args = [self._arg(a, op_dtype) for a in step.args]
+        if out_dtype.kind == "f" and op_dtype.kind in "biu":  # a float op of ints: computes
+            args = [convert(a, out_dtype) for a in args]  # in its float dtype (no wrap-around)
         expr = convert(self._call(k, args), self.group.step_dtype(k))
         where = f"  {step.site}" if step.site else ""
         return f"t{k} = {expr}  # {step.prim}{where}"

@@ -43,8 +43,8 @@ def simulator_enabled() -> bool:
 
 
 def _sign_scalar(a):
-    """sign as ints (the simulator cannot subtract NumPy bools; NaN gives 0 as on CPU)."""
-    return (1 if a > 0 else 0) - (1 if a < 0 else 0)
+    """sign with int steps (the simulator cannot subtract NumPy bools); NaN stays NaN."""
+    return a if a != a else (1 if a > 0 else 0) - (1 if a < 0 else 0)
 
 
 HELPERS = {"sign": _sign_scalar}

@@ -101,6 +101,8 @@ class Block:
         """
         env.update(self.constants)
         for step in self.steps:
+            if step.guard is not None:
+                step.guard(*step.values(env))
             step.run(env, mem)
             if check is not None:
                 check(step, env)

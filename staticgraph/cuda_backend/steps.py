@@ -31,6 +31,7 @@ from shared_ops.errors import GraphCompareError
 from ..compiler import GroupBuilder, compile_group
 from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref
 from ..control import cond_p
+from ..empty_reduction import EmptyAxisGuard, folded_axes
 from ..ir import Eqn, Var
 from ..passes import make_fused_eqn
 from ..passes.fused import fused_p
@@ -62,6 +63,7 @@ class Step:
     """One lowered equation: shapes by the primitive's `abstract_eval`, cached."""
 
     kind = "step"
+    guard: EmptyAxisGuard | None = None  # called with the inputs before `run`
 
     def __init__(self, eqn: Eqn, block: Any, index: int) -> None:
         self.eqn, self.block, self.index = eqn, block, index
@@ -348,7 +350,16 @@ def _elementwise(eqn: Eqn) -> bool:
 
 
 def lower_eqn(eqn: Eqn, block: Any, index: int) -> Step:
-    """The step that runs `eqn` on the device (see the module doc's table)."""
+    """The step that runs `eqn` on the device (see the module doc's table); a
+    max or softmax whose folded axes may be empty first checks them."""
+    step = _step_for(eqn, block, index)
+    axes = folded_axes(eqn)
+    if axes is not None and not isinstance(step, HostStep):
+        step.guard = EmptyAxisGuard(eqn, axes, arrays.download)
+    return step
+
+
+def _step_for(eqn: Eqn, block: Any, index: int) -> Step:
     from .scan import ScanStep
     name = eqn.prim.name
     if eqn.prim is fused_p:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..compiler.cache import KernelCacheWarning, atomic_write, library_fingerprint
+from ..passes.keys import value_key
 
 
 class ProgramCacheWarning(KernelCacheWarning):
@@ -78,8 +79,8 @@ def program_key(runner: Any) -> str:
         for name, value in sorted(graph.lowering.ns.items()):
             if name.startswith("C") and isinstance(value, np.ndarray):  # constants
                 h.update(f"{name}:{value.dtype.str}:{value.shape}".encode() + value.tobytes())
-            elif name.startswith(("IDX", "LIT")):
-                h.update(f"{name}:{value!r}".encode())
+            elif name.startswith(("IDX", "LIT")):  # by content: an array's repr elides
+                h.update(f"{name}:{value_key(value)!r}".encode())
     for kernel in runner.comp.kernels:
         h.update(kernel.key.encode() + b"\0")
     return h.hexdigest()[:32]

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from ..control import cond_p
+from ..empty_reduction import EmptyAxisGuard, folded_axes
 from ..ir import Eqn, Graph, Var
 from ..passes import make_fused_eqn
 from ..passes.common import is_fused
@@ -66,6 +67,7 @@ def lower_eqn(lw, eqn: Eqn) -> None:
     hook = lowering_for(eqn)
     if hook is not None and lower_opaque(lw, eqn, hook, label):
         return
+    guard_empty_axes(lw, eqn)
     if is_fused(eqn):
         kernel = lw.comp.kernel(eqn.params["group"])
         lower_kernel(lw, eqn, kernel, f"{label}  [k_{kernel.key[:8]}]")
@@ -90,6 +92,14 @@ def lower_eqn(lw, eqn: Eqn) -> None:
         lower_impl(lw, eqn, label)
 
 
+def guard_empty_axes(lw, eqn: Eqn) -> None:
+    """Before a max (or softmax) whose folded axes may be empty: the reference's error."""
+    axes = folded_axes(eqn)
+    if axes is not None:
+        guard = lw.global_("EMPTY", EmptyAxisGuard(eqn, axes))
+        lw.emit(f"{guard}({', '.join(lw.expr(x) for x in eqn.inputs)})")
+
+
 def _view_keeps_array(eqn: Eqn) -> bool:
     """Indexing every dim gives a NumPy scalar, not an array: leave those to impl."""
     return eqn.prim.name not in ("getitem", "squeeze") or len(eqn.outputs[0].shape) > 0
@@ -103,7 +113,8 @@ def writable(lw, eqn: Eqn) -> bool:
 
 def _float_same_dtype(eqn: Eqn) -> bool:
     x, out = eqn.inputs[0], eqn.outputs[0]
-    return np.dtype(x.dtype) == np.dtype(out.dtype) and np.dtype(out.dtype).kind == "f"
+    return np.dtype(x.dtype) == np.dtype(out.dtype) and np.dtype(out.dtype) in (
+        np.dtype(np.float32), np.dtype(np.float64))  # float16: the impl's float32 mean
 
 
 def lower_gemm_update(lw, eqn: Eqn, label: str) -> None:

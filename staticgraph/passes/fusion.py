@@ -44,15 +44,23 @@ def fusible(eqn: Eqn) -> bool:
     prim = eqn.prim
     if REGISTRY.get(prim.name) is not prim or not prim.elementwise or prim.scalar is None:
         return False
-    if len(eqn.outputs) != 1 or np.dtype(eqn.outputs[0].dtype).kind not in "biuf":
+    if len(eqn.outputs) != 1 or not compiled_dtype(eqn.outputs[0].dtype):
         return False
-    return all(np.dtype(x.dtype).kind in "biuf" for x in eqn.in_vars)
+    return all(compiled_dtype(x.dtype) for x in eqn.in_vars)
+
+
+def compiled_dtype(dtype) -> bool:
+    """Whether compiled loops take the dtype: bool, ints, float32/64 (float16
+    runs the reference impl, which computes as NumPy does)."""
+    dt = np.dtype(dtype)
+    return dt.kind in "biu" or dt in (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def fusible_reduction(eqn: Eqn) -> bool:
     prim = eqn.prim
     return (prim.name in REDUCTIONS and REGISTRY.get(prim.name) is prim
-            and len(eqn.inputs) == 1 and isinstance(eqn.inputs[0], Var))
+            and len(eqn.inputs) == 1 and isinstance(eqn.inputs[0], Var)
+            and compiled_dtype(eqn.inputs[0].dtype) and compiled_dtype(eqn.outputs[0].dtype))
 
 
 class Clusters:

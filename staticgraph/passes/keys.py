@@ -56,6 +56,12 @@ def array_key(value: np.ndarray) -> tuple:
     return ("array", arr.dtype.str, value.shape, arr.tobytes())
 
 
+def same_value(a, b) -> bool:
+    """Whether two param values mean the same to an op. Never `a == b`: an
+    index holding an ndarray compares elementwise, and its truth is ambiguous."""
+    return value_key(a) == value_key(b)
+
+
 def params_key(params: dict) -> tuple:
     """Key of an equation's params (order-independent)."""
     return tuple(sorted((k, value_key(v)) for k, v in params.items()))

@@ -3,8 +3,12 @@
 
 Runs N random programs (plus N/10 that start with a scan and N/10 with a
 cond) through dyngraph and every registered staticgraph backend but cuda,
-checks them against each other and against finite differences, and prints
-how many ran. A failure prints hypothesis' shrunk program as code and exits 1.
+checks them against each other and against finite differences, then N/5
+value-agreement programs (NaN, infinities, empty dims, every dtype:
+`fuzz/agree.py`), and prints how many ran. A failure prints hypothesis'
+shrunk program as code and exits 1. `make fuzz-cuda N=...` runs the cuda
+backend under the Numba CUDA simulator (`NUMBA_ENABLE_CUDASIM=1
+GRAPHCOMPARE_CUDA_SIMULATOR=1`, set before the process starts).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 
 from hypothesis import HealthCheck, given, note, seed, settings
 
+from .agree import agreement_code, agreement_programs, check_agreement
 from .check import STATS, check_program, static_backends
 from .generate import programs, scan_available
 from .printer import to_code
@@ -31,6 +36,19 @@ def run(examples: int, backends: list[str], seed_value: int, **strategy) -> None
     def fuzz(program):
         note(to_code(program))
         check_program(program, backends)
+    fuzz()
+
+
+def run_agreement(examples: int, backends: list[str], seed_value: int) -> None:
+    """`examples` value-agreement programs; raises on the first failure."""
+    @seed(seed_value)
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
+              suppress_health_check=list(HealthCheck))
+    @given(agreement_programs())
+    def fuzz(program):
+        note(agreement_code(program))
+        check_agreement(program, backends)
+        STATS["agreement programs"] += 1
     fuzz()
 
 
@@ -51,11 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     run(max(args.examples // 10, 1), scan_backends, args.seed + 1, allow_scan=True,
         require="scan", max_steps=4)
     run(max(args.examples // 10, 1), backends, args.seed + 2, require="cond", max_steps=6)
+    run_agreement(max(args.examples // 5, 1), backends, args.seed + 3)
     elapsed = time.perf_counter() - start
     print(f"fuzz: {STATS['programs']} programs ran ({STATS['has cond']} with cond, "
           f"{STATS['has scan']} with scan); gradients checked against finite differences "
           f"on {STATS['fd checked']} ({STATS['fd skipped (near a kink)']} skipped near a "
-          f"kink); none failed ({elapsed:.1f} s, seed {args.seed})")
+          f"kink); {STATS['agreement programs']} value-agreement programs (NaN, empty dims, "
+          f"every dtype); none failed ({elapsed:.1f} s, seed {args.seed})")
     return 0
 
 

@@ -1,0 +1,68 @@
+"""backend="cuda" gives the interpreter's NaN values, empty-axis errors and dtypes."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from agreement_cases import (
+    DTYPES,
+    EMPTY_CASES,
+    EMPTY_OK_CASES,
+    INT_CASES,
+    NAN_CASES,
+    assert_same,
+    compare,
+    matrix_outcomes,
+    run_static,
+)
+from fuzz.agree import agreement_code, agreement_programs, check_agreement
+from hypothesis import HealthCheck, given, note, settings
+
+import shared_ops.api as A
+import staticgraph as sg
+from shared_ops import ShapeError
+
+pytestmark = [pytest.mark.cudasim, pytest.mark.filterwarnings("ignore::RuntimeWarning")]
+
+
+@pytest.mark.parametrize("case", NAN_CASES + INT_CASES + EMPTY_OK_CASES, ids=str)
+def test_nan_values_agree(case):
+    assert_same(run_static(case, "cuda"), run_static(case, "interpret"), case.name)
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+@pytest.mark.parametrize("case", EMPTY_CASES, ids=str)
+def test_empty_axis_is_a_shape_error_naming_the_line(case, dynamic):
+    with pytest.raises(ShapeError, match=r"(max|softmax).*agreement_cases\.py:\d+"):
+        run_static(case, "cuda", dynamic)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dtype_matrix_agrees_with_the_interpreter(dtype):
+    want = matrix_outcomes(dtype, "interpret")
+    bad = compare(matrix_outcomes(dtype, "cuda"), want, "cuda")
+    assert not bad, "\n".join(bad)
+
+
+@settings(max_examples=int(os.environ.get("CUDA_AGREEMENT_EXAMPLES", "15")), deadline=None,
+          database=None, suppress_health_check=[HealthCheck.too_slow,
+                                                HealthCheck.data_too_large])
+@given(agreement_programs(max_steps=3))
+def test_random_programs_with_nan_empty_dims_and_every_dtype_agree(program):
+    note(agreement_code(program))
+    check_agreement(program, ["cuda"])
+
+
+@pytest.mark.parametrize("index", [(None, -1), (None, 0, None), (Ellipsis, None)])
+def test_gradient_of_an_index_with_new_axes(index):
+    """getitem_grad writes into a view with stride-0 dims (the new axes)."""
+    graph = sg.Graph()
+    with graph.as_default():
+        x = sg.placeholder(np.float64, (1,))
+        y = A.getitem(x, index)
+        fetches = [y] + sg.gradients(A.sum(A.mul(y, 0.5)), [x])
+    want = sg.function([x], fetches, backend="interpret")(np.array([2.0]))
+    got = sg.function([x], fetches, backend="cuda")(np.array([2.0]))
+    assert_same(got, want, str(index))
