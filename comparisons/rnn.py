@@ -16,7 +16,7 @@ The variants show the seed's central contrast:
   cumulative curve, not in the steady step time);
 - torch-eager / jax-scan: peers, when installed.
 
-The LSTM version is the "lstm" scenario (`comparisons/rnn_lstm.py`), made by
+The LSTM version is the "lstm" scenario (`comparisons/lstm.py`), made by
 `make_scenario` below, with both static variants on every backend of
 `STATIC_BACKENDS` (on "numba" each scan runs as one compiled loop,
 `staticgraph/scan_lowering.py`; "cuda" rows read "skipped" with the reason
