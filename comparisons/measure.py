@@ -18,6 +18,7 @@ from typing import Any
 
 from .accounting import (
     Sample,
+    by_unit,
     cache_figure,
     kernel_counts,
     measured_curve,
@@ -104,8 +105,9 @@ class StepRunner(Runner):
         begin = time.perf_counter()
         self.prep = self.variant.setup(self.problem)
         self.setup_only_s = time.perf_counter() - begin
-        self.row["first_s"], _ = _timed(self.prep.step)
+        self.row["first_s"], done = _timed(self.prep.step)
         self.setup_s = time.perf_counter() - begin
+        self.first_units = done if isinstance(done, (int, float)) else None
         self.count_kernels(before)
         for _ in range(max(self.plan.warmup - 1, 0)):
             self._run(1, warmup=True)
@@ -145,6 +147,8 @@ class StepRunner(Runner):
                         setup_s=self.setup_s, setup_phases=phases, total_s=float(curve[-1]),
                         _cumulative=curve, timing="each step timed as run",
                         cache=cache_figure((0, 0), self.kernels))
+        if self.unit:
+            self.row["by_unit"] = by_unit(self.first_units, self.row["first_s"], self.samples)
         self.row.update(prep.extra)
 
         def short_run() -> int:
