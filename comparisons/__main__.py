@@ -155,10 +155,18 @@ def run_all(names: list[str], args: argparse.Namespace,
         **sizes[name]) for name in names}
 
 
-def options_of(args: argparse.Namespace, cache_dir: str) -> dict:
+def cached_kernels(cache_dir: str) -> int:
+    """Kernel modules in the cache dir before the run (0: a cold start)."""
+    kernels = Path(cache_dir) / "kernels"
+    return len(list(kernels.glob("k_*.py"))) if kernels.is_dir() else 0
+
+
+def options_of(args: argparse.Namespace, cache_dir: str, cached: int) -> dict:
+    """The run's options; `cold` when the kernel cache was empty at the start."""
     return {"quick": args.quick, "dtype": args.dtype, "backend": _split(args.backend),
             "variant": _split(args.variant), "set": args.set, "peers": not args.no_peers,
-            "cold": args.cold, "cache_dir": cache_dir}
+            "cold": args.cold or cached == 0, "cached_kernels_at_start": cached,
+            "cache_dir": None if args.cold else cache_dir}
 
 
 def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
@@ -174,12 +182,13 @@ def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
     try:
         from staticgraph.compiler import default_cache_dir
         cache_dir = str(default_cache_dir())
+        cached = cached_kernels(cache_dir)
         results_by_name = run_all(names, args, sizes)
     finally:
         if cold_dir is not None:
             _restore("GRAPHCOMPARE_CACHE_DIR", saved)
             shutil.rmtree(cold_dir, ignore_errors=True)
-    document = output.document(results_by_name, options_of(args, cache_dir))
+    document = output.document(results_by_name, options_of(args, cache_dir, cached))
     printed = output.tables(results_by_name, document)
     print(results.dumps(document) if args.json else printed)
     out = args.out

@@ -54,4 +54,5 @@ def test_make_demo_writes_only_ignored_files_and_readme_has_its_own_target():
     assert "DEMO_DIR := build/demo" in makefile
     assert "/build/" in (Path(__file__).parent.parent / ".gitignore").read_text().split()
     target = makefile.split("\nreadme:", 1)[1].split("\n\n", 1)[0]
-    assert "--cold" in target and "--readme README.md --cold-results" in target
+    assert "rm -rf $(README_CACHE)" in target and "GRAPHCOMPARE_CACHE_DIR=$(README_CACHE)" in target
+    assert "--readme README.md --cold-results" in target
