@@ -116,7 +116,7 @@ class Scenario:
     def all_variants(self) -> list[Variant]:
         """The registered variants, references and engines first, peers last.
 
-        A hook for scenarios that add variants lazily (see tutorial_net).
+        A hook for scenarios that add variants lazily (see the tutorial scenario).
         """
         return sorted(self.variants, key=lambda v: KIND_ORDER.index(v.kind))
 
