@@ -24,6 +24,7 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from . import output, results  # noqa: E402
@@ -170,11 +171,16 @@ def options_of(args: argparse.Namespace, cache_dir: str, cached: int) -> dict:
 
 
 def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
+    begin = time.perf_counter()
     names = args.names or list(all_scenarios())
     _check_choices(args, names, parser)
     sizes = _overrides(args.set, names, parser)
     if args.cold_results is not None and args.readme is None:
         parser.error("--cold-results goes with --readme")
+    try:
+        cold = results.load(args.cold_results) if args.cold_results else None
+    except results.ResultsError as exc:
+        parser.error(f"--cold-results: {exc}")
     cold_dir = tempfile.mkdtemp(prefix="graphcompare-cold-") if args.cold else None
     saved = os.environ.get("GRAPHCOMPARE_CACHE_DIR")
     if cold_dir is not None:
@@ -183,12 +189,15 @@ def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
         from staticgraph.compiler import default_cache_dir
         cache_dir = str(default_cache_dir())
         cached = cached_kernels(cache_dir)
+        started = time.perf_counter()
         results_by_name = run_all(names, args, sizes)
+        finished = time.perf_counter()
     finally:
         if cold_dir is not None:
             _restore("GRAPHCOMPARE_CACHE_DIR", saved)
             shutil.rmtree(cold_dir, ignore_errors=True)
     document = output.document(results_by_name, options_of(args, cache_dir, cached))
+    document["timing"] = {"command_s": started - begin, "scenarios_s": finished - started}
     printed = output.tables(results_by_name, document)
     print(results.dumps(document) if args.json else printed)
     out = args.out
@@ -200,9 +209,12 @@ def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
               file=sys.stderr)
     if args.readme is not None:
         from .readme import update
-        cold = results.load(args.cold_results) if args.cold_results else None
         update(args.readme, printed, out / "summary.png", document, cold)
         print(f"updated {args.readme}", file=sys.stderr)
+    end = time.perf_counter()
+    print(f"this command took {end - begin:.1f} s: scenarios {finished - started:.1f} s "
+          f"(accounted for in their rows), engine imports and checks {started - begin:.1f} s, "
+          f"writing outputs {end - finished:.1f} s", file=sys.stderr)
     failed = any(r.get("status") == "error" for rows in results_by_name.values() for r in rows)
     return 1 if failed else 0
 
