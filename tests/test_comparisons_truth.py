@@ -176,3 +176,10 @@ def test_readme_cold_warm_table_pairs_the_rows():
     line = table.splitlines()[1]
     assert "staticgraph-scan-numba" in line and "3 s" in line and "50 ms" in line
     assert "miss / hit" in line and "dyngraph" not in table
+
+
+def test_a_backend_a_scenario_lacks_is_a_row_saying_so():
+    rows = all_scenarios()["fusion"].run(quick=True, peers=False, backend=["cuda"], n=64,
+                                         samples=2)
+    row = next(r for r in rows if r["variant"] == "staticgraph-cuda")
+    assert row["status"] == "skipped" and "no variant on the cuda backend" in row["reason"]
