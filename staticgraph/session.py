@@ -7,6 +7,7 @@ once (`extract_program`), compiled by the backend once, and cached.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 import weakref
@@ -146,10 +147,11 @@ class Session:
             values = [None if slot is None else outs[slot] for slot in plan.slots]
             return unflatten(tree, finish_outputs(values, plan.program, self.state, inputs))
 
-    def explain(self, fetches, feed_dict=None, file=None) -> str:
+    def explain(self, fetches, feed_dict=None, file=None, brief: bool = False) -> str:
         """Print (and return) what running `fetches` executes: the program text.
 
         Without feed_dict, every placeholder the fetches need counts as fed.
+        `brief=True` asks a compiled backend for a one-screen summary.
         """
         self.check_open("explain()")
         leaves, _ = flatten(fetches)
@@ -160,7 +162,7 @@ class Session:
         else:
             needed, _ = needed_values(self.graph, [leaf.var for leaf in leaves], set())
             fed = [v for v in self.graph.inputs if v in needed]
-        text = self._plan(leaves, dict.fromkeys(fed)).runner.explain()
+        text = explain_runner(self._plan(leaves, dict.fromkeys(fed)).runner, brief)
         print(text, file=file)
         return text
 
@@ -285,3 +287,10 @@ def finish_outputs(values: list, program: Graph, state: dict, inputs=()) -> list
                 value = value[()]
         out.append(value)
     return out
+
+
+def explain_runner(runner, brief: bool = False) -> str:
+    """`runner.explain()`, brief where the backend offers a brief mode."""
+    if brief and "brief" in inspect.signature(runner.explain).parameters:
+        return runner.explain(brief=True)
+    return runner.explain()
