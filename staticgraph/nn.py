@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import AbstractArray, DTypeError, Primitive, ShapeError
+from shared_ops import AbstractArray, DTypeError, Primitive, ShapeError, format_site
 from shared_ops import api as A
 
 from . import ops
 from .random_ops import random_uniform, random_uniform_like
-from .symbol import Symbol, bind_symbolic
+from .symbol import Symbol, bind_symbolic, current_site
 
 relu, sigmoid, tanh = ops.relu, ops.sigmoid, ops.tanh
 
@@ -39,6 +39,11 @@ def softmax_cross_entropy_with_logits(*, labels, logits, axis: int = -1,
     """
     logits = ops.as_symbol(logits)
     return A.neg(A.sum(A.mul(labels, A.log_softmax(logits, axis)), axis))
+
+
+def _at() -> str:
+    where = format_site(current_site())
+    return f" (at {where})" if where else ""
 
 
 def _labels_eval(labels, *, classes: int):
@@ -74,11 +79,11 @@ def sparse_softmax_cross_entropy_with_logits(*, labels, logits,
     classes = logits.shape[-1] if logits.ndim else None
     if classes is None:
         raise ShapeError("sparse_softmax_cross_entropy_with_logits: the last dim of logits "
-                         f"(the classes) must be known, got {logits.shape}")
+                         f"(the classes) must be known, got {logits.shape}{_at()}")
     labels = ops.as_symbol(labels)
     if labels.ndim != logits.ndim - 1:
         raise ShapeError("sparse_softmax_cross_entropy_with_logits: labels must have one dim "
-                         f"fewer than logits, got {labels.shape} and {logits.shape}")
+                         f"fewer than logits, got {labels.shape} and {logits.shape}{_at()}")
     labels = bind_symbolic(checked_labels_p, (labels,), {"classes": int(classes)})
     one_hot = A.cast(A.equal(A.expand_dims(labels, -1), np.arange(classes)), logits.dtype)
     return A.neg(A.sum(A.mul(one_hot, A.log_softmax(logits, -1)), -1))

@@ -54,8 +54,10 @@ def placeholder(*args, dtype=None, shape=None, name: str | None = None) -> Symbo
         raise TypeError(f"placeholder takes at most 3 positional arguments ({len(args)} given)")
     given = {"dtype": dtype is not None, "shape": shape is not None, "name": name is not None}
     for arg in args:
-        slot = ("dtype" if _is_dtype(arg) and not given["dtype"] else
-                "name" if isinstance(arg, str) else "shape")
+        if isinstance(arg, str):
+            slot = "dtype" if _is_dtype(arg) and not given["dtype"] else "name"
+        else:
+            slot = "dtype" if isinstance(arg, DTYPE_LIKE) else "shape"
         if given[slot]:
             raise TypeError(f"placeholder got two values for {slot} ({arg!r})")
         given[slot] = True
