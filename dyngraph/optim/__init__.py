@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from .node import bump_version
-from .tensor import Tensor
+from ..node import bump_version
+from ..tensor import Tensor
 
 
 class Optimizer:
@@ -95,3 +95,7 @@ class Adam(Optimizer):
                 denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
                 data -= (lr / (1 - b1 ** t)) * (m / denom)
                 bump_version(p)
+
+
+from . import lr_scheduler  # noqa: E402,F401  (dg.optim.lr_scheduler)
+from .rmsprop import RMSprop  # noqa: E402,F401
