@@ -24,4 +24,5 @@ from .modules import (  # noqa: F401
     Sigmoid,
     Tanh,
 )
+from .recurrent import GRU, LSTM, RNN  # noqa: F401,E402
 from .rnn import LSTMCell  # noqa: F401
