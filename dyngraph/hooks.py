@@ -23,9 +23,10 @@ from shared_ops import GradientError
 
 from .tensor import Tensor, _wrap
 
-# node -> {output index: {handle id: fn}};  leaf tensor -> {handle id: fn}
+# node -> {output index: {handle id: fn}};  id(leaf tensor) -> {handle id: fn}, the
+# entry dropped when the tensor dies (Tensor's == is elementwise, so no WeakKeyDictionary)
 NODE_HOOKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-LEAF_HOOKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+LEAF_HOOKS: dict[int, dict] = {}
 _ids = itertools.count()
 
 
@@ -33,13 +34,11 @@ class RemovableHandle:
     """What `register_hook` returns: `handle.remove()` unregisters the hook."""
 
     def __init__(self, table: dict, hid: int) -> None:
-        self._table = weakref.ref(table)
+        self._table = table
         self.id = hid
 
     def remove(self) -> None:
-        table = self._table()
-        if table is not None:
-            table.pop(self.id, None)
+        self._table.pop(self.id, None)
 
 
 def register_hook(tensor, fn) -> RemovableHandle:
@@ -51,7 +50,10 @@ def register_hook(tensor, fn) -> RemovableHandle:
                             "never receives a gradient")
     edge = tensor._edge
     if edge is None:
-        table = LEAF_HOOKS.setdefault(tensor, {})
+        table = LEAF_HOOKS.get(id(tensor))
+        if table is None:
+            table = LEAF_HOOKS[id(tensor)] = {}
+            weakref.finalize(tensor, LEAF_HOOKS.pop, id(tensor), None)
     else:
         node, index = edge if type(edge) is tuple else (edge, 0)
         table = NODE_HOOKS.setdefault(node, {}).setdefault(index, {})
@@ -92,7 +94,7 @@ def apply_leaf_hooks(leaves: dict) -> None:
     if not LEAF_HOOKS:
         return
     for leaf in list(leaves):
-        table = LEAF_HOOKS.get(leaf)
+        table = LEAF_HOOKS.get(id(leaf))
         if table:
             leaves[leaf] = run_hooks(table, leaves[leaf])
 

@@ -165,8 +165,9 @@ def binary_cross_entropy(input: Tensor, target, weight=None,
         raise ValueError(f"binary_cross_entropy: all elements of input should be between "
                          f"0 and 1{_site()}")
     t = _target(target, input)
-    log_x = F.clamp(F.log(input), min=-100.0)
-    log_1mx = F.clamp(F.log(1.0 - input), min=-100.0)
+    with np.errstate(divide="ignore"):  # log(0) = -inf is clamped, as PyTorch does
+        log_x = F.clamp(F.log(input), min=-100.0)
+        log_1mx = F.clamp(F.log(1.0 - input), min=-100.0)
     loss = -(t * log_x + (1.0 - t) * log_1mx)
     if weight is not None:
         loss = loss * weight
