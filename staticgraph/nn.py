@@ -159,3 +159,6 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name: str | None = Non
                                             if isinstance(t, Symbol) else scale)
                for t in t_list]
     return clipped, use_norm
+
+
+from .ops_nn import conv2d, embedding_lookup, max_pool, moments  # noqa: E402,F401

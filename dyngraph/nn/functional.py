@@ -91,25 +91,6 @@ def _int_indices(what: str, index) -> np.ndarray:
     return data
 
 
-def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """Rows of `weight` at the int indices `input` (shape input.shape + (dim,)).
-
-    Rows at `padding_idx` get no gradient, as in PyTorch.
-    """
-    ids = _int_indices("embedding", input)
-    rows = weight.shape[0]
-    if ids.size and (ids.min() < 0 or ids.max() >= rows):
-        bad = ids[(ids < 0) | (ids >= rows)].flat[0]
-        raise IndexingError(f"embedding: index {bad} is out of range for {rows} "
-                            f"embeddings{_site()}")
-    out = F.getitem(weight, ids)
-    if padding_idx is not None:
-        pad = np.expand_dims(ids == (padding_idx % rows), -1)
-        if pad.any():
-            out = F.where(pad, F.getitem(weight.detach(), ids), out)
-    return out
-
-
 def _class_targets(what: str, target, classes: int, ignore_index: int) -> np.ndarray:
     labels = _int_indices(what, target).astype(np.int64)
     bad = ((labels < 0) | (labels >= classes)) & (labels != ignore_index)
@@ -187,3 +168,6 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+from ..functions_nn import conv2d, embedding, max_pool2d, one_hot  # noqa: E402,F401
