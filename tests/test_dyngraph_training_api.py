@@ -301,3 +301,20 @@ def test_autograd_namespace_matches_the_top_level():
     x = _leaf([3.0])
     dg.autograd.backward([Square.apply(x).sum()])
     np.testing.assert_allclose(x.grad.numpy(), [6.0])
+
+
+def test_conv2d_and_max_pool_modules(rng):
+    conv = dg.nn.Conv2d(2, 3, kernel_size=2, bias=True, dtype=np.float64)
+    assert conv.weight.shape == (3, 2, 2, 2) and conv.bias.shape == (3,)
+    bound = 1 / np.sqrt(8)
+    assert np.abs(conv.weight.detach().numpy()).max() <= bound
+    x = rng.normal(size=(1, 2, 4, 4))
+    out = dg.nn.MaxPool2d(3, stride=1)(conv(dg.tensor(x)))
+    w, b = conv.weight.detach().numpy(), conv.bias.detach().numpy()
+    ref = np.zeros((1, 3, 3, 3))
+    for i in range(3):
+        for j in range(3):
+            ref[0, :, i, j] = np.einsum("ckl,ockl->o", x[0, :, i:i + 2, j:j + 2], w) + b
+    np.testing.assert_allclose(out.detach().numpy(), ref.max(axis=(2, 3), keepdims=True))
+    with pytest.raises(ValueError, match="padding_mode"):
+        dg.nn.Conv2d(2, 3, 2, padding_mode="reflect")

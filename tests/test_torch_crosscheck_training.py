@@ -146,3 +146,19 @@ def test_hooks_match_torch():
     (yd.sum() * 3.0).backward()
     (yt.sum() * 3.0).backward()
     _close(xd.grad, xt.grad)
+
+
+def test_conv_and_pool_modules_load_torch_weights(rng):
+    tc = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2, dtype=torch.float64)
+    dc = dg.nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2, dtype=np.float64)
+    assert [n for n, _ in dc.named_parameters()] == list(tc.state_dict())
+    dc.load_state_dict({k: v.detach().numpy() for k, v in tc.state_dict().items()})
+    xd, xt = _pair(rng.normal(size=(2, 4, 7, 7)))
+    pool_d, pool_t = dg.nn.MaxPool2d(2, ceil_mode=True), torch.nn.MaxPool2d(2, ceil_mode=True)
+    yd = dg.nn.Flatten()(pool_d(dc(xd)))
+    yt = torch.nn.Flatten()(pool_t(tc(xt)))
+    _close(yd, yt)
+    (yd ** 2).sum().backward()
+    (yt ** 2).sum().backward()
+    _close(xd.grad, xt.grad, rtol=1e-9)
+    _close(dc.weight.grad, tc.weight.grad, rtol=1e-9)
