@@ -41,6 +41,9 @@ def softmax_cross_entropy_with_logits(*, labels, logits, axis: int = -1,
     return A.neg(A.sum(A.mul(labels, A.log_softmax(logits, axis)), axis))
 
 
+softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
+
+
 def _at() -> str:
     where = format_site(current_site())
     return f" (at {where})" if where else ""
