@@ -310,3 +310,14 @@ def test_elementwise_math_fuses_and_matches_numpy(rng):
         assert "log1p" in sess.explain(y) and "fused" in sess.explain(y)
     t = dg.tensor(xv)
     np.testing.assert_allclose(t.log1p().numpy() + t.sin().numpy(), np.log1p(xv) + np.sin(xv))
+
+
+def test_the_ops_page_example_runs():
+    """docs/ops.md's code block, run as a reader would."""
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "ops.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/ops.md", "exec"), {})
