@@ -338,3 +338,15 @@ def test_new_ops_inside_a_scan_body_agree_across_backends():
     first = ref.logsumexp(np.arange(12.0).reshape(6, 2)[[0, 1, 1]], 0) * 0.1
     np.testing.assert_allclose(value[0], first, rtol=1e-12)
     assert grad_value[3].tolist() == [0.0, 0.0] and grad_value[1].sum() > 0
+
+
+def test_empty_batches_give_empty_values_and_zero_gradients():
+    x = dg.tensor(np.zeros((0, 3, 5, 5)), requires_grad=True)
+    w = dg.tensor(np.ones((2, 3, 3, 3)), requires_grad=True)
+    y = F.max_pool2d(F.conv2d(x, w), 2)
+    assert y.shape == (0, 2, 1, 1)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 5, 5) and not w.grad.numpy().any()
+    table = dg.tensor(np.ones((4, 2)), requires_grad=True)
+    F.embedding(dg.tensor(np.zeros(0, np.int64)), table).sum().backward()
+    assert not table.grad.numpy().any()
