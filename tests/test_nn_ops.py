@@ -350,3 +350,18 @@ def test_empty_batches_give_empty_values_and_zero_gradients():
     table = dg.tensor(np.ones((4, 2)), requires_grad=True)
     F.embedding(dg.tensor(np.zeros(0, np.int64)), table).sum().backward()
     assert not table.grad.numpy().any()
+
+
+def test_primitives_are_registered_with_their_flags():
+    import shared_ops as so
+    elementwise = {"log1p", "expm1", "sin", "cos"}
+    not_differentiable = {"argmax", "argmin", "one_hot"}
+    others = {"logsumexp", "var", "take", "take_grad", "gather", "gather_grad", "einsum",
+              "add_n", "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d",
+              "max_pool2d_grad", "max_pool2d_pick"}
+    for name in elementwise | not_differentiable | others:
+        prim = so.REGISTRY[name]
+        assert prim.elementwise == (name in elementwise), name
+        assert prim.differentiable == (name not in not_differentiable), name
+        assert (prim.scalar is not None) == (name in elementwise), name
+    assert all(so.REGISTRY[n].reduction for n in ("logsumexp", "var", "argmax", "argmin"))
