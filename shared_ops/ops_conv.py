@@ -181,7 +181,7 @@ def _argmax_positions(x, *, kernel, stride, padding, dilation) -> tuple:
     """Index arrays (n, c, row, col) into the padded input of each window's first max."""
     cols = _pool_windows(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
     n, c, oh, ow = cols.shape[:4]
-    best = cols.reshape(n, c, oh, ow, -1).argmax(axis=-1)
+    best = cols.reshape(n, c, oh, ow, kernel[0] * kernel[1]).argmax(axis=-1)
     ki, kj = np.divmod(best, kernel[1])
     rows = np.arange(oh)[:, None] * stride[0] + ki * dilation[0]
     cols_ = np.arange(ow)[None, :] * stride[1] + kj * dilation[1]

@@ -1,7 +1,6 @@
 """sg.* functions with TF1 names for the math, reduction, indexing, einsum,
 convolution and pooling primitives (`sg.log1p`, `sg.gather`, `sg.einsum`,
-...), the `sg.nn` ones (`conv2d`, `max_pool`, `moments`, `embedding_lookup`)
-and indexing a symbol with a symbol (`E[ids]`).
+...) and the `sg.nn` ones (`conv2d`, `max_pool`, `moments`, `embedding_lookup`).
 
 Each is a `shared_ops.api` call on symbols. TF1's layouts are wrappers:
 `conv2d` and `max_pool` take NHWC data and HWIO filters by default and
@@ -16,7 +15,6 @@ import numpy as np
 from shared_ops import DTypeError, ShapeError, format_site
 from shared_ops import api as A
 
-from .errors import SymbolicValueError
 from .ops import _unary, as_symbol
 from .symbol import Symbol, current_site
 
@@ -230,40 +228,6 @@ def max_pool(value, ksize, strides, padding, data_format: str = "NHWC", name=Non
     out = A.max_pool2d(x, kernel, stride, pads)
     return A.transpose(out, (0, 2, 3, 1)) if data_format == "NHWC" else out
 
-
-def symbolic_getitem(x: Symbol, index) -> Symbol:
-    """x[index] where one index entry is an integer symbol (`E[ids]`, `x[:, ids]`):
-    a `take` along that axis, then any basic index after it."""
-    items = index if isinstance(index, tuple) else (index,)
-    at = [k for k, item in enumerate(items) if isinstance(item, Symbol)]
-    if len(at) > 1:
-        raise SymbolicValueError(f"x[...] takes one symbolic index, got {len(at)}{_at()}")
-    k = at[0]
-    ids, before, after = items[k], items[:k], items[k + 1:]
-    if ids.dtype.kind not in "iu":
-        raise SymbolicValueError(f"x[ids]: a symbolic index must hold integers, got "
-                                 f"{ids.dtype} (boolean masks need a known value){_at()}")
-    if any(item != slice(None) for item in before):
-        raise SymbolicValueError("x[..., ids]: only full slices ':' may come before a "
-                                 f"symbolic index{_at()}")
-    if any(not isinstance(item, (int, slice, type(None))) for item in after):
-        raise SymbolicValueError("x[ids, ...]: only ints, slices and None may follow a "
-                                 f"symbolic index{_at()}")
-    out = A.take(x, ids, k)
-    if after:
-        out = A.getitem(out, (slice(None),) * (k + len(ids.shape)) + tuple(after))
-    return out
-
-
-def _getitem(self: Symbol, index) -> Symbol:
-    """Symbol.__getitem__: NumPy indexing, or `symbolic_getitem` for a symbol index."""
-    items = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(item, Symbol) for item in items):
-        return symbolic_getitem(self, index)
-    return A.getitem(self, index)
-
-
-Symbol.__getitem__ = _getitem
 
 __all__ = ["log1p", "expm1", "sin", "cos", "reduce_logsumexp", "reduce_variance",
            "reduce_std", "argmax", "argmin", "gather", "one_hot", "einsum", "split", "add_n"]
