@@ -70,3 +70,4 @@ from .functions_nn import (  # noqa: E402,F401
     var,
 )
 from .serialization import load, save  # noqa: E402,F401
+from .tensor_methods import device  # noqa: E402,F401

@@ -187,6 +187,30 @@ Tensor.T = property(lambda self: F.permute(self, tuple(range(self.ndim))[::-1]))
 Tensor.mT = property(lambda self: F.transpose(self, -2, -1))
 
 
+class device:  # noqa: N801  (torch.device's name)
+    """A device name as torch.device: dyngraph has the CPU only (`device("cpu")`)."""
+
+    def __init__(self, type: str, index: int | None = None) -> None:
+        kind, _, number = str(type).partition(":")
+        self.type = kind
+        self.index = int(number) if number else index
+        _check_device(self)
+
+    def __eq__(self, other) -> bool:
+        other_type = getattr(other, "type", other)
+        return isinstance(other_type, str) and other_type.split(":")[0] == self.type
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')"
+
+
+
 def _check_device(device) -> None:
     """dyngraph computes on the CPU only: 'cpu' (or 'cpu:0') is accepted, others refused."""
     kind = getattr(device, "type", device)
@@ -224,6 +248,7 @@ def _register_hook(self, hook):
 
 Tensor.to = _to
 Tensor.cpu = lambda self: self
-Tensor.device = property(lambda self: "cpu")
+CPU = device("cpu")
+Tensor.device = property(lambda self: CPU)
 Tensor.is_cuda = property(lambda self: False)
 Tensor.register_hook = _register_hook

@@ -276,6 +276,9 @@ def test_save_and_load_state_dict(tmp_path):
 def test_to_cpu_is_a_no_op_and_dtype_casts():
     x = _leaf([1.0, 2.0])
     assert x.to("cpu") is x and x.to("cpu:0") is x and x.cpu() is x and x.device == "cpu"
+    assert x.device.type == "cpu" and x.to(dg.device("cpu")) is x and str(x.device) == "cpu"
+    with pytest.raises(ValueError, match="not available"):
+        dg.device("cuda:0")
     y = x.to("cpu", dg.float32)
     assert y.dtype == np.float32 and y.requires_grad
     assert x.to(dg.ones(1, dtype=np.float32)).dtype == np.float32
