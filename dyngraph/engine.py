@@ -72,14 +72,17 @@ def _call_rule(node: Node, grads: list, create_graph: bool):
 
 
 def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=None):
-    """Propagate seeds from roots; return ({leaf: grad}, {key: grad}).
+    """Propagate seeds from roots; return ({leaf: grad}, {key: grad}, walked nodes).
 
     Nodes with a pending gradient wait in a heap and run newest first: a node
     is newer than every node it reads, so all of its consumers have run by
     then (a topological order without a separate sort). The hot path holds
     one newly queued node beside the heap, so a chain never touches it.
     `capture` holds the keys of non-leaf tensors whose total gradient the
-    caller wants (dg.grad); `retain_grad` tensors are filled on the way.
+    caller wants (dg.grad). Nothing is changed on the way: `retain_grad`
+    tensors get their gradients and the walked nodes free their saved values
+    (without retain_graph) only in `commit_backward`, once the caller's checks
+    passed, so a failed backward leaves the tape as it was.
     """
     pending: dict = {}
     leaves: dict = {}
@@ -87,6 +90,8 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
     for root, g in zip(roots, seeds):
         _route_one(root if root._edge is None else root._edge, g, pending, leaves, heap)
     captured: dict = {}
+    walked: list = []
+    observed: dict = {}  # node -> {output index: gradient} for retain_grad tensors
     observe = capture is not None or bool(RETAINED) or bool(NODE_HOOKS)  # fixed for the walk
     anomaly = ANOMALY.enabled
     fast = not create_graph and not observe and not anomaly
@@ -110,8 +115,7 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                 if node.epoch != inplace[0] or node.inputs is None:
                     node.check_usable()
                 in_grads = op.vjp(g, node.out, *node.inputs, needs=node.needs, **node.params)
-                if not retain_graph:
-                    node.inputs = node.out = None
+                walked.append(node)
                 for edge, g in zip(node.edges, in_grads):
                     if edge is None or g is None:
                         continue
@@ -134,14 +138,27 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
             pending.pop((node, -1))
             grads = [pending.pop(edge_key(node, i), None) for i in range(node.n_out)]
         if observe:
-            _observe(node, grads, capture, captured)
+            _observe(node, grads, capture, captured, observed)
         in_grads = _call_rule(node, grads, create_graph)
         if anomaly:
             check_gradients(node, in_grads)
-        if not retain_graph:
-            node.release()
+        walked.append(node)
         _route(node.edges, in_grads, pending, leaves, heap)
-    return leaves, captured
+    return leaves, captured, (walked, observed)
+
+
+def commit_backward(done: tuple, retain_graph: bool) -> None:
+    """After a successful walk (`done` from run_backward): fill `retain_grad`
+    tensors, free the walked nodes' saved values unless retain_graph."""
+    walked, observed = done
+    for node, grads in observed.items():
+        retained = RETAINED.get(node) or {}
+        for i, g in grads.items():
+            if i in retained:
+                _retain(retained[i](), g)
+    if not retain_graph:
+        for node in walked:
+            node.release()
 
 
 def _route(edges, in_grads, pending: dict, leaves: dict, heap: list) -> None:
@@ -175,7 +192,7 @@ def _enqueue(node: Node, pending: dict, heap: list) -> None:
     heappush(heap, (-node.seq, node))
 
 
-def _observe(node: Node, grads: list, capture, captured: dict) -> None:
+def _observe(node: Node, grads: list, capture, captured: dict, observed: dict) -> None:
     """Run the hooks on the gradients flowing into a node's outputs (replacing them
     in `grads`), then record them for dg.grad / retain_grad."""
     apply_node_hooks(node, grads)
@@ -187,7 +204,7 @@ def _observe(node: Node, grads: list, capture, captured: dict) -> None:
             captured[key] = g
         retained = RETAINED.get(node)
         if retained and i in retained:
-            _retain(retained[i](), g)
+            observed.setdefault(node, {})[i] = g
 
 
 def _retain(tensor, g) -> None:
@@ -197,8 +214,8 @@ def _retain(tensor, g) -> None:
     tensor.grad = g if tensor.grad is None else tensor.grad + g
 
 
-def _accumulate(leaf: Tensor, g, create_graph: bool) -> None:
-    """leaf.grad += g (in place when the buffer is ours, as PyTorch does)."""
+def _checked(leaf: Tensor, g, create_graph: bool):
+    """A leaf's gradient as an array of its dtype (a Tensor with create_graph)."""
     if isinstance(g, Tensor):
         g = g if create_graph else g._data
     if not isinstance(g, Tensor):
@@ -208,6 +225,12 @@ def _accumulate(leaf: Tensor, g, create_graph: bool) -> None:
         if g.shape != leaf.shape:  # a VJP rule bug: never hide it by broadcasting
             raise GradientError(f"internal error: gradient of shape {g.shape} for a leaf "
                                 f"of shape {leaf.shape}; please report it")
+    return g
+
+
+def _accumulate(leaf: Tensor, g, create_graph: bool) -> None:
+    """leaf.grad += g (in place when the buffer is ours, as PyTorch does); `g` from
+    `_checked`."""
     if leaf.grad is None:
         leaf.grad = g if isinstance(g, Tensor) else _wrap(np.array(g, copy=True))
     elif create_graph or isinstance(g, Tensor) or leaf.grad._requires_grad:
@@ -226,12 +249,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     retain = create_graph if retain_graph is None else retain_graph
     with set_grad_enabled(create_graph):
         seeds = [_seed(t, g, create_graph) for t, g in zip(tensors, grad_tensors)]
-        leaves, _ = run_backward(tensors, seeds, retain, create_graph)
+        leaves, _, done = run_backward(tensors, seeds, retain, create_graph)
         apply_leaf_hooks(leaves)
         allowed = None if inputs is None else {id(t) for t in inputs}
-        for leaf, g in leaves.items():
-            if allowed is None or id(leaf) in allowed:
-                _accumulate(leaf, g, create_graph)
+        chosen = [(leaf, _checked(leaf, g, create_graph)) for leaf, g in leaves.items()
+                  if allowed is None or id(leaf) in allowed]
+        commit_backward(done, retain)
+        for leaf, g in chosen:
+            _accumulate(leaf, g, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -250,7 +275,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     with set_grad_enabled(create_graph):
         seeds = [_seed(t, g, create_graph) for t, g in zip(outputs, grad_outputs)]
         inner = {key for t, key in zip(inputs, keys) if t._edge is not None}
-        leaves, captured = run_backward(outputs, seeds, retain, create_graph, inner or None)
+        leaves, captured, done = run_backward(outputs, seeds, retain, create_graph,
+                                                inner or None)
         apply_leaf_hooks(leaves)
     results = []
     for t, key in zip(inputs, keys):
@@ -261,4 +287,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if g is not None and not isinstance(g, Tensor):
             g = _wrap(np.array(np.broadcast_to(g, t.shape), dtype=t.dtype))
         results.append(g)
+    commit_backward(done, retain)
     return tuple(results)

@@ -354,7 +354,25 @@ class Tensor:
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
+        """NumPy's conversion protocol (NumPy 2). `copy=True` gives a new array.
+        Otherwise the tensor's memory is shared, as `numpy()` shares it; for a
+        tensor that requires grad only as a read-only view (writing through it
+        would change the gradient's inputs unseen; PyTorch refuses `numpy()`
+        there, as `numpy()` does here). `copy=False` where a dtype conversion
+        needs a copy raises ValueError (NumPy's rule)."""
+        data = self._data
+        if copy:
+            return np.array(data, dtype=dtype, copy=True)
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            if copy is False:
+                raise ValueError(f"cannot convert a {data.dtype} tensor to {np.dtype(dtype)} "
+                                 "without a copy (copy=False)")
+            return data.astype(dtype)
+        if self._requires_grad:
+            view = data.view()
+            view.flags.writeable = False
+            return view
+        return data
 
     def __len__(self) -> int:
         if self._data.ndim == 0:

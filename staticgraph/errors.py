@@ -30,6 +30,11 @@ class UninitializedVariableError(GraphError):
     `auto_init=False`."""
 
 
+class ClosedSessionError(GraphError, RuntimeError):
+    """A closed Session was used (`run`, `get`, `set`, a function sharing it,
+    `Saver.save`/`restore`): its values were released."""
+
+
 class FeedError(GraphCompareError, ValueError):
     """A feed is missing, unknown, or has the wrong shape or dtype."""
 

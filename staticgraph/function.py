@@ -23,6 +23,7 @@ from .session import Session, convert_feed, finish_outputs
 from .state import assign_p
 from .structure import flatten, unflatten
 from .symbol import Operation, Symbol, infer_avals, to_atom
+from .transaction import Transaction
 
 
 def _update_pairs(graph: Graph, updates) -> list[tuple[Var, Var]]:
@@ -82,6 +83,7 @@ class Function:
         self._slots = _slots(leaves)
         extracted = time.perf_counter() - start
         self.runner = make_runner(self.program, backend, check_numerics=check_numerics)
+        self.transaction = Transaction(self.runner)
         record = getattr(self.runner, "record_phase", None)  # compiled backends' explain()
         if record is not None:
             record("extract program", extracted)
@@ -89,10 +91,11 @@ class Function:
     def __call__(self, *args, **kwargs):
         arrays = self._arguments(args, kwargs)
         with self.session.lock:  # calls from several threads run one at a time
+            self.session.check_open("function call")
             self.session.init_state(self.program)
-            outs = self.runner(arrays, self.session.state)
+            outs = self.transaction.run(arrays, self.session.state)
             values = [None if slot is None else outs[slot] for slot in self._slots]
-            values = finish_outputs(values, self.program, self.session.state)
+            values = finish_outputs(values, self.program, self.session.state, arrays)
         return values[0] if self._single else unflatten(self._tree, values)
 
     def _arguments(self, args, kwargs) -> list:

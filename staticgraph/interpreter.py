@@ -23,7 +23,7 @@ def _where(eqn: Eqn) -> str:
 
 def _op_error(eqn: Eqn, vals, exc: Exception) -> Exception:
     """A NumPy failure inside an op, as a documented error naming the op's line."""
-    shapes = ", ".join(str(np.shape(v)) for v in vals)
+    shapes = ", ".join("?" if v is None else str(np.shape(v)) for v in vals)
     site = format_site(eqn.site)
     msg = f"{eqn.prim.name}: failed at run time: {exc}; operand shapes {shapes}" + (
         f" (created at {site})" if site else "")
@@ -117,6 +117,8 @@ def eval_graph(graph: Graph, env: dict, outputs=None, *, check_numerics: bool = 
 
 class InterpretRunner:
     """The "interpret" backend: runs a program with `eval_graph` semantics."""
+
+    writes_state_in_place = False  # it replaces state entries (see transaction.py)
 
     def __init__(self, program: Graph, check_numerics: bool = False) -> None:
         self.program = program

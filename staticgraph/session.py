@@ -18,12 +18,13 @@ from shared_ops import format_site
 
 from .backends import Runner, get_backend, make_runner
 from .context import get_default_graph, session_scope
-from .errors import FeedError, GraphError, UninitializedVariableError
+from .errors import ClosedSessionError, FeedError, GraphError, UninitializedVariableError
 from .ir import Graph, Var
 from .program import extract_program, needed_values
 from .random_ops import reset_streams
 from .structure import flatten, unflatten
 from .symbol import Operation, Symbol
+from .transaction import Transaction
 
 
 def _label(var: Var) -> str:
@@ -69,6 +70,7 @@ class Plan:
     program: Graph
     runner: Runner
     slots: list  # per fetch leaf: index into the runner's outputs, or None (an op)
+    transaction: Transaction
 
 
 class Session:
@@ -110,32 +112,48 @@ class Session:
         self.close()
 
     def close(self) -> None:
+        """Release the variables' values and compiled plans; every later use
+        (`run`, `get`, `set`, `explain`, functions sharing it, `Saver`) raises
+        ClosedSessionError. Closing twice is fine."""
         with self.lock:
             self._closed = True
             self.state.clear()
             self._plans.clear()
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` (or the end of its `with` block) has run."""
+        return self._closed
+
+    def check_open(self, what: str) -> None:
+        """Raise ClosedSessionError naming `what` when the session is closed."""
+        if self._closed:
+            raise ClosedSessionError(f"{what} on a closed session: its variables' values "
+                                     "were released by close(); use a new Session")
+
     # ---- running ---------------------------------------------------------------
     def run(self, fetches, feed_dict=None):
         """Values of `fetches` (a symbol, op, or nested list/tuple/dict of them)."""
+        self.check_open("run()")
         leaves, tree = flatten(fetches)
         for leaf in leaves:
             self._check_fetch(leaf)
         feeds = self._feeds(feed_dict)
         with self.lock:
-            if self._closed:
-                raise GraphError("run() on a closed session")
+            self.check_open("run()")
             plan = self._plan(leaves, feeds)
             self.init_state(plan.program)
-            outs = plan.runner([feeds[v] for v in plan.program.inputs], self.state)
+            inputs = [feeds[v] for v in plan.program.inputs]
+            outs = plan.transaction.run(inputs, self.state)
             values = [None if slot is None else outs[slot] for slot in plan.slots]
-            return unflatten(tree, finish_outputs(values, plan.program, self.state))
+            return unflatten(tree, finish_outputs(values, plan.program, self.state, inputs))
 
     def explain(self, fetches, feed_dict=None, file=None) -> str:
         """Print (and return) what running `fetches` executes: the program text.
 
         Without feed_dict, every placeholder the fetches need counts as fed.
         """
+        self.check_open("explain()")
         leaves, _ = flatten(fetches)
         for leaf in leaves:
             self._check_fetch(leaf)
@@ -192,7 +210,7 @@ class Session:
             for leaf in leaves:
                 slots.append(k if isinstance(leaf, Symbol) else None)
                 k += isinstance(leaf, Symbol)
-            plan = self._plans[key] = Plan(program, runner, slots)
+            plan = self._plans[key] = Plan(program, runner, slots, Transaction(runner))
         return plan
 
     # ---- state -----------------------------------------------------------------
@@ -217,6 +235,7 @@ class Session:
         """A copy of a variable's current value."""
         v = self._variable(var)
         with self.lock:
+            self.check_open("get()")
             if v not in self.state:
                 self.init_state(_single(v, self.graph))
             return np.array(self.state[v], copy=True)
@@ -226,6 +245,7 @@ class Session:
         v = self._variable(var)
         value = np.array(convert_feed(v, value, "variable"), copy=True)
         with self.lock:
+            self.check_open("set()")
             self.state[v] = value
 
 
@@ -250,16 +270,19 @@ def variables_read(program: Graph) -> set:
     return reads
 
 
-def finish_outputs(values: list, program: Graph, state: dict) -> list:
+def finish_outputs(values: list, program: Graph, state: dict, inputs=()) -> list:
     """Fetched arrays the caller may keep and modify: copies where they alias
-    state or constants; 0-d results as NumPy scalars (as TF returns them)."""
+    state, constants, the fed `inputs` or an earlier fetch (`run([y, y])`
+    gives two arrays); 0-d results as NumPy scalars (as TF returns them)."""
     owned = [state[v] for v in program.variables if isinstance(state.get(v), np.ndarray)]
     owned += list(program.constants.values())
+    owned += [a for a in inputs if isinstance(a, np.ndarray)]
     out = []
     for value in values:
         if isinstance(value, np.ndarray):
             if any(np.may_share_memory(value, a) for a in owned):
                 value = value.copy()
+            owned.append(value)
             if value.ndim == 0:
                 value = value[()]
         out.append(value)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -12,6 +15,12 @@ from hypothesis import HealthCheck, settings
 import dyngraph as dg
 
 sys.path.insert(0, os.path.dirname(__file__))  # lets test files `import op_cases`
+
+# Each test process compiles into its own kernel cache, never the user's, removed at exit
+# (subprocesses the tests start inherit it, or get their own).
+_KERNEL_CACHE = tempfile.mkdtemp(prefix="graphcompare-tests-")
+os.environ["GRAPHCOMPARE_CACHE_DIR"] = _KERNEL_CACHE
+atexit.register(shutil.rmtree, _KERNEL_CACHE, ignore_errors=True)
 
 settings.register_profile(
     "default", max_examples=25, deadline=None, derandomize=True,

@@ -146,5 +146,5 @@ def test_progress_goes_to_stderr(capsys):
 
 def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "comparisons", "list"],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and "per_op" in result.stdout

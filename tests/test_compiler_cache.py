@@ -51,7 +51,7 @@ def run_script(cache_dir: Path, wait: bool = True):
 
 
 def finish(proc) -> dict:
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     return json.loads(out.strip().splitlines()[-1])
 

@@ -5,7 +5,6 @@ same loss at every step (float64, rtol 1e-10)."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -51,13 +50,9 @@ def test_same_loss_at_every_step(variant, data):
 
 
 def test_full_500_steps(data):
-    """All 500 steps, when the machine is fast enough for the whole test to stay
-    under ~2 s (the NumPy run is about a quarter of it; 0.2 s on a quiet 2-core box)."""
+    """All 500 steps, however busy the machine (about 2 s on a quiet 2-core box)."""
     size = T.TutorialSize()
-    start = time.perf_counter()
     reference = T.train_numpy(size, data)
-    if time.perf_counter() - start > 0.5:
-        pytest.skip("slow or busy machine: the 100-step comparison covers the agreement")
     for variant in ("dyngraph", "dyngraph-function"):
         np.testing.assert_allclose(T.VARIANTS[variant](size, data), reference, rtol=1e-10)
     assert reference[-1] < 1e-3 * reference[0]

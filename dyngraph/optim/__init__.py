@@ -1,20 +1,67 @@
 """dg.optim: SGD (with momentum) and Adam, with torch.optim's update rules.
 
-Updates run in place on the parameters' storage, outside the tape.
+Updates run in place on the parameters' storage, outside the tape. Every
+optimizer's `step` is all-or-nothing (`Optimizer.__init_subclass__` wraps it):
+hyper-parameters and gradients are checked first, and a step that still fails
+part way puts back the parameters and optimizer state it had changed.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 
 import numpy as np
+
+from shared_ops import DTypeError, ShapeError
 
 from ..node import bump_version
 from ..tensor import Tensor
 
 
+def check_hyper(name: str, value, low: float = 0.0, below: float | None = None) -> None:
+    """ValueError unless `low <= value` (and `value < below`): rejects NaN too."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not x >= low or (below is not None and not x < below):
+        bounds = f"in [{low:g}, {below:g})" if below is not None else f">= {low:g}"
+        raise ValueError(f"{name} must be {bounds}, got {value!r}")
+
+
+def _all_or_nothing(step):
+    """`step` checked first and undone when it fails part way (see the module doc)."""
+    @functools.wraps(step)
+    def checked_step(self, *args, **kwargs):
+        for group in self.param_groups:
+            self.check_group(group)
+        params = self.check_grads()
+        saved = [(p, p._data.copy()) for p in params]
+        state = copy.deepcopy(self.state)
+        try:
+            return step(self, *args, **kwargs)
+        except BaseException:
+            for p, data in saved:
+                if not np.array_equal(p._data, data, equal_nan=True):
+                    np.copyto(p._data, data)
+                    bump_version(p)
+            self.state = state
+            raise
+    checked_step.all_or_nothing = True
+    return checked_step
+
+
 class Optimizer:
-    """Holds parameters and per-parameter state; subclasses define step()."""
+    """Holds parameters and per-parameter state; subclasses define step() (made
+    all-or-nothing) and may add hyper-parameter checks in check_group()."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "all_or_nothing", False):
+            cls.step = _all_or_nothing(step)
 
     def __init__(self, params, defaults: dict) -> None:
         params = list(params)
@@ -23,6 +70,7 @@ class Optimizer:
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.param_groups = [{**defaults, **g, "params": list(g["params"])} for g in groups]
         for group in self.param_groups:
+            self.check_group(group)
             for p in group["params"]:
                 if not isinstance(p, Tensor) or not p.requires_grad:
                     raise ValueError("optimizer parameters must be tensors that require grad")
@@ -35,6 +83,35 @@ class Optimizer:
                     p.grad = None
                 elif p.grad is not None:
                     p.grad.zero_()
+
+    def check_group(self, group: dict) -> None:
+        """ValueError for a bad hyper-parameter (a learning rate < 0 or NaN, ...)."""
+        check_hyper("learning rate", group["lr"])
+        check_hyper("weight_decay", group.get("weight_decay", 0.0))
+
+    def check_grads(self) -> list:
+        """The parameters that have a gradient, each checked: a floating-point
+        array of the parameter's shape (ShapeError / DTypeError otherwise)."""
+        name, params = type(self).__name__, []
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad._data if isinstance(p.grad, Tensor) else None
+                if g is None:
+                    raise DTypeError(f"{name}.step: a parameter's grad is a "
+                                     f"{type(p.grad).__name__}, not a tensor; no parameter "
+                                     "was changed")
+                if g.shape != p._data.shape:
+                    raise ShapeError(f"{name}.step: the gradient of a parameter of shape "
+                                     f"{p._data.shape} has shape {g.shape}; no parameter "
+                                     "was changed")
+                if g.dtype.kind != "f":
+                    raise DTypeError(f"{name}.step: the gradient of a parameter has dtype "
+                                     f"{g.dtype}, not floating point; no parameter was "
+                                     "changed")
+                params.append(p)
+        return params
 
     def _grads(self, group):
         for p in group["params"]:
@@ -52,6 +129,13 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
+
+    def check_group(self, group: dict) -> None:
+        super().check_group(group)
+        check_hyper("momentum", group["momentum"])
+        check_hyper("dampening", group["dampening"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def step(self) -> None:
         for group in self.param_groups:
@@ -77,6 +161,13 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    def check_group(self, group: dict) -> None:
+        super().check_group(group)
+        check_hyper("epsilon", group["eps"])
+        b1, b2 = group["betas"]
+        check_hyper("beta1", b1, below=1.0)
+        check_hyper("beta2", b2, below=1.0)
 
     def step(self) -> None:
         for group in self.param_groups:

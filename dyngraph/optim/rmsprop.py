@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..node import bump_version
-from . import Optimizer
+from . import Optimizer, check_hyper
 
 
 class RMSprop(Optimizer):
@@ -29,6 +29,11 @@ class RMSprop(Optimizer):
                 raise ValueError(f"RMSprop: invalid {label} value: {value}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
+
+    def check_group(self, group: dict) -> None:
+        super().check_group(group)
+        for name in ("alpha", "eps", "momentum"):
+            check_hyper(name, group[name])
 
     def step(self) -> None:
         for group in self.param_groups:

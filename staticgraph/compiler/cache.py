@@ -15,18 +15,38 @@ Layout under the cache dir (default ``~/.cache/graphcompare``, or
 
 Every file is written to a temporary name and `os.replace`d, so two processes
 compiling the same kernel both succeed. A `.py` whose marker is missing or
-does not match, or a Numba file whose checksum does not match, is discarded
-with a `KernelCacheWarning` and rebuilt; so is an entry whose Numba files fail
-to load (see `kernel.CpuKernel`). Never a crash.
+does not match, or a damaged Numba file, is discarded with a
+`KernelCacheWarning` and rebuilt; so is an entry whose Numba files fail to
+load (see `kernel.CpuKernel`). Never a crash.
+
+What counts as damage. Numba rewrites its files as part of normal use: the
+index (`.nbi`) gains an entry with every new specialisation, by this process
+or another, and a data file (`.nbc`) is written again when its index entry is
+renumbered. So the index is checked for its form only (two complete pickles,
+which is what Numba reads), and `.sums` records each data file's SHA-256
+together with its size and modification time: a data file whose size and time
+are still the recorded ones must still have the recorded content (else it
+was damaged in place), and one written since (by Numba, here or in another
+process) must be a complete pickle. Legitimate use never looks like damage.
+
+A cache dir that cannot be written (read-only, or removed while the process
+runs) warns once per cache and carries on: a removed dir is made again; a
+kernel module that cannot be written goes to a private directory of this
+process, removed at exit; checksums and manifests that cannot be written are
+not recorded.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import importlib.util
+import io
 import json
 import os
+import pickletools
+import shutil
 import sys
 import tempfile
 import uuid
@@ -89,6 +109,53 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def complete_pickles(data: bytes, count: int = 1) -> bool:
+    """Whether `data` is exactly `count` complete pickles (read, never executed)."""
+    stream = io.BytesIO(data)
+    try:
+        for _ in range(count):
+            for _op in pickletools.genops(stream):
+                pass
+    except Exception:  # truncated or garbage: any parse failure
+        return False
+    return stream.tell() == len(data)
+
+
+def _numba_file_ok(path: Path, data: bytes) -> bool:
+    """A Numba index is a version pickle then the index pickle; a data file one pickle."""
+    return complete_pickles(data, 2 if path.suffix == ".nbi" else 1)
+
+
+def _read_sums(path: Path) -> dict | None:
+    """The recorded {data file name: [sha256, size, mtime_ns]}; {} when there is no
+    file; None when it cannot be read or has another shape."""
+    try:
+        if not path.exists():
+            return {}
+        sums = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(sums, dict):
+        return None
+    for entry in sums.values():
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+                and all(isinstance(n, int) for n in entry[1:])):
+            return None
+    return sums
+
+
+_PRIVATE: list[Path] = []
+
+
+def private_dir() -> Path:
+    """This process's own cache dir (made on first use, removed at exit)."""
+    if not _PRIVATE:
+        path = Path(tempfile.mkdtemp(prefix="graphcompare-"))
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        _PRIVATE.append(path)
+    return _PRIVATE[0]
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a unique temporary file and `os.replace`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
@@ -108,14 +175,45 @@ class KernelCache:
         self.dir = self.root / "kernels"
         self.modules: dict[str, ModuleType] = {}
         self._numba_dirs: dict[str, Path] = {}  # where Numba keeps each entry's files
+        self._warned: set[str] = set()
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            fallback = Path(tempfile.mkdtemp(prefix="graphcompare-"))
-            warnings.warn(f"kernel cache dir {self.dir} is unusable ({err}); "
-                          f"using {fallback} for this process", KernelCacheWarning, stacklevel=2)
-            self.root, self.dir = fallback, fallback / "kernels"
-            self.dir.mkdir()
+            self._fall_back(err)
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            warnings.warn(message, KernelCacheWarning, stacklevel=4)
+
+    def _fall_back(self, err: OSError) -> None:
+        """Use this process's private dir from now on (warned once)."""
+        fallback = private_dir()
+        self._warn_once("dir", f"kernel cache dir {self.dir} is unusable ({err}); "
+                        f"using {fallback} for this process")
+        self.root, self.dir = fallback, fallback / "kernels"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def write(self, path: Path, data: bytes) -> bool:
+        """`atomic_write` into the cache dir; a removed dir is made again (warned
+        once). False, warned once, when the dir cannot be written."""
+        try:
+            atomic_write(path, data)
+            return True
+        except FileNotFoundError:
+            self._warn_once("removed", f"kernel cache dir {path.parent} was removed while "
+                            "in use; making it again")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, data)
+                return True
+            except OSError as err:
+                error = err
+        except OSError as err:
+            error = err
+        self._warn_once("dir", f"kernel cache dir {path.parent} cannot be written "
+                        f"({error}); compiling without recording there")
+        return False
 
     def paths(self, key: str) -> tuple[Path, Path, Path]:
         """(.py, .ok marker, .sums) of an entry."""
@@ -163,11 +261,19 @@ class KernelCache:
         return "corrupt"
 
     def _write_source(self, key: str, source: str, marker_only: bool = False) -> None:
-        py, ok, _ = self.paths(key)
+        """The module and its marker; in the private dir when the cache dir cannot
+        take them (the module must be a real file for Numba)."""
         data = source.encode()
-        if not marker_only:
-            atomic_write(py, data)
-        atomic_write(ok, json.dumps({"key": key, "sha256": _sha(data)}).encode())
+        marker = json.dumps({"key": key, "sha256": _sha(data)}).encode()
+        py, ok, _ = self.paths(key)
+        if (marker_only or self.write(py, data)) and self.write(ok, marker):
+            return
+        if marker_only and py.exists():  # the module is there: importing it needs no marker
+            return
+        self._fall_back(OSError(f"cannot write {py.name}"))
+        py, ok, _ = self.paths(key)
+        atomic_write(py, data)
+        atomic_write(ok, marker)
 
     def _import(self, key: str) -> ModuleType:
         name = f"k_{key}"
@@ -178,26 +284,46 @@ class KernelCache:
         return module
 
     def verify_numba_files(self, key: str) -> bool:
-        """Check Numba's files against the recorded sums; purge the entry on mismatch."""
+        """Check Numba's files (see the module doc); purge the entry when one is damaged.
+        Without a checksum file nothing was recorded: Numba's own load catches damage
+        (`kernel.CpuKernel` purges an entry that fails to load)."""
         sums_path = self.paths(key)[2]
-        try:
-            sums = json.loads(sums_path.read_text()) if sums_path.exists() else {}
-        except (OSError, ValueError):
-            sums = None
+        if not sums_path.exists():
+            return True
+        sums = _read_sums(sums_path)
         bad = sums is None
         for path in self.numba_files(key) if not bad else ():
-            want = sums.get(path.name)
-            if want is not None and want != _sha(path.read_bytes()):
+            try:
+                stat, data = path.stat(), path.read_bytes()
+            except FileNotFoundError:  # removed meanwhile (another process purged it)
+                continue
+            except OSError:
                 bad = True
                 break
+            want = sums.get(path.name) if path.suffix == ".nbc" else None
+            if want is not None and [stat.st_size, stat.st_mtime_ns] == want[1:]:
+                bad = want[0] != _sha(data)  # untouched since recorded: same content
+            else:
+                bad = not _numba_file_ok(path, data)
+            if bad:
+                break
         if bad:
-            self.purge(key, "a Numba cache file does not match its checksum")
+            self.purge(key, "a Numba cache file does not match its checksum or is incomplete")
         return not bad
 
     def record_numba_files(self, key: str) -> None:
-        """Record the checksums of the entry's Numba files (after a compile saved them)."""
-        sums = {p.name: _sha(p.read_bytes()) for p in self.numba_files(key)}
-        atomic_write(self.paths(key)[2], json.dumps(sums, sort_keys=True).encode())
+        """Record the checksums of the entry's Numba data files (after a compile saved
+        them); not recorded where the cache dir cannot be written."""
+        sums = {}
+        for p in self.numba_files(key):
+            if p.suffix != ".nbc":
+                continue
+            try:
+                stat, data = p.stat(), p.read_bytes()
+            except OSError:
+                continue
+            sums[p.name] = [_sha(data), stat.st_size, stat.st_mtime_ns]
+        self.write(self.paths(key)[2], json.dumps(sums, sort_keys=True).encode())
 
     def purge(self, key: str, reason: str) -> None:
         """Delete the entry's Numba files and sums, with a `KernelCacheWarning`."""
@@ -206,7 +332,7 @@ class KernelCache:
         for path in [*self.numba_files(key), self.paths(key)[2]]:
             try:
                 path.unlink()
-            except FileNotFoundError:
+            except OSError:  # gone already, or a dir that cannot be written
                 pass
 
     def clear(self) -> None:

@@ -195,6 +195,18 @@ class DeviceValue:
     def ndim(self) -> int:
         return len(self.shape)
 
+    def save_to(self, backup: DeviceArray | None) -> DeviceArray:
+        """Copy the value into `backup` (a device array made when it does not fit)."""
+        if backup is None or tuple(backup.shape) != self.shape or \
+                np.dtype(backup.dtype) != self.dtype:
+            backup = empty(self.shape, self.dtype)
+        copy_into(backup, self.array)
+        return backup
+
+    def load_from(self, backup: DeviceArray) -> None:
+        """Put back a value saved by `save_to` (a failed run's rollback)."""
+        copy_into(self.array, backup)
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         host = download(self.array)
         return host.astype(dtype) if dtype is not None else host

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import linecache
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,8 @@ from shared_ops.errors import GraphCompareError
 from ..compiler import KernelCache, compile_group, default_cache_dir
 from ..compiler.cpu import CpuTarget
 from ..interpreter import Evaluator, InterpretRunner
-from ..ir import Eqn, Graph
+from ..interpreter import _op_error as interpreter_op_error
+from ..ir import Eqn, Graph, Var
 from .hooks import LoweringContext
 from .lower import CPU_ARRAYS, GraphLowering
 from .prepare import KeyBuffers, Unplannable, build_entries, replay_shapes
@@ -128,11 +130,17 @@ class LoweredGraph:
         comp.add_phase("memory plan", planned - start)
         kernel_time = comp.phases.get("kernels: codegen + module", 0.0)
         lw.start()
+        spans = []
         for eqn in graph.eqns:
+            first = len(lw.lines)
             lower_eqn(lw, eqn)
+            spans.append((first, len(lw.lines), eqn))
         lw.finish()
-        body = lw.body()
-        self.source = "\n".join(lw.header() + body) + "\n"
+        body, header = lw.body(), lw.header()
+        self.source = "\n".join(header + body) + "\n"
+        offset = len(header) + (0 if len(body) == len(lw.lines) else 2)  # try: of body()
+        self.eqn_at_line = {offset + i + 1: eqn for first, end, eqn in spans
+                            for i in range(first, end)}
         generated = time.perf_counter()
         kernel_time = comp.phases.get("kernels: codegen + module", 0.0) - kernel_time
         comp.add_phase("orchestrator codegen", generated - planned - kernel_time)
@@ -142,9 +150,11 @@ class LoweredGraph:
 
     def _build(self, lw: GraphLowering) -> Callable:
         """Compile the generated source (registered with linecache for tracebacks)."""
-        filename = f"<staticgraph.numba {self.graph.name or 'graph'} #{id(self):x}>"
+        filename = self.filename = f"<staticgraph.numba {self.graph.name or 'graph'} " \
+                                   f"#{id(self):x}>"
         linecache.cache[filename] = (len(self.source), None,
                                      self.source.splitlines(True), filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)  # released with it
         ns = lw.ns
         ns["BUFFERS"], ns["PREPARE"] = self.buffers, self.prepare
         exec(compile(self.source, filename, "exec"), ns)
@@ -152,6 +162,18 @@ class LoweredGraph:
 
     def __call__(self, *args: Any) -> Any:
         return self.fn(*args)
+
+    def failed_eqn(self, frame: Any, lineno: int) -> tuple[Eqn, list] | None:
+        """The equation whose generated line `lineno` failed, and its operands
+        found in the failing `frame`'s locals (None where not at hand)."""
+        eqn = self.eqn_at_line.get(lineno)
+        if eqn is None:
+            return None
+        names = self.lowering.names
+        local = frame.f_locals
+        vals = [local.get(names.get(x, ""), None) if isinstance(x, Var) else x
+                for x in eqn.inputs]
+        return eqn, vals
 
     # ---- a new key -----------------------------------------------------------------
     def prepare(self, key: tuple, args: Any, state: dict | None = None) -> Any:
@@ -212,6 +234,24 @@ class LoweredGraph:
         outs = Evaluator.eval(ev, self.graph, dict(zip(self.graph.inputs, args)),
                               self.graph.outputs)
         return tuple(o.copy() if _aliases(o, tuple(args)) else o for o in outs)
+
+
+def op_error(comp: Compilation, exc: Exception) -> Exception | None:
+    """A NumPy (or other non-project) failure inside generated code, as the
+    interpreter's documented error naming the op and its user line; None when
+    the failure did not happen on a line that computes an equation."""
+    by_file = {getattr(g, "filename", None): g for g in comp.graphs}
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:  # the innermost generated line wins
+        lowered = by_file.get(tb.tb_frame.f_code.co_filename)
+        if lowered is not None:
+            found = lowered.failed_eqn(tb.tb_frame, tb.tb_lineno) or found
+        tb = tb.tb_next
+    if found is None:
+        return None
+    eqn, vals = found
+    return interpreter_op_error(eqn, vals, exc)
 
 
 def lower_program(program: Graph, optimized: Graph, comp: Compilation) -> LoweredGraph:

@@ -8,13 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from shared_ops.errors import GraphCompareError
+
 from ..ir import Graph, Var
 from ..passes import DEFAULT_PASSES, optimize
 from ..passes.gemm_update import fuse_gemm_update
 from . import gemm, program_cache
 from .explain import describe
 from .hooks import register_builtin_lowerings
-from .program import Compilation, lower_program
+from .program import Compilation, lower_program, op_error
 
 
 def _default_passes() -> tuple:
@@ -59,10 +61,18 @@ class NumbaRunner:
         self.program_cache = program_cache.record(self)
 
     def __call__(self, inputs: Sequence[np.ndarray], state: dict[Var, np.ndarray]) -> list:
-        if self.check_numerics:  # NaN/Inf are reported by the checks, naming the op
-            with np.errstate(all="ignore"):
-                return self._run(inputs, state)
-        return self._run(inputs, state)
+        try:
+            if self.check_numerics:  # NaN/Inf are reported by the checks, naming the op
+                with np.errstate(all="ignore"):
+                    return self._run(inputs, state)
+            return self._run(inputs, state)
+        except GraphCompareError:
+            raise
+        except Exception as exc:  # NumPy raised inside generated code: name the op
+            mapped = op_error(self.comp, exc)
+            if mapped is None:
+                raise
+            raise mapped from None
 
     def record_phase(self, name: str, seconds: float) -> None:
         """A compile cost measured by the caller (the session's program extraction)."""

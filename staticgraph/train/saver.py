@@ -72,6 +72,7 @@ class Saver:
         file beside it (read by `latest_checkpoint`); beyond `max_to_keep`
         saves (None or 0: keep all), the oldest file this Saver wrote is deleted.
         """
+        sess.check_open("Saver.save")
         if global_step is not None:
             step = sess.get(global_step) if isinstance(global_step, Variable) else global_step
             path = f"{os.fspath(path)}-{int(step)}"
@@ -112,6 +113,7 @@ class Saver:
 
     def restore(self, sess, path) -> None:
         """Set the variables from `path`, after checking names, shapes and dtypes."""
+        sess.check_open("Saver.restore")
         path = _npz_path(path)
         if not path.exists():
             raise FileNotFoundError(f"Saver.restore: no checkpoint file {str(path)!r}")
