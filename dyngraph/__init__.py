@@ -50,4 +50,24 @@ float32, float64, float16 = np.float32, np.float64, np.float16
 int32, int64, bool_ = np.int32, np.int64, np.bool_
 float, double, long = np.float32, np.float64, np.int64
 
-from . import nn, optim  # noqa: E402,F401
+from . import autograd, nn, optim  # noqa: E402,F401  (dg.autograd as torch.autograd)
+from .functions_nn import (  # noqa: E402,F401
+    argmin,
+    bmm,
+    conv2d,
+    cos,
+    einsum,
+    embedding,
+    expm1,
+    gather,
+    index_select,
+    log1p,
+    logsumexp,
+    max_pool2d,
+    sin,
+    split,
+    std,
+    var,
+)
+from .serialization import load, save  # noqa: E402,F401
+from .tensor_methods import device  # noqa: E402,F401

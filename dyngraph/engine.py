@@ -14,6 +14,7 @@ import numpy as np
 from shared_ops import GradientError, Primitive, ShapeError
 
 from .grad_mode import set_grad_enabled
+from .hooks import ANOMALY, NODE_HOOKS, apply_leaf_hooks, apply_node_hooks, check_gradients
 from .node import INPLACE_COUNT, RETAINED, Node, bump_version, edge_key
 from .tensor import Tensor, _wrap
 
@@ -91,8 +92,9 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
     captured: dict = {}
     walked: list = []
     observed: dict = {}  # node -> {output index: gradient} for retain_grad tensors
-    observe = capture is not None or bool(RETAINED)  # fixed for the whole walk
-    fast = not create_graph and not observe
+    observe = capture is not None or bool(RETAINED) or bool(NODE_HOOKS)  # fixed for the walk
+    anomaly = ANOMALY.enabled
+    fast = not create_graph and not observe and not anomaly
     inplace = INPLACE_COUNT
     held = None  # the newest node just queued, kept out of the heap (chains)
     while True:
@@ -138,6 +140,8 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
         if observe:
             _observe(node, grads, capture, captured, observed)
         in_grads = _call_rule(node, grads, create_graph)
+        if anomaly:
+            check_gradients(node, in_grads)
         walked.append(node)
         _route(node.edges, in_grads, pending, leaves, heap)
     return leaves, captured, (walked, observed)
@@ -189,7 +193,9 @@ def _enqueue(node: Node, pending: dict, heap: list) -> None:
 
 
 def _observe(node: Node, grads: list, capture, captured: dict, observed: dict) -> None:
-    """Record gradients flowing into a node's outputs for dg.grad / retain_grad."""
+    """Run the hooks on the gradients flowing into a node's outputs (replacing them
+    in `grads`), then record them for dg.grad / retain_grad."""
+    apply_node_hooks(node, grads)
     for i, g in enumerate(grads):
         if g is None:
             continue
@@ -244,6 +250,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     with set_grad_enabled(create_graph):
         seeds = [_seed(t, g, create_graph) for t, g in zip(tensors, grad_tensors)]
         leaves, _, done = run_backward(tensors, seeds, retain, create_graph)
+        apply_leaf_hooks(leaves)
         allowed = None if inputs is None else {id(t) for t in inputs}
         chosen = [(leaf, _checked(leaf, g, create_graph)) for leaf, g in leaves.items()
                   if allowed is None or id(leaf) in allowed]
@@ -270,6 +277,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         inner = {key for t, key in zip(inputs, keys) if t._edge is not None}
         leaves, captured, done = run_backward(outputs, seeds, retain, create_graph,
                                                 inner or None)
+        apply_leaf_hooks(leaves)
     results = []
     for t, key in zip(inputs, keys):
         g = leaves.get(t) if t._edge is None else captured.get(key)

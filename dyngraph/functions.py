@@ -109,9 +109,8 @@ def min(input, dim=None, keepdim: bool = False):
 
 
 def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
-    data = _t(input)._data
-    idx = np.argmax(data, axis=dim, keepdims=keepdim) if dim is not None else np.argmax(data)
-    return Tensor(np.asarray(idx))
+    """Index of the largest value along dim (None: in the flattened tensor), int64."""
+    return A.argmax(_t(input), dim, keepdim)
 
 
 def softmax(input, dim: int = -1) -> Tensor:

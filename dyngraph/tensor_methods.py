@@ -14,6 +14,7 @@ from shared_ops import normalize_index as _normalize_index
 
 from . import functions as F
 from .grad_mode import GRAD_MODE
+from .hooks import register_hook
 from .node import bump_version
 from .tensor import NO_PARAMS, Tensor, apply_primitive
 
@@ -184,3 +185,70 @@ for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(lambda self: F.permute(self, tuple(range(self.ndim))[::-1]))
 Tensor.mT = property(lambda self: F.transpose(self, -2, -1))
+
+
+class device:  # noqa: N801  (torch.device's name)
+    """A device name as torch.device: dyngraph has the CPU only (`device("cpu")`)."""
+
+    def __init__(self, type: str, index: int | None = None) -> None:
+        kind, _, number = str(type).partition(":")
+        self.type = kind
+        self.index = int(number) if number else index
+        _check_device(self)
+
+    def __eq__(self, other) -> bool:
+        other_type = getattr(other, "type", other)
+        return isinstance(other_type, str) and other_type.split(":")[0] == self.type
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')"
+
+
+
+def _check_device(device) -> None:
+    """dyngraph computes on the CPU only: 'cpu' (or 'cpu:0') is accepted, others refused."""
+    kind = getattr(device, "type", device)
+    if not isinstance(kind, str) or kind.split(":")[0] != "cpu":
+        raise ValueError(f"to: dyngraph tensors live on the CPU; device {device!r} is not "
+                         "available (use 'cpu', or staticgraph's cuda backend)")
+
+
+def _to(self, *args, dtype=None, device=None, non_blocking: bool = False,
+        copy: bool = False) -> Tensor:
+    """`to(dtype)`, `to(device, dtype=None)`, `to(other)`: PyTorch's forms.
+
+    The device must be the CPU (a no-op); a new dtype casts (recorded on the
+    tape); `copy=True` always returns a new tensor.
+    """
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, str) or hasattr(arg, "type"):
+            device = arg
+        else:
+            dtype = arg
+    if device is not None:
+        _check_device(device)
+    if dtype is not None and np.dtype(dtype) != self.dtype:
+        return F.cast(self, dtype)
+    return F.clone(self) if copy else self
+
+
+def _register_hook(self, hook):
+    """Call `hook(grad)` with this tensor's gradient during backward; a returned
+    Tensor replaces the gradient. Returns a handle with `.remove()`."""
+    return register_hook(self, hook)
+
+
+Tensor.to = _to
+Tensor.cpu = lambda self: self
+CPU = device("cpu")
+Tensor.device = property(lambda self: CPU)
+Tensor.is_cuda = property(lambda self: False)
+Tensor.register_hook = _register_hook

@@ -51,6 +51,7 @@ greater, less, equal, not_equal, greater_equal, less_equal = (
 logical_and, logical_or = _binary("logical_and"), _binary("logical_or")
 neg, exp, log, sqrt, abs, tanh, sigmoid, relu = (
     _unary(n) for n in ("neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"))
+log1p, expm1, sin, cos = (_unary(n) for n in ("log1p", "expm1", "sin", "cos"))
 sign, zeros_like, logical_not, stop_gradient = (
     _unary(n) for n in ("sign", "zeros_like", "logical_not", "stop_gradient"))
 
@@ -232,3 +233,7 @@ def getitem(x, index):
 def getitem_grad(g, x, index):
     """Scatter-add g into zeros shaped like x at index (getitem's VJP)."""
     return bind(P["getitem_grad"], g, x, index=normalize_index(index))
+
+
+from .api_nn import *  # noqa: E402,F401,F403  (reductions, indexing, einsum, conv, pooling)
+from .api_nn import normalize_einsum, window_params  # noqa: E402,F401

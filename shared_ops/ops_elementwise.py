@@ -13,7 +13,7 @@ from scipy.special import expit
 
 from . import api as A
 from .dtypes import float_operands, int_pow, s_int_pow
-from .errors import DTypeError
+from .errors import DTypeError, ShapeError
 from .grad_utils import unbroadcast
 from .primitive import Primitive, register
 from .shapes import AbstractArray, at_user, broadcast_shapes, float_dtype, result_dtype, shape_of
@@ -144,6 +144,12 @@ def s_logical_not(a): return not a
 def s_where(c, a, b): return a if c else b
 
 
+def s_log1p(a): return math.log1p(a) if a > -1 else (-math.inf if a == -1 else math.nan)
+def s_expm1(a): return math.expm1(a)
+def s_sin(a): return math.sin(a)
+def s_cos(a): return math.cos(a)
+
+
 def s_sigmoid(a):
     if a >= 0:
         return 1.0 / (1.0 + math.exp(-a))
@@ -247,6 +253,16 @@ sigmoid = _elementwise("sigmoid", _sigmoid_impl, s_sigmoid,
 relu = _elementwise("relu", lambda x: np.maximum(x, 0), s_relu,  # out > 0 exactly where x > 0
                     lambda g, out, x, *, needs: (A.where(A.greater(out, 0), g, 0),),
                     no_bool=True)
+log1p = _elementwise("log1p", np.log1p, s_log1p,
+                     lambda g, out, x, *, needs: (A.div(g, A.add(x, 1)),), kind="float",
+                     doc="log(1 + x), accurate for small x")
+expm1 = _elementwise("expm1", np.expm1, s_expm1,
+                     lambda g, out, x, *, needs: (A.add(A.mul(g, out), g),), kind="float",
+                     doc="exp(x) - 1, accurate for small x")
+sin = _elementwise("sin", np.sin, s_sin,
+                   lambda g, out, x, *, needs: (A.mul(g, A.cos(x)),), kind="float")
+cos = _elementwise("cos", np.cos, s_cos,
+                   lambda g, out, x, *, needs: (A.neg(A.mul(g, A.sin(x))),), kind="float")
 
 sign = _elementwise("sign", np.sign, s_sign, None, differentiable=False, no_bool=True)
 zeros_like = _elementwise("zeros_like", np.zeros_like, s_zeros_like, None,
@@ -332,3 +348,32 @@ stop_gradient = register(Primitive(
     abstract_eval=lambda x: AbstractArray(shape_of(x), A.dtype_of(x)),
     scalar=s_identity, elementwise=True, differentiable=False,
     doc="identity whose output carries no gradient (detach)"))
+
+
+# ---- add_n: the sum of any number of same-shaped operands (TF's add_n) -------
+
+def _add_n_eval(*xs):
+    shapes = [tuple(shape_of(x)) for x in xs]
+    if not xs:
+        raise ShapeError("add_n: needs at least one input")
+    for s in shapes[1:]:
+        if len(s) != len(shapes[0]) or any(
+                a is not None and b is not None and a != b for a, b in zip(s, shapes[0])):
+            raise ShapeError(f"add_n: inputs must all have one shape, got {shapes}")
+    out = tuple(next((d for d in dims if d is not None), None) for dims in zip(*shapes))
+    return AbstractArray(out, result_dtype("add_n", *xs))
+
+
+def _add_n_impl(*xs):
+    dtype = _add_n_eval(*xs).dtype
+    total = np.array(xs[0], dtype=dtype, copy=True)
+    xs = xs[1:]
+    for x in xs:
+        np.add(total, x, out=total)
+    return total
+
+
+add_n = register(Primitive(
+    name="add_n", impl=_add_n_impl, abstract_eval=_add_n_eval,
+    vjp=lambda g, out, *xs, needs: tuple(g if need else None for need in needs),
+    doc="x1 + x2 + ... + xn of same-shaped operands, one result buffer"))

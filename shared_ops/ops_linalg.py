@@ -1,4 +1,4 @@
-"""matmul: 2-D, batched (broadcast batch dims) and NumPy's vector cases."""
+"""matmul (2-D, batched, NumPy's vector cases) and einsum."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from . import api as A
 from .errors import ShapeError
-from .grad_utils import unbroadcast
+from .grad_utils import expand_to, unbroadcast
 from .primitive import Primitive, register
 from .shapes import AbstractArray, broadcast_shapes, result_dtype, shape_of
 
@@ -68,3 +68,64 @@ def _matmul_impl(a, b):
 matmul = register(Primitive(
     name="matmul", impl=_matmul_impl, abstract_eval=_matmul_eval, vjp=_matmul_vjp,
     doc="matrix product with NumPy's matmul semantics"))
+
+
+# ---- einsum: explicit subscripts ("ij,jk->ik"), normalised by the API ------
+
+def parse_spec(spec: str) -> tuple[list[str], str]:
+    """'ij,jk->ik' -> (['ij', 'jk'], 'ik')."""
+    ins, out = spec.split("->")
+    return ins.split(","), out
+
+
+def _einsum_eval(*xs, spec):
+    subs, out = parse_spec(spec)
+    if len(subs) != len(xs):
+        raise ShapeError(f"einsum: '{spec}' names {len(subs)} operands, got {len(xs)}")
+    sizes: dict = {}
+    for sub, x in zip(subs, xs):
+        shape = shape_of(x)
+        if len(sub) != len(shape):
+            raise ShapeError(f"einsum: subscripts '{sub}' need a {len(sub)}-d operand, got "
+                             f"shape {shape}")
+        if len(set(sub)) != len(sub):
+            raise ShapeError(f"einsum: subscripts '{sub}' repeat a letter within one "
+                             "operand (diagonals and traces are not supported)")
+        for letter, d in zip(sub, shape):
+            known = sizes.get(letter)
+            if d is not None and known is not None and d != known:
+                raise ShapeError(f"einsum: '{letter}' has size {known} and {d} in '{spec}'")
+            if known is None:
+                sizes[letter] = d
+    if len(set(out)) != len(out) or any(letter not in sizes for letter in out):
+        raise ShapeError(f"einsum: output subscripts '{out}' must be distinct letters "
+                         "of the inputs")
+    return AbstractArray(tuple(sizes[letter] for letter in out), result_dtype("einsum", *xs))
+
+
+def _einsum_impl(*xs, spec):
+    return np.asarray(np.einsum(spec, *xs, optimize=len(xs) > 2))
+
+
+def _einsum_vjp(g, out, *xs, needs, spec):
+    subs, out_sub = parse_spec(spec)
+    grads = []
+    for i, (sub, x) in enumerate(zip(subs, xs)):
+        if not needs[i]:
+            grads.append(None)
+            continue
+        others = [(s, y) for j, (s, y) in enumerate(zip(subs, xs)) if j != i]
+        seen = set(out_sub).union(*[set(s) for s, _ in others])
+        kept = "".join(letter for letter in sub if letter in seen)
+        spec_i = ",".join([out_sub] + [s for s, _ in others]) + "->" + kept
+        grad = A.einsum(spec_i, g, *[y for _, y in others])
+        if kept != sub:  # letters summed within operand i alone: broadcast back
+            dropped = tuple(k for k, letter in enumerate(sub) if letter not in seen)
+            grad = expand_to(A.expand_dims(grad, dropped), x)
+        grads.append(grad)
+    return tuple(grads)
+
+
+einsum = register(Primitive(
+    name="einsum", impl=_einsum_impl, abstract_eval=_einsum_eval, vjp=_einsum_vjp,
+    doc="Einstein summation with explicit output subscripts"))

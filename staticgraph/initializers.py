@@ -23,12 +23,19 @@ import math
 
 import numpy as np
 
+from .context import get_default_graph
+
 _RNG = [np.random.default_rng(0)]
 
 
 def set_random_seed(seed: int) -> np.random.Generator:
-    """Reset the generator that initializers without a seed draw from."""
+    """Reset the generator that initializers without a seed draw from, and set
+    the default graph's seed, from which its random ops made afterwards derive
+    their streams (TF1's graph-level seed; see `sg.random_normal`)."""
     _RNG[0] = np.random.default_rng(seed)
+    graph = get_default_graph()
+    graph.random_seed = int(seed)
+    graph.random_op_count = 0
     return _RNG[0]
 
 

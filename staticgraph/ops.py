@@ -31,19 +31,49 @@ def _dims(shape) -> tuple:
     return tuple(None if d is None else int(d) for d in shape)
 
 
-def placeholder(shape=None, dtype="float32", name: str | None = None) -> Symbol:
+def _is_dtype(value) -> bool:
+    if not isinstance(value, DTYPE_LIKE):
+        return False
+    try:
+        np.dtype(value)
+    except TypeError:
+        return False
+    return True
+
+
+def placeholder(*args, dtype=None, shape=None, name: str | None = None) -> Symbol:
     """An input fed at run time; None dims take any size then.
 
-    TensorFlow's argument order `placeholder(dtype, shape)` is accepted too.
+    TF1's `placeholder(dtype, shape=None, name=None)`. The older order
+    `placeholder(shape, dtype)` works too: whichever positional argument is a
+    dtype (a NumPy dtype, scalar type or dtype name) is the dtype, a tuple,
+    list or int is the shape, another string the name. The dtype defaults to
+    float32.
     """
-    if isinstance(shape, DTYPE_LIKE) and not isinstance(dtype, DTYPE_LIKE):
-        shape, dtype = dtype, shape
+    if len(args) > 3:
+        raise TypeError(f"placeholder takes at most 3 positional arguments ({len(args)} given)")
+    given = {"dtype": dtype is not None, "shape": shape is not None, "name": name is not None}
+    for arg in args:
+        if isinstance(arg, str):
+            slot = "dtype" if _is_dtype(arg) and not given["dtype"] else "name"
+        else:
+            slot = "dtype" if isinstance(arg, DTYPE_LIKE) else "shape"
+        if given[slot]:
+            raise TypeError(f"placeholder got two values for {slot} ({arg!r})")
+        given[slot] = True
+        if slot == "dtype":
+            dtype = arg
+        elif slot == "shape":
+            shape = arg
+        else:
+            name = arg
+    dtype = "float32" if dtype is None else dtype
     graph = get_default_graph()
     if graph.parent is not None:
         raise GraphError("placeholder: cannot create a placeholder inside sg.cond/scan branches")
+    if not _is_dtype(dtype) or np.dtype(dtype).kind not in "biuf":
+        raise DTypeError(f"placeholder: unsupported dtype {dtype!r}")
     dtype = np.dtype(dtype)
-    if dtype.kind not in "biuf":
-        raise DTypeError(f"placeholder: unsupported dtype {dtype}")
     var = graph.add_input(AbstractArray(_dims(shape), dtype), name or "Placeholder",
                           user_site())
     return Symbol(graph, var)

@@ -22,6 +22,7 @@ from .context import get_default_graph, session_scope
 from .errors import ClosedSessionError, FeedError, GraphError, UninitializedVariableError
 from .ir import Graph, Var
 from .program import extract_program, needed_values
+from .random_ops import reset_streams
 from .structure import flatten, unflatten
 from .symbol import Operation, Symbol
 from .transaction import Transaction
@@ -97,6 +98,7 @@ class Session:
         self._closed = False
         self._scope = None
         self.lock = threading.Lock()  # one run (or function call) at a time
+        reset_streams(self.graph)  # each session sees its random ops' sequences afresh
 
     # ---- context management (a `with` block makes it the default session) ---
     def __enter__(self) -> Session:

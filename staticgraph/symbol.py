@@ -264,6 +264,39 @@ class Operation:
         return f"<Operation {self.name}>"
 
 
+def getitem(x: Symbol, index) -> Symbol:
+    """x[index]: NumPy indexing, or a `take` when one entry is an integer symbol."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(item, Symbol) for item in items):
+        return symbolic_getitem(x, items)
+    return A.getitem(x, index)
+
+
+def symbolic_getitem(x: Symbol, items: tuple) -> Symbol:
+    """x[items] where one entry is an integer symbol (`E[ids]`, `x[:, ids]`,
+    `E[ids, 0]`): a `take` along that axis, then the basic index after it."""
+    where = format_site(current_site())
+    where = f" (at {where})" if where else ""
+    at = [k for k, item in enumerate(items) if isinstance(item, Symbol)]
+    if len(at) > 1:
+        raise SymbolicValueError(f"x[...] takes one symbolic index, got {len(at)}{where}")
+    k = at[0]
+    ids, before, after = items[k], items[:k], items[k + 1:]
+    if ids.dtype.kind not in "iu":
+        raise SymbolicValueError(f"x[ids]: a symbolic index must hold integers, got "
+                                 f"{ids.dtype} (boolean masks need a known value){where}")
+    if any(item != slice(None) for item in before):
+        raise SymbolicValueError("x[..., ids]: only full slices ':' may come before a "
+                                 f"symbolic index{where}")
+    if any(not isinstance(item, (int, slice, type(None))) for item in after):
+        raise SymbolicValueError("x[ids, ...]: only ints, slices and None may follow a "
+                                 f"symbolic index{where}")
+    out = A.take(x, ids, k)
+    if after:
+        out = A.getitem(out, (slice(None),) * (k + len(ids.shape)) + tuple(after))
+    return out
+
+
 def _bin(fn, reflected=False):
     if reflected:
         return lambda self, other: fn(other, self)
@@ -295,7 +328,7 @@ _METHODS = {
     "__neg__": lambda self: A.neg(self),
     "__pos__": lambda self: self,
     "__abs__": lambda self: A.abs(self),
-    "__getitem__": lambda self, index: A.getitem(self, index),
+    "__getitem__": lambda self, index: getitem(self, index),
     "sum": _reduce(A.sum), "mean": _reduce(A.mean), "max": _reduce(A.max),
     "reshape": lambda self, *shape: A.reshape(self, _shape_args(shape)),
     "transpose": lambda self, *axes: A.transpose(self, _shape_args(axes) or None),

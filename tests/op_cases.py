@@ -197,7 +197,69 @@ def _build() -> list[OpCase]:
     return cases
 
 
-CASES: list[OpCase] = _build()
+NN_UNARY_DOMAINS: dict[str, Callable] = {
+    "log1p": lambda rng, shape: np.asarray(rng.uniform(-0.6, 2.0, shape)),
+    "expm1": generic, "sin": generic, "cos": generic}
+
+
+def _build_nn() -> list[OpCase]:
+    """Cases of the reductions, indexing, einsum, convolution and pooling ops."""
+    cases: list[OpCase] = []
+    add = cases.append
+    for name, sampler in NN_UNARY_DOMAINS.items():
+        add(OpCase(name, (_g((2, 3), sampler),)))
+        add(OpCase(name, (_g((), sampler),), label="0d"))
+    x = _g((2, 3, 4))
+    for axis, keep in (((0, 1, 2), False), ((1,), False), ((0, 2), True), ((2,), True)):
+        add(OpCase("logsumexp", (x,), {"axis": axis, "keepdims": keep}, f"{axis}-{keep}"))
+        for corr in (0, 1):
+            add(OpCase("var", (x,), {"axis": axis, "keepdims": keep, "correction": corr},
+                       f"{axis}-{keep}-{corr}"))
+    add(OpCase("logsumexp", (_g((5,)) * 400,), {"axis": (0,), "keepdims": False}, "large"))
+    for name in ("argmax", "argmin"):
+        add(OpCase(name, (x,), {"axis": 1, "keepdims": False}, "axis1"))
+        add(OpCase(name, (x,), {"axis": 2, "keepdims": True}, "keep"))
+        add(OpCase(name, (x,), {"axis": None, "keepdims": False}, "flat"))
+    rows = np.array([[0, 2], [2, 2], [1, 0]])
+    add(OpCase("take", (_g((3, 4)), rows), {"axis": 0}, "axis0-repeat"))
+    add(OpCase("take", (x, np.array([3, 0, 3])), {"axis": 2}, "axis2"))
+    add(OpCase("take_grad", (_g((3, 2, 4)), _g((3, 4)), rows), {"axis": 0}, nondiff=(1,)))
+    index = np.array([[0, 0, 3], [2, 1, 1]])
+    add(OpCase("gather", (_g((2, 4)), index), {"axis": 1}, "axis1"))
+    add(OpCase("gather", (_g((4, 5)), np.array([[3, 0, 1], [3, 3, 2]])), {"axis": 0},
+               "axis0-smaller"))
+    add(OpCase("gather_grad", (_g((2, 3)), _g((2, 4)), index), {"axis": 1}, nondiff=(1,)))
+    add(OpCase("one_hot", (np.array([[0, 3], [5, -1]]),),
+               {"depth": 4, "dtype": np.dtype(np.float64)}))
+    einsums = {"ij,jk->ik": ((2, 3), (3, 4)), "bij,bjk->bik": ((2, 3, 4), (2, 4, 2)),
+               "ij->": ((2, 3),), "i,j->ij": ((3,), (4,)), "ij,k->i": ((2, 3), (4,)),
+               "ij,jk,kl->li": ((2, 3), (3, 4), (4, 2)), "ijk->kij": ((2, 3, 4),)}
+    for spec, shapes in einsums.items():
+        add(OpCase("einsum", tuple(_g(s) for s in shapes), {"spec": spec}, spec))
+    add(OpCase("add_n", (_g((2, 3)), _g((2, 3)), _g((2, 3)))))
+    add(OpCase("add_n", (_g((3,)),), label="one"))
+    convs = {"plain": (1, ((0, 0), (0, 0)), 1), "stride-pad": ((2, 1), ((1, 1), (2, 0)), 1),
+             "dilation": ((1, 2), ((1, 0), (0, 1)), (2, 1))}
+    image, weight = _g((2, 3, 6, 5)), _g((4, 3, 3, 2))
+    for label, (stride, padding, dilation) in convs.items():
+        p = so.window_params("conv2d", stride, padding, dilation)
+        out = so.conv2d(image, weight, **p)
+        add(OpCase("conv2d", (image, weight), p, label))
+        add(OpCase("conv2d_input_grad", (_g(out.shape), weight, image), p, label,
+                   nondiff=(2,)))
+        add(OpCase("conv2d_weight_grad", (image, _g(out.shape), weight), p, label,
+                   nondiff=(2,)))
+        pool = {**p, "kernel": (3, 2), "padding": ((1, 0), (0, 1)) if label != "plain"
+                else p["padding"]}
+        pooled = so.max_pool2d(image, **pool)
+        add(OpCase("max_pool2d", (image,), pool, label))
+        add(OpCase("max_pool2d_grad", (_g(pooled.shape), image), pool, label, nondiff=(1,)))
+        add(OpCase("max_pool2d_pick", (_g(image.shape), image), pool, label, nondiff=(1,)))
+    return cases
+
+
+CASES: list[OpCase] = _build() + _build_nn()
+UNARY_DOMAINS.update(NN_UNARY_DOMAINS)
 
 
 def cases_for(predicate) -> list[OpCase]:

@@ -182,13 +182,13 @@ def test_variable_initialised_from_a_symbol(graph):
 # ---- SymbolicValueError --------------------------------------------------------------
 
 @documents("staticgraph", "`if sym:` / `bool(sym)`",
-           "`np.asarray(sym)`, or a symbol used as an index array",
+           "`np.asarray(sym)`",
            "`len(sym)` when the first dim is unknown")
 def test_symbols_used_as_values(graph):
     x = sg.placeholder((None, 2), F64, name="x")
     expect(sg.SymbolicValueError, lambda: bool(x.sum() > 0), "Python bool", "sg.cond")
     expect(sg.SymbolicValueError, lambda: np.asarray(x), "symbol x", "sess.run")
-    expect(sg.SymbolicValueError, lambda: x[x], "no value until it is run")
+    expect(sg.SymbolicValueError, lambda: x[x], "must hold integers")
     expect(TypeError, lambda: len(x), "first dim is not known")
     assert len(sg.placeholder((4, 2))) == 4
     good_step(graph)

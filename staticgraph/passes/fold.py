@@ -45,7 +45,8 @@ def _evaluate(eqn: Eqn, constants: dict) -> np.ndarray | None:
 
 def fold_value(eqn: Eqn, constants: dict, max_elements: int) -> np.ndarray | None:
     """The constant value of `eqn`'s single output, or None if it does not fold."""
-    if is_effect(eqn) or is_control(eqn) or len(eqn.outputs) != 1:
+    if is_effect(eqn) or is_control(eqn) or len(eqn.outputs) != 1 or eqn.prim.extra.get(
+            "random"):
         return None
     if eqn.prim.extra.get("multiple_results"):
         return None

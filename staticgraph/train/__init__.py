@@ -14,4 +14,6 @@ from .optimizers import AdamOptimizer, GradientDescentOptimizer, MomentumOptimiz
 from .saver import CheckpointError, Saver
 
 __all__ = ["Optimizer", "GradientDescentOptimizer", "MomentumOptimizer", "AdamOptimizer",
-           "Saver", "CheckpointError"]
+           "Saver", "CheckpointError", "RMSPropOptimizer", "latest_checkpoint"]
+from .rmsprop import RMSPropOptimizer  # noqa: E402
+from .saver import latest_checkpoint  # noqa: E402

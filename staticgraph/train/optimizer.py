@@ -98,12 +98,12 @@ class Optimizer:
     def _apply_dense(self, grad: Symbol, var: Variable, shared: dict) -> list[Update]:
         raise NotImplementedError
 
-    def _slot(self, var: Variable, name: str) -> Variable:
-        """The zero-initialised slot `name` of `var` (made once, non-trainable)."""
+    def _slot(self, var: Variable, name: str, fill: float = 0.0) -> Variable:
+        """The slot `name` of `var`, initialised to `fill` (made once, non-trainable)."""
         key = (var.var, name)
         if key not in self._slots:
             with graph_scope(var.graph):
-                self._slots[key] = Variable(np.zeros_like(var.initial_value),
+                self._slots[key] = Variable(np.full_like(var.initial_value, fill),
                                             name=f"{var.name}/{self._name}/{name}",
                                             trainable=False)
         return self._slots[key]

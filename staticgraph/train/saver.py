@@ -44,7 +44,12 @@ class Saver:
     variables, or a dict {name in the file: variable}.
     """
 
-    def __init__(self, var_list=None) -> None:
+    def __init__(self, var_list=None, max_to_keep: int | None = 5) -> None:
+        if max_to_keep is not None and (not isinstance(max_to_keep, int) or max_to_keep < 0):
+            raise ValueError(f"Saver: max_to_keep must be an int >= 0 or None, got "
+                             f"{max_to_keep!r}")
+        self.max_to_keep = max_to_keep
+        self.last_checkpoints: list[str] = []
         self._var_list: dict | list | None = None
         if isinstance(var_list, dict):
             self._var_list = {str(k): as_variable(v, "Saver") for k, v in var_list.items()}
@@ -58,11 +63,39 @@ class Saver:
             return dict(self._var_list)
         return {v.name: v for v in self._var_list}
 
-    def save(self, sess, path) -> str:
+    def save(self, sess, path, global_step=None) -> str:
         """Write the variables' current values to `path` (".npz" is appended when
-        missing); returns the path written. The file is replaced atomically."""
+        missing); returns the path written. The file is replaced atomically.
+
+        With `global_step` (an int, or a variable read from `sess`) the file is
+        `path-<step>.npz`, as in TF1. Each save is recorded in a `checkpoint`
+        file beside it (read by `latest_checkpoint`); beyond `max_to_keep`
+        saves (None or 0: keep all), the oldest file this Saver wrote is deleted.
+        """
         sess.check_open("Saver.save")
+        if global_step is not None:
+            step = sess.get(global_step) if isinstance(global_step, Variable) else global_step
+            path = f"{os.fspath(path)}-{int(step)}"
         path = _npz_path(path)
+        self._write(sess, path)
+        self._record(path)
+        return str(path)
+
+    def _record(self, path: Path) -> None:
+        """Remember `path`, delete files beyond max_to_keep, rewrite the state file."""
+        name = str(path)
+        if name in self.last_checkpoints:
+            self.last_checkpoints.remove(name)
+        self.last_checkpoints.append(name)
+        keep = self.max_to_keep
+        while keep and len(self.last_checkpoints) > keep:
+            old = Path(self.last_checkpoints.pop(0))
+            if old.exists():
+                old.unlink()
+        write_checkpoint_state(path.parent, [Path(p) for p in self.last_checkpoints
+                                             if Path(p).parent == path.parent])
+
+    def _write(self, sess, path: Path) -> None:
         values = {name: sess.get(var) for name, var in self._named(sess).items()}
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
@@ -77,7 +110,6 @@ class Saver:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-        return str(path)
 
     def restore(self, sess, path) -> None:
         """Set the variables from `path`, after checking names, shapes and dtypes."""
@@ -123,3 +155,33 @@ def _check_value(path: Path, name: str, var: Variable, value: np.ndarray) -> Non
         raise CheckpointError(
             f"Saver.restore: variable '{name}' has dtype {var.dtype}, but "
             f"{str(path)!r} holds {value.dtype}")
+
+
+CHECKPOINT_STATE = "checkpoint"
+
+
+def write_checkpoint_state(directory: Path, paths: list[Path]) -> None:
+    """Write TF1's `checkpoint` text file: the newest path and all kept ones."""
+    if not paths:
+        return
+    lines = [f'model_checkpoint_path: "{paths[-1].name}"']
+    lines += [f'all_model_checkpoint_paths: "{p.name}"' for p in paths]
+    fd, tmp = tempfile.mkstemp(dir=directory)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, directory / CHECKPOINT_STATE)
+
+
+def latest_checkpoint(checkpoint_dir) -> str | None:
+    """The newest checkpoint a Saver recorded in `checkpoint_dir`, or None
+    (TF1's `tf.train.latest_checkpoint`); pass it to `Saver.restore`."""
+    state = Path(checkpoint_dir) / CHECKPOINT_STATE
+    if not state.is_file():
+        return None
+    for line in state.read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model_checkpoint_path":
+            path = Path(value.strip().strip('"'))
+            path = path if path.is_absolute() else Path(checkpoint_dir) / path
+            return str(path) if path.exists() else None
+    return None

@@ -20,6 +20,7 @@ from collections import defaultdict
 import numpy as np
 
 import shared_ops.api as A
+from shared_ops.ops_conv import windows
 
 from .program import Block, CondStep, Const, Program, Ref, ScanStep, Step
 from .values import FROZEN
@@ -133,6 +134,10 @@ def kink_margin(op: str, args: list, kwargs: dict) -> float:
         return min((float(np.min(np.abs(args[0] - b))) for b in bounds), default=np.inf)
     if op == "max":
         return max_gap(np.asarray(args[0]), kwargs["axis"])
+    if op == "max_pool2d":
+        return pool_gap(np.asarray(args[0]), args[1], kwargs)
+    if op in ("max_pool2d_grad", "max_pool2d_pick"):
+        return pool_gap(np.asarray(args[1]), kwargs["kernel"], kwargs)
     return np.inf
 
 
@@ -145,6 +150,19 @@ def max_gap(x: np.ndarray, axis) -> float:
     kept = [a for a in range(x.ndim) if a not in axes]
     groups = np.transpose(x, kept + list(axes)).reshape(
         int(np.prod([x.shape[a] for a in kept])), -1)
+    if groups.shape[1] < 2:
+        return np.inf
+    top = np.sort(groups, axis=1)[:, -2:]
+    return float(np.min(top[:, 1] - top[:, 0]))
+
+
+def pool_gap(x: np.ndarray, kernel, kwargs: dict) -> float:
+    """Smallest gap between the two largest elements of a max_pool2d window."""
+    kernel = (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
+    params = A.window_params("max_pool2d", kwargs.get("stride") or kernel,
+                             kwargs.get("padding", 0), kwargs.get("dilation", 1))
+    cols = windows(x, kernel, fill=-np.inf, **params)
+    groups = cols.reshape(-1, kernel[0] * kernel[1])
     if groups.shape[1] < 2:
         return np.inf
     top = np.sort(groups, axis=1)[:, -2:]

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 import staticgraph as sg
 
-from . import gen_control, gen_elementwise, gen_shape
+from . import gen_control, gen_elementwise, gen_nn, gen_shape
 from .builder import Builder
 from .choose import Chooser, HypothesisChooser
 from .program import Block, Program, Ref, refs_of, walk
 
-GENERATORS = {**gen_elementwise.GENERATORS, **gen_shape.GENERATORS,
+GENERATORS = {**gen_elementwise.GENERATORS, **gen_shape.GENERATORS, **gen_nn.GENERATORS,
               "cond": lambda b: (gen_control.gen_cond(b) or [None])[-1],
               "scan": gen_control.gen_scan}
 
@@ -31,7 +31,7 @@ OP_ORDER = (
     "equal", "not_equal", "greater_equal", "less_equal", "logical_and", "logical_or",
     "logical_not", "sign", "zeros_like", "stop_gradient", "reshape_like", "axis_size",
     "getitem_grad",
-)
+) + tuple(gen_nn.GENERATORS)
 assert set(OP_ORDER) == set(GENERATORS), set(OP_ORDER) ^ set(GENERATORS)
 
 

@@ -31,7 +31,7 @@ MAX_RANK = 4
 # ops whose outputs carry no gradient: finite differences keep them fixed
 FROZEN = {"sign", "zeros_like", "stop_gradient", "greater", "less", "equal", "not_equal",
           "greater_equal", "less_equal", "logical_and", "logical_or", "logical_not",
-          "axis_size"}
+          "axis_size", "argmax", "argmin", "one_hot"}
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,8 @@ SAME_BOUNDS = {"reshape", "reshape_like", "transpose", "swapaxes", "broadcast_to
 
 def bounds(op: str, args: list, kwargs: dict, out_shape: tuple, same: bool = False):
     """Interval holding every element of `A.<op>(*args, **kwargs)`."""
+    if op in NN_BOUNDS:
+        return NN_BOUNDS[op](args, kwargs, out_shape)
     if op in UNARY_BOUNDS:
         return UNARY_BOUNDS[op](args[0])
     if op == "mul":
@@ -243,3 +245,80 @@ def _other_bounds(op: str, args: list, kwargs: dict, out_shape: tuple):
 
 def finite(lo: float, hi: float, limit: float = MAX_ABS) -> bool:
     return -limit <= lo <= hi <= limit
+
+
+# ---- the math, reduction, indexing, einsum, convolution and pooling ops --------
+
+def _logsumexp(args, kwargs, out_shape):
+    lo, hi = span(args[0])
+    return lo, hi + math.log(_reduced_count(args[0], out_shape))
+
+
+def _arg_index(args, kwargs, out_shape):
+    x, axis = args[0], kwargs.get("axis")
+    n = x.size if axis is None else x.shape[axis]
+    return 0.0, float(n - 1)
+
+
+def _einsum(args, kwargs, out_shape):
+    spec, operands = args[0], args[1:]
+    letters = {c for c in spec if c.isalpha()}
+    out = spec.split("->")[1]
+    sizes = {}
+    for sub, x in zip(spec.split("->")[0].split(","), operands):
+        sizes.update(zip(sub, span_shape(x)))
+    terms = int(np.prod([sizes[c] for c in letters - set(out)], dtype=np.int64))
+    lo, hi = span(operands[0])
+    corners = [lo, hi]
+    for x in operands[1:]:
+        xlo, xhi = span(x)
+        corners = [c * v for c in corners for v in (xlo, xhi)]
+    return terms * min(corners), terms * max(corners)
+
+
+def span_shape(x) -> tuple:
+    return x.shape if isinstance(x, Info) else np.shape(x)
+
+
+def _conv2d(args, kwargs, out_shape):
+    x, w = args
+    terms = int(np.prod(span_shape(w)[1:]))
+    p = _products(x, w) + [0.0]  # padding reads zeros
+    return terms * min(p), terms * max(p)
+
+
+NN_BOUNDS = {
+    "log1p": lambda args, kw, out: _monotone(math.log1p)(args[0]),
+    "expm1": lambda args, kw, out: _monotone(lambda x: math.expm1(min(x, 700)))(args[0]),
+    "sin": lambda args, kw, out: (-1.0, 1.0), "cos": lambda args, kw, out: (-1.0, 1.0),
+    "logsumexp": _logsumexp,
+    "var": lambda args, kw, out: (0.0, (span(args[0])[1] - span(args[0])[0]) ** 2 / 4),
+    "argmax": _arg_index, "argmin": _arg_index,
+    "take": lambda args, kw, out: span(args[0]),
+    "gather": lambda args, kw, out: span(args[0]),
+    "one_hot": lambda args, kw, out: (0.0, 1.0),
+    "einsum": _einsum,
+    "add_n": lambda args, kw, out: tuple(np.sum([span(x) for x in args[0]], axis=0)),
+    "conv2d": _conv2d,
+    "max_pool2d": lambda args, kw, out: span(args[0]),
+    "take_grad": lambda args, kw, out: _scaled(args[0], len(args[2])),
+    "gather_grad": lambda args, kw, out: _scaled(args[0], np.shape(args[2])[args[3]]),
+    "conv2d_input_grad": lambda args, kw, out: _summed(args[0], args[1], int(np.prod(
+        span_shape(args[1])))),
+    "conv2d_weight_grad": lambda args, kw, out: _summed(args[0], args[1], int(np.prod(
+        span_shape(args[1]))) // max(1, span_shape(args[1])[1])),
+    "max_pool2d_grad": lambda args, kw, out: _scaled(args[0], int(np.prod(kw["kernel"]))),
+    "max_pool2d_pick": lambda args, kw, out: span(args[0]),
+}
+
+
+def _scaled(x, k: int):
+    """Sums of up to k elements of x, or 0."""
+    lo, hi = span(x)
+    return min(0.0, k * lo), max(0.0, k * hi)
+
+
+def _summed(a, b, terms: int):
+    """Sums of up to `terms` products of an element of a and one of b (0 included)."""
+    p = _products(a, b) + [0.0]
+    return terms * min(p), terms * max(p)

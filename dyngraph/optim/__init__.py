@@ -16,8 +16,8 @@ import numpy as np
 
 from shared_ops import DTypeError, ShapeError
 
-from .node import bump_version
-from .tensor import Tensor
+from ..node import bump_version
+from ..tensor import Tensor
 
 
 def check_hyper(name: str, value, low: float = 0.0, below: float | None = None) -> None:
@@ -186,3 +186,7 @@ class Adam(Optimizer):
                 denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
                 data -= (lr / (1 - b1 ** t)) * (m / denom)
                 bump_version(p)
+
+
+from . import lr_scheduler  # noqa: E402,F401  (dg.optim.lr_scheduler)
+from .rmsprop import RMSprop  # noqa: E402,F401

@@ -1,0 +1,199 @@
+"""PyTorch-named functions of the math, reduction, indexing, einsum,
+convolution and pooling primitives (`dg.log1p`, `dg.logsumexp`, `dg.gather`,
+`dg.einsum`, `dg.conv2d`, ...); `dg.nn.functional` re-exports the layer ones.
+
+Each routes to a shared_ops primitive (`shared_ops.api`), so values and
+gradients are the ones every staticgraph backend computes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import shared_ops.api as A
+from shared_ops import IndexingError, ShapeError
+from shared_ops.shapes import at_user
+
+from .functions import _t, _unary
+from .functions import cat as _cat
+from .tensor import Tensor
+
+log1p, expm1, sin, cos = (_unary(n) for n in ("log1p", "expm1", "sin", "cos"))
+
+
+def logsumexp(input, dim=None, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over dim, computed without overflow."""
+    return A.logsumexp(_t(input), dim, keepdim)
+
+
+def _correction(dim, unbiased, correction) -> tuple:
+    """PyTorch's two spellings: var(x, dim, unbiased, keepdim) and var(x, dim, correction=)."""
+    if isinstance(dim, bool):  # var(x, False): the old `unbiased` positional
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise ValueError("var/std: give unbiased or correction, not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, correction
+
+
+def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance over dim, dividing by N - correction (default 1: unbiased)."""
+    dim, correction = _correction(dim, unbiased, correction)
+    return A.var(_t(input), dim, keepdim, correction)
+
+
+def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Standard deviation over dim: sqrt(var(...)) with the same arguments."""
+    dim, correction = _correction(dim, unbiased, correction)
+    return A.std(_t(input), dim, keepdim, correction)
+
+
+def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest value along dim (None: in the flattened tensor), int64."""
+    return A.argmin(_t(input), dim, keepdim)
+
+
+def gather(input, dim: int, index) -> Tensor:
+    """out[i][j] = input[i][index[i][j]] for dim 1 (PyTorch's gather); the gradient
+    scatter-adds (repeated indices accumulate)."""
+    return A.gather(_t(input), _t(index), dim)
+
+
+def index_select(input, dim: int, index) -> Tensor:
+    """The entries of input at a 1-d index along dim."""
+    index = _t(index)
+    if index.ndim > 1:
+        raise IndexingError(f"index_select: index must be 0-d or 1-d, got shape "
+                            f"{index.shape}{at_user()}")
+    return A.take(_t(input), index, dim)
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation; operands as arguments or as one list."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return A.einsum(equation, *[_t(x) for x in operands])
+
+
+def bmm(input, mat2) -> Tensor:
+    """Batched matrix product of (B, N, M) and (B, M, P) tensors."""
+    return A.bmm(_t(input), _t(mat2))
+
+
+def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Pieces along dim: an int gives pieces of that size (the last may be smaller),
+    a list gives pieces of those sizes."""
+    tensor = _t(tensor)
+    axis = A.normalize_axis("split", dim, tensor.ndim)
+    size = tensor.shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        if step < 1 and size:
+            raise ShapeError(f"split: split_size must be >= 1, got {step}{at_user()}")
+        sizes = [min(step, size - start) for start in range(0, size, step)] if size else [0]
+    else:
+        sizes = list(split_size_or_sections)
+    return tuple(A.split(tensor, sizes, axis))
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot vectors (PyTorch's F.one_hot): classes from 0 to num_classes - 1
+    (-1: one more than the largest value); a value outside that range raises."""
+    tensor = _t(tensor)
+    data = tensor._data
+    if data.dtype.kind not in "iu":
+        raise IndexingError(f"one_hot: expects an integer tensor, got {data.dtype}"
+                            f"{at_user()}")
+    if num_classes == -1:
+        num_classes = int(data.max()) + 1 if data.size else 0
+    if data.size and (data.min() < 0 or data.max() >= num_classes):
+        raise IndexingError(f"one_hot: class values must be in [0, {num_classes}), got "
+                            f"{int(data.min())}..{int(data.max())}{at_user()}")
+    return A.one_hot(tensor, num_classes, np.int64)
+
+
+def embedding(input, weight, padding_idx=None) -> Tensor:
+    """Rows of weight at the integer indices input; the gradient scatter-adds into
+    weight, except at row padding_idx, which gets none."""
+    weight = _t(weight)
+    rows = A.take(weight, _t(input), 0)
+    if padding_idx is None:
+        return rows
+    padding_idx = padding_idx % weight.shape[0] if padding_idx < 0 else padding_idx
+    keep = A.expand_dims(A.not_equal(_t(input), padding_idx), -1)
+    return A.where(keep, rows, A.stop_gradient(rows))
+
+
+def _conv_padding(padding, weight_shape, dilation, stride):
+    if padding == "valid":
+        return 0
+    if padding != "same":
+        return padding
+    if stride not in (1, (1, 1)):
+        raise ShapeError(f"conv2d: padding='same' needs stride 1, got {stride}{at_user()}")
+    dil = (dilation, dilation) if isinstance(dilation, int) else tuple(dilation)
+    totals = [d * (k - 1) for k, d in zip(weight_shape[2:], dil)]
+    return tuple((t // 2, t - t // 2) for t in totals)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """2-d cross-correlation, input (N, C, H, W), weight (O, C / groups, KH, KW)
+    (PyTorch's conv2d; padding an int, a pair, 'valid' or 'same')."""
+    input, weight = _t(input), _t(weight)
+    pad = _conv_padding(padding, weight.shape, dilation, stride)
+    if groups == 1:
+        out = A.conv2d(input, weight, stride, pad, dilation)
+    else:
+        channels, outs = input.shape[1] if input.ndim == 4 else 0, weight.shape[0]
+        if groups < 1 or channels % groups or outs % groups:
+            raise ShapeError(f"conv2d: groups={groups} must divide the input channels "
+                             f"({channels}) and the output channels ({outs}){at_user()}")
+        xs = A.split(input, [channels // groups] * groups, 1)
+        ws = A.split(weight, [outs // groups] * groups, 0)
+        out = _cat([A.conv2d(x, w, stride, pad, dilation) for x, w in zip(xs, ws)], 1)
+    if bias is not None:
+        out = out + A.reshape(_t(bias), (1, -1, 1, 1))
+    return out
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False) -> Tensor:
+    """2-d max pooling (PyTorch's max_pool2d): implicit -inf padding of at most half
+    the kernel; ceil_mode rounds the output size up."""
+    input = _t(input)
+    kernel = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
+    p = A.window_params("max_pool2d", kernel if stride in (None, ()) else stride, padding,
+                        dilation)
+    if any(2 * pads[0] > k for pads, k in zip(p["padding"], kernel)):
+        raise ShapeError(f"max_pool2d: padding {padding} must be at most half the kernel "
+                         f"size {kernel}{at_user()}")
+    pads = p["padding"]
+    if ceil_mode and input.ndim == 4:
+        pads = tuple(_ceil_pads(n, k, s, pp, d) for n, k, s, pp, d in zip(
+            input.shape[2:], kernel, p["stride"], pads, p["dilation"]))
+    return A.max_pool2d(input, kernel, p["stride"], pads, p["dilation"])
+
+
+def _ceil_pads(n, k, s, pads, d) -> tuple:
+    """Padding (before, after) that makes the output size round up, as PyTorch's
+    ceil_mode (a last window must start inside the input or the left padding)."""
+    span = d * (k - 1) + 1
+    out = -(-(n + 2 * pads[0] - span) // s) + 1
+    if (out - 1) * s >= n + pads[0]:
+        out -= 1
+    return pads[0], max(pads[1], (out - 1) * s + span - n - pads[0])
+
+
+def _split_method(self, split_size, dim: int = 0) -> tuple:
+    return split(self, split_size, dim)
+
+
+NN_METHODS = {
+    "log1p": log1p, "expm1": expm1, "sin": sin, "cos": cos, "logsumexp": logsumexp,
+    "var": var, "std": std, "argmin": argmin, "gather": gather,
+    "index_select": index_select, "bmm": bmm, "split": _split_method,
+}
+for _name, _fn in NN_METHODS.items():
+    setattr(Tensor, _name, _fn)
