@@ -1,0 +1,51 @@
+"""`dg.compile(module)`: a module-like callable whose parameters still train.
+
+The module's parameters are captured tensors of the trace (read by
+reference at every call), so an optimizer stepping `module.parameters()`
+is seen by the next call. The training flag and the identity of every
+parameter are guards: `train()`/`eval()` or a replaced parameter traces
+again.
+"""
+
+from __future__ import annotations
+
+from .compiled import CompiledFunction
+
+
+class CompiledModule:
+    """Calls the module's forward through one `CompiledFunction`; everything
+    else (parameters(), train(), state_dict(), attributes) is the module's."""
+
+    def __init__(self, module, **options) -> None:
+        def forward(training, parameter_ids, *args, **kwargs):
+            return module(*args, **kwargs)
+        forward.__name__ = type(module).__name__
+        object.__setattr__(self, "_orig_mod", module)
+        object.__setattr__(self, "_compiled", CompiledFunction(forward, **options))
+
+    def __call__(self, *args, **kwargs):
+        module = self._orig_mod
+        ids = tuple(id(p) for p in module.parameters())
+        return self._compiled(module.training, ids, *args, **kwargs)
+
+    forward = __call__
+
+    @property
+    def trace_count(self) -> int:
+        return self._compiled.trace_count
+
+    @property
+    def fallback_count(self) -> int:
+        return self._compiled.fallback_count
+
+    def explain(self, file=None) -> str:
+        return self._compiled.explain(file)
+
+    def __getattr__(self, name: str):
+        return getattr(self._orig_mod, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(self._orig_mod, name, value)
+
+    def __repr__(self) -> str:
+        return f"CompiledModule({self._orig_mod!r})"

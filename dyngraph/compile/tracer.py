@@ -1,0 +1,237 @@
+"""Tracing: dyngraph code run on stand-in tensors that record a static graph.
+
+A `TracedTensor` is a dyngraph `Tensor` whose array is a `TracedData`: it
+knows its shape and dtype, and any attempt to read its values raises a
+`TraceError` naming the user's line. While a `Trace` is active, every
+primitive a dyngraph op binds is appended to the trace's staticgraph `Graph`
+(through staticgraph's own `bind_symbolic`, so shape rules and sites are
+the static engine's). Tensors from outside the function that reach an op
+(parameters, captured tensors) become graph inputs, read by reference on
+every call.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from shared_ops import format_site, user_site
+from shared_ops.shapes import AbstractArray
+from staticgraph.context import graph_scope
+from staticgraph.ir import Graph, Var
+from staticgraph.symbol import Symbol, bind_symbolic
+
+
+from ..grad_mode import GRAD_MODE
+from ..tensor import TRACE_HOOK, Tensor
+from .errors import TraceError
+
+_ACTIVE = threading.local()
+
+
+def active_trace() -> Trace | None:
+    """The trace running in this thread, or None."""
+    return getattr(_ACTIVE, "trace", None)
+
+
+def _site_text() -> str:
+    where = format_site(user_site())
+    return f" (at {where})" if where else ""
+
+
+def refuse(what: str, advice: str) -> TraceError:
+    """The error for Python code that needs a traced value now."""
+    return TraceError(f"dg.compile: {what} needs the value of a traced tensor, which is "
+                      f"known only when the compiled graph runs{_site_text()}; {advice}")
+
+
+_VALUE_ADVICE = ("keep the computation in tensor ops (dg.where for a choice per element), "
+                 "use autograph=True for `if`/`while` on a tensor condition (sg.cond / "
+                 "sg.while_loop), or compile with fullgraph=False to run such calls eagerly")
+
+
+class ShapeSpecialization(Exception):
+    """Internal: user code read a symbolic (dynamic) dim; the caller traces again
+    with that call's concrete shapes."""
+
+    def __init__(self, site) -> None:
+        super().__init__(format_site(site) or "?")
+        self.site = site
+
+
+class TracedData:
+    """The array slot of a TracedTensor: shape (None: a symbolic dim) and dtype."""
+
+    __slots__ = ("_shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype) -> None:
+        self._shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def shape(self) -> tuple:
+        if None in self._shape:
+            raise ShapeSpecialization(user_site())
+        return self._shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def _refuse(self, *args, **kwargs):
+        raise refuse("reading the values", _VALUE_ADVICE)
+
+    __array__ = __array_function__ = __array_ufunc__ = _refuse
+    __bool__ = __float__ = __int__ = __index__ = __iter__ = __getitem__ = _refuse
+    item = tolist = copy = astype = reshape = __len__ = _refuse
+
+
+class TracedTensor(Tensor):
+    """A dyngraph tensor standing for a value of the graph being traced."""
+
+    __slots__ = ("_sym",)
+
+    def numpy(self):
+        raise refuse(".numpy()", _VALUE_ADVICE)
+
+    def item(self):
+        raise refuse(".item()", _VALUE_ADVICE)
+
+    def tolist(self):
+        raise refuse(".tolist()", _VALUE_ADVICE)
+
+    def __bool__(self) -> bool:
+        raise refuse("bool(tensor) (an `if`, `while`, `and`/`or` on a tensor)", _VALUE_ADVICE)
+
+    def __float__(self) -> float:
+        raise refuse("float(tensor)", _VALUE_ADVICE)
+
+    def __int__(self) -> int:
+        raise refuse("int(tensor)", _VALUE_ADVICE)
+
+    def __index__(self) -> int:
+        raise refuse("using a tensor as an index or a count", _VALUE_ADVICE)
+
+    def __array__(self, dtype=None, copy=None):
+        raise refuse("converting a tensor to a NumPy array", _VALUE_ADVICE)
+
+    def __repr__(self) -> str:
+        raise refuse("printing a tensor", "print outside the compiled function, or compile "
+                     "with fullgraph=False to run such calls eagerly")
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return self.__repr__()
+
+    def backward(self, *args, **kwargs) -> None:
+        raise TraceError(f"dg.compile: backward() inside a compiled function{_site_text()}; "
+                         "return the loss and call backward() on the result")
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        raise TraceError("dg.compile: requires_grad_() on a traced tensor"
+                         f"{_site_text()}; set it on the tensor passed in")
+
+
+def _new_traced(sym: Symbol, requires_grad: bool) -> TracedTensor:
+    t = object.__new__(TracedTensor)
+    t._data = TracedData(sym.shape, sym.dtype)
+    t._sym = sym
+    t._requires_grad = requires_grad
+    t.grad = None
+    t._edge = None
+    t._version = [0, 0]
+    return t
+
+
+class Trace:
+    """One run of a function on traced tensors, building `graph`."""
+
+    def __init__(self, name: str, dynamic: bool) -> None:
+        self.graph = Graph(name)
+        self.dynamic = dynamic
+        self.thread = threading.get_ident()
+        self.captures: dict[int, tuple[Tensor, Var]] = {}
+
+    def input(self, value: Tensor, name: str) -> TracedTensor:
+        """A traced tensor for an argument (leading dim symbolic when dynamic)."""
+        shape = value.shape
+        if self.dynamic and len(shape) > 0:
+            shape = (None,) + tuple(shape[1:])
+        var = self.graph.add_input(AbstractArray(shape, value.dtype), name, user_site())
+        return _new_traced(Symbol(self.graph, var), value._requires_grad)
+
+    def capture(self, value: Tensor) -> Symbol:
+        """A tensor from outside the function: a graph input read each call."""
+        seen = self.captures.get(id(value))
+        if seen is None:
+            var = self.graph.add_input(AbstractArray(value.shape, value.dtype),
+                                       f"captured{len(self.captures)}", user_site())
+            seen = self.captures[id(value)] = (value, var)
+        return Symbol(self.graph, seen[1])
+
+    def bind(self, prim, args, params):
+        """TRACE_HOOK: record `prim(*args)` in the graph; NotImplemented elsewhere."""
+        if threading.get_ident() != self.thread:
+            return NotImplemented
+        atoms = []
+        wants_grad = False
+        for a in args:
+            if isinstance(a, TracedTensor):
+                atoms.append(a._sym)
+                wants_grad = wants_grad or a._requires_grad
+            elif isinstance(a, Tensor):
+                atoms.append(self.capture(a))
+                wants_grad = wants_grad or a._requires_grad
+            else:
+                atoms.append(a)
+        with graph_scope(self.graph):
+            out = bind_symbolic(prim, atoms, params)
+        wants_grad = wants_grad and GRAD_MODE.enabled and prim.differentiable
+        if isinstance(out, tuple):
+            return tuple(_new_traced(s, wants_grad and s.dtype.kind == "f") for s in out)
+        return _new_traced(out, wants_grad and out.dtype.kind == "f")
+
+    def __enter__(self) -> Trace:
+        if TRACE_HOOK[0] is not None:
+            raise TraceError("dg.compile: another thread is tracing a compiled function; "
+                             "trace from one thread at a time")
+        _ACTIVE.trace = self
+        TRACE_HOOK[0] = self.bind
+        return self
+
+    def __exit__(self, *exc) -> None:
+        TRACE_HOOK[0] = None
+        _ACTIVE.trace = None
+
+
+def _functional(op: str):
+    """`t.add_(o)` on a traced tensor: the out-of-place op, and `t` now names it."""
+    def method(self: TracedTensor, other) -> TracedTensor:
+        result = getattr(Tensor, op)(self, other)
+        self._data, self._sym = result._data, result._sym
+        self._requires_grad = result._requires_grad
+        return self
+    method.__name__ = op
+    return method
+
+
+def _refused_inplace(name: str):
+    def method(self: TracedTensor, *args, **kwargs):
+        raise TraceError(f"dg.compile: in-place '{name}' on a traced tensor{_site_text()}; "
+                         "write it out of place (dg.where for a masked update)")
+    method.__name__ = name
+    return method
+
+
+for _name, _op in (("add_", "__add__"), ("sub_", "__sub__"), ("mul_", "__mul__"),
+                   ("div_", "__truediv__"), ("__iadd__", "__add__"), ("__isub__", "__sub__"),
+                   ("__imul__", "__mul__"), ("__itruediv__", "__truediv__")):
+    setattr(TracedTensor, _name, _functional(_op))
+for _name in ("zero_", "fill_", "copy_", "__setitem__"):
+    setattr(TracedTensor, _name, _refused_inplace(_name))
