@@ -51,6 +51,10 @@ int32, int64, bool_ = np.int32, np.int64, np.bool_
 float, double, long = np.float32, np.float64, np.int64
 
 from . import nn, optim  # noqa: E402,F401
-
-from .compile import CompiledFunction, CompiledModule, CompileWarning, TraceError  # noqa: E402,F401
-from .compile import compile  # noqa: E402,F401,A001
+from .compile import (  # noqa: E402,F401,A001
+    CompiledFunction,
+    CompiledModule,
+    CompileWarning,
+    TraceError,
+    compile,
+)

@@ -22,7 +22,6 @@ from staticgraph.context import graph_scope
 from staticgraph.ir import Graph, Var
 from staticgraph.symbol import Symbol, bind_symbolic
 
-
 from ..grad_mode import GRAD_MODE
 from ..tensor import TRACE_HOOK, Tensor
 from .errors import TraceError
