@@ -26,6 +26,10 @@ from .tape import CompiledBackward, run_compiled
 from .tracer import ShapeSpecialization, Trace, TracedTensor, active_trace
 
 
+class LoopOverflow(Exception):
+    """Internal: an AutoGraph loop needed more steps than its trace has."""
+
+
 class Entry:
     """One cached trace: its compiled graph (None: this guard set runs eagerly)."""
 
@@ -38,13 +42,19 @@ class Entry:
         self.capture_specs = [(t.shape, t.dtype.str, t._requires_grad) for t in captures]
         self.out_tree = out_tree
         self.out_leaves = out_leaves        # None where a tensor output goes, else the value
+        self.n_flags = 0                    # trailing outputs: AutoGraph loop overflow flags
         self.seconds = seconds
         self.reason = reason
         self.calls = 0
 
     def run(self, leaves: list):
         tensors = [x for x in leaves if isinstance(x, Tensor)] + self.captures
-        outs = iter(run_compiled(self.compiled, self.op, tensors))
+        outs = run_compiled(self.compiled, self.op, tensors)
+        if self.n_flags:
+            if any(bool(f._data) for f in outs[-self.n_flags:]):
+                raise LoopOverflow()
+            outs = outs[:-self.n_flags]
+        outs = iter(outs)
         values = [next(outs) if v is None else v for v in self.out_leaves]
         return unflatten(self.out_tree, values)
 
@@ -71,6 +81,7 @@ class CompiledFunction:
         self._specialized: dict[tuple, str] = {}  # dynamic keys traced per shape, and why
         self.trace_count = 0
         self.fallback_count = 0
+        self.loop_bound = 8  # steps of an AutoGraph loop on a traced count
         self._warned: set = set()
         self.events: list[str] = []
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
@@ -92,7 +103,26 @@ class CompiledFunction:
         entry.calls += 1
         if entry.compiled is None:
             return self._eager(args, kwargs)
-        return entry.run(leaves)
+        try:
+            return entry.run(leaves)
+        except LoopOverflow:
+            return self._grow_loops(entry, leaves, tree, args, kwargs)
+
+    def _grow_loops(self, entry: Entry, leaves: list, tree, args, kwargs):
+        """Trace again with loops twice as long, replacing `entry`; run the call."""
+        while True:
+            self.loop_bound *= 2
+            self.events.append(f"an AutoGraph loop needed more steps: loop bound now "
+                               f"{self.loop_bound}")
+            self._cache[entry.key].remove(entry)
+            entry = self._trace(leaves, tree, args, kwargs)
+            if entry is None:
+                return self._eager(args, kwargs)
+            entry.calls += 1
+            try:
+                return entry.run(leaves)
+            except LoopOverflow:
+                continue
 
     def _eager(self, args, kwargs):
         self.fallback_count += 1
@@ -147,6 +177,7 @@ class CompiledFunction:
                     reason: str) -> Entry:
         start = time.perf_counter()
         trace = Trace(f"compiled:{self.__name__}", dynamic)
+        trace.loop_bound = self.loop_bound
         traced = [trace.input(x, f"arg{i}") if isinstance(x, Tensor) else x
                   for i, x in enumerate(leaves)]
         with trace:
@@ -166,6 +197,8 @@ class CompiledFunction:
                     raise TraceError(f"dg.compile: '{self.__name__}' returned a "
                                      f"{type(leaf).__name__}; return tensors, Python "
                                      "scalars or None (in tuples, lists or dicts)")
+            out_vars += [s.var for s in trace.loop_overflows]
+            out_grad += [False] * len(trace.loop_overflows)
         traced_at = time.perf_counter()
         arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
         captured = [t for t, _ in trace.captures.values()]
@@ -182,7 +215,9 @@ class CompiledFunction:
             diff_in and diff_out) else None
         self.trace_count += 1
         self.events.append(f"trace {self.trace_count}: {reason}")
-        return Entry(key, compiled, op, captured, out_tree, kept, seconds, reason)
+        entry = Entry(key, compiled, op, captured, out_tree, kept, seconds, reason)
+        entry.n_flags = len(trace.loop_overflows)
+        return entry
 
     def explain(self, file=None) -> str:
         """Print (and return) the traces, their guards, graphs, passes and compile costs."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from shared_ops import format_site, user_site
 from shared_ops.shapes import AbstractArray
-from staticgraph.context import graph_scope
+from staticgraph.context import get_default_graph, graph_scope
 from staticgraph.ir import Graph, Var
 from staticgraph.symbol import Symbol, bind_symbolic
 
@@ -137,7 +137,7 @@ class TracedTensor(Tensor):
                          f"{_site_text()}; set it on the tensor passed in")
 
 
-def _new_traced(sym: Symbol, requires_grad: bool) -> TracedTensor:
+def new_traced(sym: Symbol, requires_grad: bool) -> TracedTensor:
     t = object.__new__(TracedTensor)
     t._data = TracedData(sym.shape, sym.dtype)
     t._sym = sym
@@ -156,6 +156,8 @@ class Trace:
         self.dynamic = dynamic
         self.thread = threading.get_ident()
         self.captures: dict[int, tuple[Tensor, Var]] = {}
+        self.loop_bound = 8  # AutoGraph loops on a traced count: steps in the graph
+        self.loop_overflows: list[Symbol] = []  # true when a loop needed more steps
 
     def input(self, value: Tensor, name: str) -> TracedTensor:
         """A traced tensor for an argument (leading dim symbolic when dynamic)."""
@@ -163,7 +165,7 @@ class Trace:
         if self.dynamic and len(shape) > 0:
             shape = (None,) + tuple(shape[1:])
         var = self.graph.add_input(AbstractArray(shape, value.dtype), name, user_site())
-        return _new_traced(Symbol(self.graph, var), value._requires_grad)
+        return new_traced(Symbol(self.graph, var), value._requires_grad)
 
     def capture(self, value: Tensor) -> Symbol:
         """A tensor from outside the function: a graph input read each call."""
@@ -173,6 +175,10 @@ class Trace:
                                        f"captured{len(self.captures)}", user_site())
             seen = self.captures[id(value)] = (value, var)
         return Symbol(self.graph, seen[1])
+
+    def constant(self, value) -> Symbol:
+        """A constant of the graph being traced."""
+        return Symbol(self.graph, self.graph.add_constant(np.asarray(value)))
 
     def bind(self, prim, args, params):
         """TRACE_HOOK: record `prim(*args)` in the graph; NotImplemented elsewhere."""
@@ -189,12 +195,13 @@ class Trace:
                 wants_grad = wants_grad or a._requires_grad
             else:
                 atoms.append(a)
-        with graph_scope(self.graph):
+        default = get_default_graph()  # inside an AutoGraph cond/loop body: its graph
+        with graph_scope(default if self.graph.is_ancestor_of(default) else self.graph):
             out = bind_symbolic(prim, atoms, params)
         wants_grad = wants_grad and GRAD_MODE.enabled and prim.differentiable
         if isinstance(out, tuple):
-            return tuple(_new_traced(s, wants_grad and s.dtype.kind == "f") for s in out)
-        return _new_traced(out, wants_grad and out.dtype.kind == "f")
+            return tuple(new_traced(s, wants_grad and s.dtype.kind == "f") for s in out)
+        return new_traced(out, wants_grad and out.dtype.kind == "f")
 
     def __enter__(self) -> Trace:
         if TRACE_HOOK[0] is not None:
@@ -202,9 +209,12 @@ class Trace:
                              "trace from one thread at a time")
         _ACTIVE.trace = self
         TRACE_HOOK[0] = self.bind
+        self._scope = graph_scope(self.graph)  # sg.cond / loops build in the trace's graph
+        self._scope.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
+        self._scope.__exit__(*exc)
         TRACE_HOOK[0] = None
         _ACTIVE.trace = None
 
