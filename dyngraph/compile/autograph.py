@@ -148,10 +148,8 @@ def convert(fn):
     if isinstance(fn, types.MethodType):
         return types.MethodType(convert(fn.__func__), fn.__self__)
     if not isinstance(fn, types.FunctionType):
-        call = getattr(type(fn), "forward", None) or getattr(type(fn), "__call__", None)
-        if call is None:
-            raise TraceError(f"autograph: cannot convert {type(fn).__name__}")
-        return types.MethodType(convert(call), fn)
+        raise TraceError(f"autograph: cannot convert a {type(fn).__name__}; compile a "
+                         "function, a method or a dg.nn.Module")
     if fn.__name__ == "<lambda>":
         return fn  # a lambda holds no statements to convert
     try:

@@ -16,12 +16,19 @@ class CompiledModule:
     """Calls the module's forward through one `CompiledFunction`; everything
     else (parameters(), train(), state_dict(), attributes) is the module's."""
 
-    def __init__(self, module, **options) -> None:
+    def __init__(self, module, *, autograph: bool = False, **options) -> None:
+        call = module.__call__
+        if autograph:  # the module's own forward is rewritten
+            from .autograph import convert
+            call = convert(module.forward)
+
         def forward(training, parameter_ids, *args, **kwargs):
-            return module(*args, **kwargs)
+            return call(*args, **kwargs)
         forward.__name__ = type(module).__name__
+        compiled = CompiledFunction(forward, **options)
+        compiled.autograph = autograph
         object.__setattr__(self, "_orig_mod", module)
-        object.__setattr__(self, "_compiled", CompiledFunction(forward, **options))
+        object.__setattr__(self, "_compiled", compiled)
 
     def __call__(self, *args, **kwargs):
         module = self._orig_mod

@@ -12,12 +12,15 @@ every call.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
 
 from shared_ops import format_site, user_site
 from shared_ops.shapes import AbstractArray
+from shared_ops.sites import _classify as _classify_file
+from shared_ops.sites import _known as _KNOWN_FILES
 from staticgraph.context import get_default_graph, graph_scope
 from staticgraph.ir import Graph, Var
 from staticgraph.symbol import Symbol, bind_symbolic
@@ -27,6 +30,13 @@ from ..tensor import TRACE_HOOK, Tensor
 from .errors import TraceError
 
 _ACTIVE = threading.local()
+
+
+def _library_frame(frame) -> bool:
+    """True when `frame` runs code of the engines (graphcompare's own packages)."""
+    name = frame.f_code.co_filename
+    known = _KNOWN_FILES.get(name)
+    return _classify_file(name) if known is None else known
 
 
 def active_trace() -> Trace | None:
@@ -70,9 +80,18 @@ class TracedData:
 
     @property
     def shape(self) -> tuple:
-        if None in self._shape:
+        """The shape; a symbolic dim read by user code (not by the library, which
+        handles None dims) makes the caller trace again for concrete shapes."""
+        if None in self._shape and not _library_frame(sys._getframe(2)):
             raise ShapeSpecialization(user_site())
         return self._shape
+
+    def __len__(self) -> int:
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        if self._shape[0] is None:
+            raise ShapeSpecialization(user_site())
+        return self._shape[0]
 
     @property
     def ndim(self) -> int:
@@ -80,14 +99,16 @@ class TracedData:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        if None in self._shape:
+            raise ShapeSpecialization(user_site())
+        return int(np.prod(self._shape, dtype=np.int64))
 
     def _refuse(self, *args, **kwargs):
         raise refuse("reading the values", _VALUE_ADVICE)
 
     __array__ = __array_function__ = __array_ufunc__ = _refuse
     __bool__ = __float__ = __int__ = __index__ = __iter__ = __getitem__ = _refuse
-    item = tolist = copy = astype = reshape = __len__ = _refuse
+    item = tolist = copy = astype = reshape = _refuse
 
 
 class TracedTensor(Tensor):
