@@ -6,7 +6,8 @@ eager engine runs, so a compiled function computes what eager computes.
 
 from __future__ import annotations
 
-from .compiled import CompiledFunction, compile
+from .api import compile
+from .compiled import CompiledFunction
 from .errors import CompileWarning, TraceError
 from .module import CompiledModule
 

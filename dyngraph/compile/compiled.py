@@ -224,20 +224,3 @@ class CompiledFunction:
         text = describe(self)
         print(text, file=file)
         return text
-
-
-def compile(fn=None, *, backend: str = "numba", dynamic: bool = False,
-            fullgraph: bool = True, autograph: bool = False):
-    """Trace `fn` (a function or a `dg.nn.Module`) into static graphs on first call
-    and run the compiled graphs after; usable as `@dg.compile` or
-    `@dg.compile(backend="interpret", ...)`. See docs/compile.md."""
-    if fn is None:
-        return functools.partial(compile, backend=backend, dynamic=dynamic,
-                                 fullgraph=fullgraph, autograph=autograph)
-    from ..nn.modules import Module
-    if isinstance(fn, Module):
-        from .module import CompiledModule
-        return CompiledModule(fn, backend=backend, dynamic=dynamic, fullgraph=fullgraph,
-                              autograph=autograph)
-    return CompiledFunction(fn, backend=backend, dynamic=dynamic, fullgraph=fullgraph,
-                            autograph=autograph)
