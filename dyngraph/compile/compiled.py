@@ -21,7 +21,7 @@ from ..tensor import Tensor
 from .errors import CompileWarning, TraceError
 from .explain import describe
 from .graphs import CompiledGraph, compile_trace
-from .guards import captures_match, guard_key
+from .guards import captures_match, guard_key, positional_key
 from .tape import CompiledBackward, run_compiled
 from .tracer import ShapeSpecialization, Trace, TracedTensor, active_trace
 
@@ -89,11 +89,25 @@ class CompiledFunction:
 
     @property
     def entries(self) -> list[Entry]:
-        return [e for entries in self._cache.values() for e in entries]
+        seen: dict[int, Entry] = {}
+        for entries in self._cache.values():
+            for e in entries:
+                seen.setdefault(id(e), e)
+        return list(seen.values())
 
     def __call__(self, *args, **kwargs):
         if active_trace() is not None:  # a compiled function called while tracing: inline
             return self._traced_fn(*args, **kwargs)
+        key = None if kwargs else positional_key(args, self.dynamic)
+        if key is not None and key in self._cache:  # the common case: tensors only
+            entry = self._lookup_key(key)
+            if entry is not None:
+                entry.calls += 1
+                try:
+                    return entry.run(args)
+                except LoopOverflow:
+                    leaves, tree = flatten((args, kwargs))
+                    return self._grow_loops(entry, leaves, tree, args, kwargs)
         leaves, tree = flatten((args, kwargs))
         entry = self._lookup(leaves, tree)
         if entry is None:
@@ -114,7 +128,9 @@ class CompiledFunction:
             self.loop_bound *= 2
             self.events.append(f"an AutoGraph loop needed more steps: loop bound now "
                                f"{self.loop_bound}")
-            self._cache[entry.key].remove(entry)
+            for entries in self._cache.values():
+                if entry in entries:
+                    entries.remove(entry)
             entry = self._trace(leaves, tree, args, kwargs)
             if entry is None:
                 return self._eager(args, kwargs)
@@ -135,7 +151,10 @@ class CompiledFunction:
         return key
 
     def _lookup(self, leaves: list, tree) -> Entry | None:
-        for entry in self._cache.get(self._key(leaves, tree), ()):
+        return self._lookup_key(self._key(leaves, tree))
+
+    def _lookup_key(self, key: tuple) -> Entry | None:
+        for entry in self._cache.get(key, ()):
             if captures_match(entry.captures, entry.capture_specs):
                 return entry
         return None
@@ -159,6 +178,9 @@ class CompiledFunction:
                 raise
             return self._fallback(key, exc, args, kwargs)
         self._cache.setdefault(key, []).append(entry)
+        fast = None if kwargs else positional_key(args, self.dynamic)
+        if fast is not None and fast != key and not self._specialized:
+            self._cache.setdefault(fast, []).append(entry)  # found without flattening
         return entry
 
     def _fallback(self, key: tuple, exc: TraceError, args, kwargs) -> None:

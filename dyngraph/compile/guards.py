@@ -65,3 +65,17 @@ def captures_match(captures: list, specs: list) -> bool:
         if (t.shape, t.dtype.str, t._requires_grad) != spec:
             return False
     return True
+
+
+def positional_key(args: tuple, dynamic: bool) -> tuple | None:
+    """The key of a call with tensors only, positionally (no flattening); None
+    for any other call. Never equal to a `guard_key`."""
+    specs = []
+    for a in args:
+        if not isinstance(a, Tensor):
+            return None
+        shape = a._data.shape
+        if dynamic and shape:
+            shape = (None,) + shape[1:]
+        specs.append((shape, a._data.dtype, a._requires_grad))
+    return (GRAD_MODE.enabled, dynamic, "positional", tuple(specs))
