@@ -45,13 +45,20 @@ def _assigned(nodes: list[ast.stmt]) -> list[str]:
 
 
 def _escapes(nodes: list[ast.stmt]) -> bool:
-    """True when control leaves the block other than by falling through."""
-    kinds = (ast.Return, ast.Break, ast.Continue, ast.Yield, ast.YieldFrom, ast.Global,
-             ast.Nonlocal)
-    for n in nodes:
-        for sub in ast.walk(n):
-            if isinstance(sub, kinds):
-                return True
+    """True when control leaves the block other than by falling through (a
+    `break`/`continue` of a loop inside the block stays inside it)."""
+    leaving = (ast.Return, ast.Yield, ast.YieldFrom, ast.Global, ast.Nonlocal)
+    own_scope = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+    stack = [(n, False) for n in nodes]
+    while stack:
+        node, in_loop = stack.pop()
+        if isinstance(node, leaving) or (
+                isinstance(node, (ast.Break, ast.Continue)) and not in_loop):
+            return True
+        if isinstance(node, own_scope):  # nested (and generated) defs: their own flow
+            continue
+        inner = in_loop or isinstance(node, (ast.For, ast.While))
+        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
     return False
 
 

@@ -25,6 +25,8 @@ from .guards import captures_match, guard_key, positional_key
 from .tape import CompiledBackward, run_compiled
 from .tracer import ShapeSpecialization, Trace, TracedTensor, active_trace
 
+TENSOR_SLOT = object()  # where a tensor output goes among an entry's output leaves
+
 
 class LoopOverflow(Exception):
     """Internal: an AutoGraph loop needed more steps than its trace has."""
@@ -41,7 +43,7 @@ class Entry:
         self.captures = captures            # captured tensors, read at every call
         self.capture_specs = [(t.shape, t.dtype.str, t._requires_grad) for t in captures]
         self.out_tree = out_tree
-        self.out_leaves = out_leaves        # None where a tensor output goes, else the value
+        self.out_leaves = out_leaves        # TENSOR_SLOT where a tensor output goes, else the value
         self.n_flags = 0                    # trailing outputs: AutoGraph loop overflow flags
         self.seconds = seconds
         self.reason = reason
@@ -55,7 +57,7 @@ class Entry:
                 raise LoopOverflow()
             outs = outs[:-self.n_flags]
         outs = iter(outs)
-        values = [next(outs) if v is None else v for v in self.out_leaves]
+        values = [next(outs) if v is TENSOR_SLOT else v for v in self.out_leaves]
         return unflatten(self.out_tree, values)
 
 
@@ -212,7 +214,7 @@ class CompiledFunction:
                     sym = leaf._sym if isinstance(leaf, TracedTensor) else trace.capture(leaf)
                     out_vars.append(sym.var)
                     out_grad.append(leaf._requires_grad and GRAD_MODE.enabled)
-                    kept.append(None)
+                    kept.append(TENSOR_SLOT)
                 elif isinstance(leaf, (bool, int, float, str, type(None))):
                     kept.append(leaf)
                 else:

@@ -56,8 +56,9 @@ def refuse(what: str, advice: str) -> TraceError:
 
 
 _VALUE_ADVICE = ("keep the computation in tensor ops (dg.where for a choice per element), "
-                 "use autograph=True for `if`/`while` on a tensor condition (sg.cond / "
-                 "sg.while_loop), or compile with fullgraph=False to run such calls eagerly")
+                 "use autograph=True for `if`/`for`/`while` on a tensor (sg.cond, "
+                 "bounded sg.scan loops), or compile with fullgraph=False to run such calls "
+                 "eagerly")
 
 
 class ShapeSpecialization(Exception):
