@@ -126,3 +126,23 @@ def thin_curve(curve: np.ndarray) -> dict:
     n = len(curve)
     index = np.unique(np.linspace(0, n - 1, min(n, MAX_CURVE_POINTS)).round().astype(int))
     return {"steps": [int(i) + 1 for i in index], "seconds": [float(curve[i]) for i in index]}
+
+
+def by_unit(first_units: float | None, first_s: float, samples: list[Sample]) -> dict:
+    """Per work size (sequence length): the first step at it and the median of
+    the later ones, from single-step samples. Keys are the sizes as strings."""
+    firsts: dict[int, float] = {}
+    later: dict[int, list[float]] = {}
+    if first_units:
+        firsts[int(first_units)] = first_s
+    for s in samples:
+        if s.calls != 1 or not s.units:
+            continue
+        size = int(s.units)
+        if size in firsts:
+            later.setdefault(size, []).append(s.seconds)
+        else:
+            firsts[size] = s.seconds
+    return {str(size): {"first_s": firsts[size],
+                        "step_s": float(np.median(later[size])) if size in later else None}
+            for size in sorted(firsts)}

@@ -18,6 +18,7 @@ from typing import Any
 
 from .accounting import (
     Sample,
+    by_unit,
     cache_figure,
     kernel_counts,
     measured_curve,
@@ -104,8 +105,9 @@ class StepRunner(Runner):
         begin = time.perf_counter()
         self.prep = self.variant.setup(self.problem)
         self.setup_only_s = time.perf_counter() - begin
-        self.row["first_s"], _ = _timed(self.prep.step)
+        self.row["first_s"], done = _timed(self.prep.step)
         self.setup_s = time.perf_counter() - begin
+        self.first_units = done if isinstance(done, (int, float)) else None
         self.count_kernels(before)
         for _ in range(max(self.plan.warmup - 1, 0)):
             self._run(1, warmup=True)
@@ -145,6 +147,8 @@ class StepRunner(Runner):
                         setup_s=self.setup_s, setup_phases=phases, total_s=float(curve[-1]),
                         _cumulative=curve, timing="each step timed as run",
                         cache=cache_figure((0, 0), self.kernels))
+        if self.unit:
+            self.row["by_unit"] = by_unit(self.first_units, self.row["first_s"], self.samples)
         self.row.update(prep.extra)
 
         def short_run() -> int:
@@ -160,8 +164,9 @@ class LoopRunner(Runner):
     """A closed loop `loop(problem, steps)`, timed by the 1-step/full-run slope.
 
     Each run starts from scratch, so the one-step run is the setup (its first
-    step included) and the median full run is the row's honest total; the
-    repeats are measurement overhead.
+    step included); the total is setup plus the slope for every further step
+    (`full_run_s` is the median full run as measured); the repeats are
+    measurement overhead.
     """
 
     def samples_wanted(self) -> int:
@@ -203,10 +208,11 @@ class LoopRunner(Runner):
         setup_phases["first step"] = min(figures["step_s"], setup_s)
         figures.update(steps_run=n, recompiles=last.get("recompiles", 0),
                        recompile_s=last.get("recompile_s", 0.0))
+        curve = modelled_curve(setup_s, figures["step_s"], n)
         self.row.update(figures, values=last.get("losses"), build_s=last.get("build_s"),
                         compile_s=phases or None, setup_s=setup_s, setup_phases=setup_phases,
-                        total_s=quartiles(self.fulls)[1],
-                        _cumulative=modelled_curve(setup_s, figures["step_s"], n),
+                        total_s=float(curve[-1]), full_run_s=quartiles(self.fulls)[1],
+                        _cumulative=curve,
                         cache=cache_figure((0, 0), self.kernels),
                         timing=f"closed loop: slope of {n}-step vs 1-step runs, "
                                f"{self.plan.loop_repeats} repeats")

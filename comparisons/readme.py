@@ -46,11 +46,12 @@ def cold_warm_table(warm: dict, cold: dict) -> str:
     return "\n".join(lines)
 
 
-def update(readme: Path, printed: str, summary_png: Path | None, warm: dict,
+def update(readme: Path, printed: str, summary_png: Path | None, warm: dict | None = None,
            cold: dict | None = None) -> list[Path]:
-    """Rewrite the README section; copy the summary plot beside it if there is one."""
+    """Rewrite the README section (with the cold-vs-warm table when both result
+    documents are given); copy the summary plot beside it if there is one."""
     body = printed
-    if cold is not None:
+    if cold is not None and warm is not None:
         body += ("\n\nSetup with an empty kernel cache (`run --cold`, a first-time user) and "
                  "with the cache filled:\n" + cold_warm_table(warm, cold))
     readme.write_text(replace_section(readme.read_text(), body))

@@ -34,7 +34,8 @@ def _recompiles(row: dict) -> str:
 def _per_step(row: dict) -> str:
     basis = row.get("spread_basis", "per step")
     suffix = "" if basis == "per step" else f" {basis}"
-    return f"{fmt_seconds(row['step_s'])} ±{row['spread_pct']:.0f}%{suffix}"
+    separator = " " if basis == "per step" else ", "
+    return f"{fmt_seconds(row['step_s'])}{separator}±{row['spread_pct']:.0f}%{suffix}"
 
 
 def _break_even(row: dict) -> str:

@@ -145,6 +145,7 @@ class Scenario:
             if self.annotate is not None:
                 self.annotate(rows, problem)
         rows.append(overhead_row(self.name, rows, time.perf_counter() - begin))
+        rows[-1].update(dtype=dtype.name, size=dataclasses.asdict(size))
         return rows
 
 
