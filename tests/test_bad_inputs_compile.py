@@ -93,6 +93,22 @@ def test_refused_inplace():
     good_call(w)
 
 
+@documents(SECTION, "`dg.randn` / `dg.rand` inside a compiled function")
+def test_random_draws():
+    w = weight()
+    for draw in (dg.randn, dg.rand):
+        f = dg.compile(lambda x, draw=draw: x @ w + draw(2, dtype=np.float64),
+                       backend="interpret")
+        expect(dg.TraceError, lambda f=f: f(dg.tensor(np.ones((2, 2)))), draw.__name__,
+               "pass the tensor in", here(-3))
+        _untraced(f)
+    noise = dg.randn(2, dtype=np.float64)  # outside: an argument, read at every call
+    f = dg.compile(lambda x, noise: (x @ w + noise).sum(), backend="interpret")
+    np.testing.assert_allclose(f(dg.tensor(np.ones((2, 2))), noise).item(),
+                               (np.ones((2, 2)) @ w.detach().numpy() + noise.numpy()).sum())
+    good_call(w)
+
+
 @documents(SECTION, "`backward()` inside a compiled function")
 def test_backward_inside():
     w = weight()

@@ -198,6 +198,13 @@ class Trace:
             seen = self.captures[id(value)] = (value, var)
         return Symbol(self.graph, seen[1])
 
+    def refuse_random(self, name: str) -> None:
+        """A random draw while tracing (this thread): its values would be frozen."""
+        if threading.get_ident() == self.thread:
+            raise TraceError(f"dg.compile: dg.{name}() inside a compiled function"
+                             f"{_site_text()} would draw once, at trace time, and reuse the "
+                             "values at every call; draw outside and pass the tensor in")
+
     def constant(self, value) -> Symbol:
         """A constant of the graph being traced."""
         return Symbol(self.graph, self.graph.add_constant(np.asarray(value)))
