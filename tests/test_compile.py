@@ -284,3 +284,24 @@ def test_decorator_forms_and_create_graph_error(rng):
     _close(f(x).item(), g(x).item())
     with pytest.raises(dg.GradientError, match="create_graph"):
         dg.grad(g(x), x, create_graph=True)
+
+
+def test_calls_from_several_threads(rng):
+    import threading
+    w = dg.tensor(rng.standard_normal((4, 4)), requires_grad=True)
+    c = dg.compile(lambda x: (x @ w).tanh().sum(), backend="numba")
+    xs = [rng.standard_normal((3, 4)) for _ in range(4)]
+    results: dict = {}
+
+    def work(k: int) -> None:
+        for _ in range(20):
+            out = c(dg.tensor(xs[k]))
+            results[k] = out.item()
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, x in enumerate(xs):
+        _close(results[k], np.tanh(x @ w._data).sum())
+    assert c.trace_count == 1

@@ -9,6 +9,7 @@ caches it under the key. Nothing is cached when a trace fails.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 import warnings
 
@@ -25,6 +26,7 @@ from .guards import captures_match, guard_key, positional_key
 from .tape import CompiledBackward, run_compiled
 from .tracer import ShapeSpecialization, Trace, TracedTensor, active_trace
 
+_TRACING = threading.RLock()  # one trace at a time in the process (the trace hook is global)
 TENSOR_SLOT = object()  # where a tensor output goes among an entry's output leaves
 
 
@@ -162,7 +164,15 @@ class CompiledFunction:
         return None
 
     def _trace(self, leaves: list, tree, args, kwargs) -> Entry | None:
-        """Trace, compile and cache a new entry (None: run eagerly this call)."""
+        """Trace, compile and cache a new entry (None: run eagerly this call);
+        traces from several threads take turns."""
+        with _TRACING:
+            entry = self._lookup(leaves, tree)  # another thread may have traced it
+            if entry is not None:
+                return entry
+            return self._trace_new(leaves, tree, args, kwargs)
+
+    def _trace_new(self, leaves: list, tree, args, kwargs) -> Entry | None:
         key = self._key(leaves, tree)
         reason = "first call" if not self._cache else "no cached trace matches the guards"
         try:

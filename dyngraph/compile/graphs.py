@@ -10,6 +10,7 @@ backend's own passes and compiler, exactly as a hand-built graph would.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -36,6 +37,8 @@ class CompiledGraph:
     backward: object | None = None  # runner: cotangents + saved + inputs -> gradients
     grad_slots: list[int | None] = field(default_factory=list)  # per diff input
     phases: dict[str, float] = field(default_factory=dict)
+    # Compiled runners reuse planned buffers: calls from several threads take turns.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def runners(self) -> list:
         return [r for r in (self.forward, self.backward) if r is not None]

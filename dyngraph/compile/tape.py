@@ -42,7 +42,8 @@ class CompiledBackward:
             elif isinstance(g, Tensor):
                 g = g._data
             cts.append(np.asarray(g, dtype=dtype))
-        grads_out = cg.backward(cts + list(node.inputs), {})
+        with cg.lock:
+            grads_out = cg.backward(cts + list(node.inputs), {})
         return tuple(None if slot is None else grads_out[slot] for slot in cg.grad_slots)
 
 
@@ -50,7 +51,8 @@ def run_compiled(cg: CompiledGraph, op: CompiledBackward | None, tensors: list) 
     """Run one compiled call on the input tensors; output Tensors (on the tape when
     an output needs a gradient)."""
     arrays = [t._data for t in tensors]
-    values = cg.forward(arrays, {})
+    with cg.lock:
+        values = cg.forward(arrays, {})
     n_out = len(cg.output_vars)
     outs = [_own(v, arrays) for v in values[:n_out]]
     result = [_wrap(v) for v in outs]
