@@ -77,6 +77,8 @@ def run_compiled(cg: CompiledGraph, op: CompiledBackward | None, tensors: list) 
 def _own(value, inputs: list) -> np.ndarray:
     """An output array the caller owns: a copy where it shares an input's memory."""
     value = np.asarray(value)
+    if value.base is None and all(value is not a for a in inputs):
+        return value  # an array of its own (not a view): cannot share an input's memory
     for a in inputs:
         if np.may_share_memory(value, a):
             return value.copy()
