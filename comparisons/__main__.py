@@ -24,6 +24,7 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from . import output, results  # noqa: E402
@@ -155,18 +156,31 @@ def run_all(names: list[str], args: argparse.Namespace,
         **sizes[name]) for name in names}
 
 
-def options_of(args: argparse.Namespace, cache_dir: str) -> dict:
+def cached_kernels(cache_dir: str) -> int:
+    """Kernel modules in the cache dir before the run (0: a cold start)."""
+    kernels = Path(cache_dir) / "kernels"
+    return len(list(kernels.glob("k_*.py"))) if kernels.is_dir() else 0
+
+
+def options_of(args: argparse.Namespace, cache_dir: str, cached: int) -> dict:
+    """The run's options; `cold` when the kernel cache was empty at the start."""
     return {"quick": args.quick, "dtype": args.dtype, "backend": _split(args.backend),
             "variant": _split(args.variant), "set": args.set, "peers": not args.no_peers,
-            "cold": args.cold, "cache_dir": cache_dir}
+            "cold": args.cold or cached == 0, "cached_kernels_at_start": cached,
+            "cache_dir": None if args.cold else cache_dir}
 
 
 def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
+    begin = time.perf_counter()
     names = args.names or list(all_scenarios())
     _check_choices(args, names, parser)
     sizes = _overrides(args.set, names, parser)
     if args.cold_results is not None and args.readme is None:
         parser.error("--cold-results goes with --readme")
+    try:
+        cold = results.load(args.cold_results) if args.cold_results else None
+    except results.ResultsError as exc:
+        parser.error(f"--cold-results: {exc}")
     cold_dir = tempfile.mkdtemp(prefix="graphcompare-cold-") if args.cold else None
     saved = os.environ.get("GRAPHCOMPARE_CACHE_DIR")
     if cold_dir is not None:
@@ -174,12 +188,16 @@ def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
     try:
         from staticgraph.compiler import default_cache_dir
         cache_dir = str(default_cache_dir())
+        cached = cached_kernels(cache_dir)
+        started = time.perf_counter()
         results_by_name = run_all(names, args, sizes)
+        finished = time.perf_counter()
     finally:
         if cold_dir is not None:
             _restore("GRAPHCOMPARE_CACHE_DIR", saved)
             shutil.rmtree(cold_dir, ignore_errors=True)
-    document = output.document(results_by_name, options_of(args, cache_dir))
+    document = output.document(results_by_name, options_of(args, cache_dir, cached))
+    document["timing"] = {"command_s": started - begin, "scenarios_s": finished - started}
     printed = output.tables(results_by_name, document)
     print(results.dumps(document) if args.json else printed)
     out = args.out
@@ -191,9 +209,12 @@ def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
               file=sys.stderr)
     if args.readme is not None:
         from .readme import update
-        cold = results.load(args.cold_results) if args.cold_results else None
         update(args.readme, printed, out / "summary.png", document, cold)
         print(f"updated {args.readme}", file=sys.stderr)
+    end = time.perf_counter()
+    print(f"this command took {end - begin:.1f} s: scenarios {finished - started:.1f} s "
+          f"(accounted for in their rows), engine imports and checks {started - begin:.1f} s, "
+          f"writing outputs {end - finished:.1f} s", file=sys.stderr)
     failed = any(r.get("status") == "error" for rows in results_by_name.values() for r in rows)
     return 1 if failed else 0
 

@@ -95,7 +95,7 @@ def plot_cumulative(rows: list[dict], path: Path, title: str) -> Path:
     measured break-evens marked, projected ones named in the legend."""
     plt = _pyplot()
     rows = [r for r in _ok(rows) if r["kind"] != "baseline"]
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=90)
+    fig, ax = plt.subplots(figsize=(9, 3.8), dpi=90)
     low = high = None
     for i, r in enumerate(rows):
         curve = cumulative(r)
@@ -119,7 +119,7 @@ def plot_cumulative(rows: list[dict], path: Path, title: str) -> Path:
     ax.set_ylabel("cumulative wall seconds")
     ax.set_title(title + "\n(dots: break-even against eager dyngraph)", fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, plt, path)
 
 

@@ -1,8 +1,8 @@
 """Regenerate the README's demo block and summary plot from real runs.
 
-`make readme` runs the quick comparison twice, first with an empty kernel
-cache (`run --cold`), then warm with `--readme README.md --cold-results
-COLD.json`, which replaces the text between the markers below with the
+`make readme` runs the quick comparison twice on a kernel cache of its own,
+first empty, then warm with `--readme README.md --cold-results COLD.json`,
+which replaces the text between the markers below with the
 tables it printed plus a cold-vs-warm setup table, and copies the summary
 plot beside the README. The README then shows measured output only.
 """

@@ -130,9 +130,11 @@ def wall_note(rows: list[dict]) -> list[str]:
 
 def cache_line(options: dict) -> str:
     """Whether the kernel cache started empty, and where it is."""
-    if options.get("cold"):
+    if options.get("cache_dir") is None:
         return "kernel cache: cold (an empty temporary directory, removed afterwards)"
-    return f"kernel cache: warm if this machine compiled before ({options.get('cache_dir')})"
+    cached = options.get("cached_kernels_at_start", 0)
+    state = "cold (empty at the start)" if not cached else f"warm ({cached} kernels at the start)"
+    return f"kernel cache: {state}, {options['cache_dir']}"
 
 
 def wall_summary(rows: list[dict]) -> str:

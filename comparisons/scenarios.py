@@ -113,10 +113,18 @@ class Scenario:
             chosen.append(v)
         return chosen
 
+    def _missing_backends(self, backend) -> list[dict]:
+        """A skipped row for each requested backend no static variant here runs on."""
+        have = {v.backend for v in self.all_variants() if v.kind == "static"}
+        return [{"scenario": self.name, "variant": f"staticgraph-{b}", "engine": "staticgraph",
+                 "backend": b, "kind": "static", "note": "", "status": "skipped", "other_s": 0.0,
+                 "reason": f"this scenario has no variant on the {b} backend"}
+                for b in backend or () if b not in have]
+
     def all_variants(self) -> list[Variant]:
         """The registered variants, references and engines first, peers last.
 
-        A hook for scenarios that add variants lazily (see tutorial_net).
+        A hook for scenarios that add variants lazily (see the tutorial scenario).
         """
         return sorted(self.variants, key=lambda v: KIND_ORDER.index(v.kind))
 
@@ -137,6 +145,7 @@ class Scenario:
             plan = self.plan(size)
             variants = self.select(only, backend, peers)
             rows = measure_variants(self.name, variants, problem, plan, progress, self.unit)
+            rows += self._missing_backends(backend)
             if progress is not None:
                 progress(f"{self.name}: done", len(variants), len(variants))
             for row in rows:

@@ -57,7 +57,7 @@ def train_tutorial_minimize(size, data: dict, backend: str = "interpret") -> lis
 
 
 def tutorial_loop(backend: str = "interpret") -> Callable:
-    """A closed loop `(problem, steps) -> {...}` for `comparisons.tutorial_net`."""
+    """A closed loop `(problem, steps) -> {...}` for `comparisons.tutorial`."""
     import dataclasses
 
     def loop(problem, steps: int) -> dict:

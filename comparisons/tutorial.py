@@ -1,119 +1,192 @@
-"""The 'Learning PyTorch with Examples' two-layer net, written several ways.
+"""Scenario "tutorial": the two-layer net of 'Learning PyTorch with Examples'.
 
-x (N, D_in) -> relu(x @ w1) @ w2 -> y_pred; loss = sum((y_pred - y)**2);
-plain SGD. Every variant starts from the same seeded data and weights, so
-their loss curves agree to rounding (a test asserts rtol 1e-10 in float64).
+The training code lives in `comparisons.tutorial_code` (NumPy by hand,
+dyngraph autograd, dyngraph with a custom ReLU Function) and is re-exported
+here; every entry of its `VARIANTS` dict becomes a closed-loop variant, as do
+variants other modules register on `SCENARIO`. Peers (PyTorch eager, JAX
+jit) are written here, step by step, from the same seeded data.
+
+    from comparisons import tutorial
+    rows = tutorial.run(N=64, D_in=1000, H=100, D_out=10, steps=200)
+
+Adding a static-engine variant is one call, e.g.:
+
+    SCENARIO.add(Variant("staticgraph-numba", engine="staticgraph", backend="numba",
+                         kind="static", loop=_static_loop("numba")))
+
+where the loop returns losses or {"losses", "build_s", "compile_s": {phase: s}}.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-import dyngraph as dg
+from . import tutorial_code
+from .framework import Plan, Prepared, Variant, availability
+from .peers import jax_variant, torch_variant
+from .scenarios import KIND_ORDER, Scenario
+from .tutorial_code import (  # noqa: F401  the training code, importable from here
+    QUICK,
+    VARIANTS,
+    MyReLU,
+    TutorialSize,
+    make_data,
+    train_dyngraph,
+    train_dyngraph_function,
+    train_numpy,
+)
 
 
-@dataclass(frozen=True)
-class TutorialSize:
-    N: int = 64
-    D_in: int = 1000
-    H: int = 100
-    D_out: int = 10
-    lr: float = 1e-6
-    steps: int = 500
+@dataclass
+class Problem:
+    """The tutorial's seeded data (x, y, w1, w2) at one size and dtype."""
+
+    size: tutorial_code.TutorialSize
+    data: dict
+    dtype: np.dtype
 
 
-QUICK = TutorialSize(steps=50)
+def make_problem(size: tutorial_code.TutorialSize, dtype: np.dtype) -> Problem:
+    return Problem(size, tutorial_code.make_data(size, dtype=dtype), dtype)
 
 
-def make_data(size: TutorialSize, seed: int = 0, dtype=np.float64) -> dict:
-    """Inputs, targets and initial weights, identical for every variant."""
-    rng = np.random.default_rng(seed)
-    draw = lambda *shape: rng.standard_normal(shape).astype(dtype)  # noqa: E731
-    return {"x": draw(size.N, size.D_in), "y": draw(size.N, size.D_out),
-            "w1": draw(size.D_in, size.H), "w2": draw(size.H, size.D_out)}
+def plan(size: tutorial_code.TutorialSize) -> Plan:
+    """Loops run `steps` steps; step-based peers run the same number in all."""
+    return Plan(warmup=1, samples=max(size.steps - 1, 1), inner=1, instrument_steps=3,
+                loop_steps=size.steps, loop_repeats=5)
 
 
-def train_numpy(size: TutorialSize, data: dict) -> list[float]:
-    """Forward and backward written by hand with NumPy."""
-    x, y = data["x"], data["y"]
-    w1, w2 = data["w1"].copy(), data["w2"].copy()
-    losses = []
-    for _ in range(size.steps):
-        h = x @ w1
-        h_relu = np.maximum(h, 0)
-        y_pred = h_relu @ w2
-        diff = y_pred - y
-        losses.append(float(np.sum(diff ** 2)))
-        grad_y_pred = 2 * diff
-        grad_w2 = h_relu.T @ grad_y_pred
-        grad_h = grad_y_pred @ w2.T
-        grad_h = np.where(h > 0, grad_h, 0)
-        grad_w1 = x.T @ grad_h
-        w1 -= size.lr * grad_w1
-        w2 -= size.lr * grad_w2
-    return losses
+def _kind_of(name: str) -> tuple[str, str, str]:
+    """(engine, backend, kind) read from a `tutorial_code.VARIANTS` name."""
+    if name == "numpy":
+        return "numpy", "numpy", "reference"
+    if name.startswith("staticgraph"):
+        backend = name.partition("-")[2] or "interpret"
+        return "staticgraph", backend, "static"
+    return name.partition("-")[0], "numpy", "eager"
 
 
-def train_dyngraph(size: TutorialSize, data: dict, relu=None) -> list[float]:
-    """dyngraph autograd; `relu` swaps in another activation (custom Function)."""
-    relu = relu or (lambda t: t.relu())
-    x, y = dg.from_numpy(data["x"]), dg.from_numpy(data["y"])
-    w1 = dg.tensor(data["w1"], requires_grad=True)
-    w2 = dg.tensor(data["w2"], requires_grad=True)
-    losses = []
-    for _ in range(size.steps):
-        y_pred = relu(x.mm(w1)).mm(w2)
-        loss = (y_pred - y).pow(2).sum()
+def tutorial_loop(train) -> Any:
+    """A closed loop `(problem, steps) -> losses` over one tutorial trainer."""
+    def loop(problem: Problem, steps: int):
+        return train(dataclasses.replace(problem.size, steps=steps), problem.data)
+    return loop
+
+
+class TutorialScenario(Scenario):
+    """Takes `tutorial_code.VARIANTS` afresh on every run, then the registered ones."""
+
+    def all_variants(self) -> list[Variant]:
+        registered = {v.name for v in self.variants}
+        from_dict = []
+        for name, train in tutorial_code.VARIANTS.items():
+            if name in registered:
+                continue
+            engine, backend, kind = _kind_of(name)
+            from_dict.append(Variant(name, engine=engine, backend=backend, kind=kind,
+                                     loop=tutorial_loop(train)))
+        merged = from_dict + list(self.variants)
+        return sorted(merged, key=lambda v: KIND_ORDER.index(v.kind))
+
+
+SCENARIO = TutorialScenario(
+    name="tutorial", title="Two-layer net from 'Learning PyTorch with Examples'", order=1,
+    full=TutorialSize(), quick=QUICK, make_problem=make_problem, plan=plan, curve="loss",
+    summary="Same seeded weights and data; the loss curves must agree. Static variants "
+            "pay build + compile once, then each step is one graph run.")
+run = SCENARIO.run
+
+
+def _torch_setup(problem: Problem, torch) -> Prepared:
+    d, lr = problem.data, problem.size.lr
+    x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
+    w1 = torch.from_numpy(d["w1"].copy()).requires_grad_()
+    w2 = torch.from_numpy(d["w2"].copy()).requires_grad_()
+    losses: list[float] = []
+
+    def step() -> None:
+        loss = (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum()
         losses.append(loss.item())
         loss.backward()
-        with dg.no_grad():
-            w1 -= size.lr * w1.grad
-            w2 -= size.lr * w2.grad
+        with torch.no_grad():
+            w1.sub_(lr * w1.grad)
+            w2.sub_(lr * w2.grad)
             w1.grad.zero_()
             w2.grad.zero_()
-    return losses
+    return Prepared(step, values=lambda: losses)
 
 
-class MyReLU(dg.Function):
-    """ReLU as a custom autograd Function, as in the tutorial."""
+def _jax_setup(problem: Problem, jax) -> Prepared:
+    jnp, d, lr = jax.numpy, problem.data, problem.size.lr
 
-    @staticmethod
-    def forward(ctx, input):
-        ctx.save_for_backward(input)
-        return input.clamp(min=0)
+    def loss_fn(w1, w2, x, y):
+        return jnp.sum((jnp.maximum(x @ w1, 0) @ w2 - y) ** 2)
 
-    @staticmethod
-    def backward(ctx, grad_output):
-        (input,) = ctx.saved_tensors
-        grad_input = grad_output.clone()
-        grad_input[input < 0] = 0
-        return grad_input
+    @jax.jit
+    def train_step(w1, w2, x, y):
+        loss, (g1, g2) = jax.value_and_grad(loss_fn, argnums=(0, 1))(w1, w2, x, y)
+        return loss, w1 - lr * g1, w2 - lr * g2
 
+    state = {k: jnp.asarray(v) for k, v in d.items()}
+    losses: list[float] = []
 
-def train_dyngraph_function(size: TutorialSize, data: dict) -> list[float]:
-    """dyngraph with the custom MyReLU Function."""
-    return train_dyngraph(size, data, relu=MyReLU.apply)
-
-
-VARIANTS = {
-    "numpy": train_numpy,
-    "dyngraph": train_dyngraph,
-    "dyngraph-function": train_dyngraph_function,
-}
+    def step() -> None:
+        loss, state["w1"], state["w2"] = train_step(state["w1"], state["w2"], state["x"],
+                                                    state["y"])
+        losses.append(float(loss))
+    return Prepared(step, values=lambda: losses, compile_on_first_call=True)
 
 
-def run(**options) -> list[dict]:
-    """Run the "tutorial" scenario (defined in `comparisons.tutorial_net`), e.g.
-    `tutorial.run(steps=100, peers=False)`: sizes and `Scenario.run` options."""
-    from .tutorial_net import SCENARIO
-    return SCENARIO.run(**options)
+SCENARIO.add(torch_variant("torch-eager", setup=_torch_setup))
+SCENARIO.add(jax_variant("jax-jit", setup=_jax_setup, note="compiles on the first call"))
 
 
-def __getattr__(name: str):
-    """`tutorial.SCENARIO` is the scenario of `comparisons.tutorial_net`."""
-    if name == "SCENARIO":
-        from .tutorial_net import SCENARIO
-        return SCENARIO
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def _static_loop(backend: str):
+    """tutorial_static's loop, imported on first use: a broken engine fails its row only."""
+    def loop(problem: Problem, steps: int):
+        from .tutorial_static import static_loop
+        return static_loop(backend)(problem, steps)
+    return loop
+
+
+STATIC_BACKENDS = ("interpret", "numba", "cuda")  # cuda rows say why when there is no GPU
+
+
+def _minimize_loop(backend: str):
+    """static_models' optimizer.minimize() version, imported on first use."""
+    def loop(problem: Problem, steps: int):
+        from .static_models import tutorial_loop
+        return tutorial_loop(backend)(problem, steps)
+    return loop
+
+
+def _register_static() -> None:
+    """The TF1-style staticgraph versions: hand-written assigns (the tutorial's own
+    code, comparisons/tutorial_static.py) and GradientDescentOptimizer.minimize()."""
+    for backend in STATIC_BACKENDS:
+        SCENARIO.add(Variant(f"staticgraph-{backend}", engine="staticgraph", backend=backend,
+                             kind="static", loop=_static_loop(backend),
+                             available=availability(backend),
+                             note="graph built once; the tutorial's assign updates"))
+        if backend == "cuda":
+            continue
+        SCENARIO.add(Variant(f"staticgraph-{backend}-minimize", engine="staticgraph",
+                             backend=backend, kind="static", loop=_minimize_loop(backend),
+                             note="GradientDescentOptimizer(lr).minimize(loss)"))
+
+
+_register_static()
+
+
+def _register_compiled() -> None:
+    """dg.compile of the tutorial's loss, and torch.compile beside it."""
+    from .compiled_variants import tutorial_variants
+    for variant in tutorial_variants():
+        SCENARIO.add(variant)
+
+
+_register_compiled()

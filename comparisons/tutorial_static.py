@@ -71,7 +71,7 @@ def train_static(size, data: dict, backend: str = "interpret") -> list[float]:
 
 def static_loop(backend: str = "interpret"):
     """A closed loop `(problem, steps) -> {losses, build_s, compile_s}` for the
-    comparison framework (`comparisons.tutorial_net`)."""
+    comparison framework (`comparisons.tutorial`)."""
     import dataclasses
 
     def loop(problem, steps: int) -> dict:

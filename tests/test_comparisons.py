@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import dyngraph as dg
-from comparisons import dynamic_net, per_op, tutorial_net
+from comparisons import dynamic_net, per_op, tutorial
 from comparisons.framework import Prepared, Variant, compare_rows
 from comparisons.instrument import count_ops, measure_memory
 from comparisons.scenarios import _scenario_modules, all_scenarios, get
@@ -50,7 +50,8 @@ def assert_agree(rows: list[dict], rtol: float) -> None:
 
 
 def test_every_scenario_module_is_found():
-    assert {"tutorial_net", "dynamic_net", "fusion", "per_op"} <= set(_scenario_modules())
+    modules = set(_scenario_modules())
+    assert {"tutorial", "dynamic_net", "fusion", "per_op", "rnn", "lstm"} <= modules
     names = list(all_scenarios())
     assert names[:1] == ["tutorial"]
     assert {"tutorial", "dynamic_net", "fusion", "per_op"} <= set(names)
@@ -160,7 +161,7 @@ def _fake_static_loop(problem, steps: int) -> dict:
 
 
 def test_a_static_loop_variant_reports_phases_and_break_even():
-    scenario = dataclasses.replace(tutorial_net.SCENARIO, variants=[Variant(
+    scenario = dataclasses.replace(tutorial.SCENARIO, variants=[Variant(
         "staticgraph-fake", engine="staticgraph", backend="fake", kind="static",
         loop=_fake_static_loop)])
     rows = {r["variant"]: r for r in scenario.run(quick=True, peers=False, **TINY["tutorial"])}

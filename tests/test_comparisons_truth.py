@@ -145,3 +145,41 @@ def test_list_shows_size_fields_with_defaults(capsys):
     out = capsys.readouterr().out
     assert "--set fields (default):" in out
     assert "steps=150 (quick 12)" in out and "cell='tanh'" in out
+
+
+def test_run_cold_compiles_into_an_empty_temporary_cache_and_says_so(capsys, monkeypatch,
+                                                                     tmp_path):
+    monkeypatch.setenv("GRAPHCOMPARE_CACHE_DIR", str(tmp_path / "warm"))
+    argv = ["run", "fusion", "--variant", "numpy,staticgraph-numba", "--set", "n=64",
+            "--set", "samples=2", "--no-peers", "--quiet", "--json"]
+    assert main(argv + ["--cold"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["options"]["cold"] is True and doc["options"]["cache_dir"] is None
+    row = doc["scenarios"]["fusion"]["rows"][1]
+    assert row["variant"] == "staticgraph-numba" and row["cache"]["compiled"] > 0
+    assert not (tmp_path / "warm").exists()  # the user's cache was not touched
+    assert main(argv) == 0 and main(argv) == 0  # fills the cache, then hits it
+    doc = json.loads(capsys.readouterr().out.split("\n}\n")[-2] + "\n}")
+    assert doc["options"]["cold"] is False and doc["options"]["cached_kernels_at_start"] > 0
+    assert (doc["scenarios"]["fusion"]["rows"][1]["cache"] or {}).get("compiled", 0) == 0
+
+
+def test_readme_cold_warm_table_pairs_the_rows():
+    from comparisons.readme import cold_warm_table
+
+    def doc(setup: float, hits: int, compiled: int) -> dict:
+        return {"scenarios": {"rnn": {"rows": [
+            {"variant": "dyngraph", "kind": "eager", "status": "ok", "setup_s": 0.001},
+            {"variant": "staticgraph-scan-numba", "kind": "static", "status": "ok",
+             "setup_s": setup, "cache": {"hits": hits, "compiled": compiled}}]}}}
+    table = cold_warm_table(doc(0.05, 8, 0), doc(3.0, 0, 8))
+    line = table.splitlines()[1]
+    assert "staticgraph-scan-numba" in line and "3 s" in line and "50 ms" in line
+    assert "miss / hit" in line and "dyngraph" not in table
+
+
+def test_a_backend_a_scenario_lacks_is_a_row_saying_so():
+    rows = all_scenarios()["fusion"].run(quick=True, peers=False, backend=["cuda"], n=64,
+                                         samples=2)
+    row = next(r for r in rows if r["variant"] == "staticgraph-cuda")
+    assert row["status"] == "skipped" and "no variant on the cuda backend" in row["reason"]

@@ -104,6 +104,7 @@ class Phase:
     seconds: float = 0.0
     calls: int = 0
     first_start: float = 0.0
+    last_end: float = 0.0
     children: dict[str, Phase] = field(default_factory=dict)
 
     def child(self, name: str, start: float) -> Phase:
@@ -124,6 +125,9 @@ class Phase:
                 if rest > 1e-4:
                     out.append((depth + 1, "(other)", rest, 0))
         return out
+
+
+ADOPT_SLACK_S = 1e-3  # between a caller's own clock reading and `add`'s
 
 
 class PhaseTree:
@@ -149,15 +153,18 @@ class PhaseTree:
             yield node
         finally:
             self._open.pop()
-            node.seconds += time.perf_counter() - start
+            node.last_end = time.perf_counter()
+            node.seconds += node.last_end - start
             node.calls += 1
 
     def add(self, name: str, seconds: float) -> Phase:
         now = time.perf_counter()
+        begin = now - seconds
         parent = self._open[-1]
-        inside = [k for k, c in parent.children.items()
-                  if c.first_start >= now - seconds and k != name]
-        node = parent.child(name, now - seconds)
+        inside = [k for k, c in parent.children.items() if k != name
+                  and c.first_start >= begin - ADOPT_SLACK_S and c.last_end > begin]
+        node = parent.child(name, begin)
+        node.last_end = now
         for key in inside:
             node.children[key] = parent.children.pop(key)
         node.seconds += seconds
