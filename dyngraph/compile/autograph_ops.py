@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from shared_ops import api as A
+from staticgraph.context import get_default_graph
 from staticgraph.control import cond
 from staticgraph.scan import fori_loop
 from staticgraph.symbol import Symbol
@@ -130,20 +131,18 @@ def _loop(test, body, state: tuple, names: tuple):
     """The bounded loop: `trace.loop_bound` steps, each running `body` under a
     cond while every test so far held; reports overflow to the trace."""
     trace = active_trace()
-    if trace.graph is not _graph_of_default():
+    if trace.graph is not get_default_graph():
         raise TraceError("autograph: a loop on a traced condition inside a traced `if` or "
                          "loop is not supported; move it out or make its count a Python int")
     for n, v in zip(names, state):
         if v is UNDEFINED:
             raise TraceError(f"autograph: '{n}' is assigned in a loop on a tensor but has "
                              "no value before it; give it one before the loop")
-    grad = GRAD_MODE.enabled
+    grad = GRAD_MODE.enabled  # carried floats may depend on weights the body reads
     init = [_symbol(v, "a loop on a tensor") for v in state]
-    flags = [isinstance(v, Tensor) and v._requires_grad for v in state]
 
     def wrap(symbols):
-        return [new_traced(s, grad and (f or s.dtype.kind == "f")) for s, f in
-                zip(symbols, flags)]
+        return [new_traced(s, grad and s.dtype.kind == "f") for s in symbols]
 
     def step(i, carry):
         active, values = carry[0], list(carry[1:])
@@ -159,8 +158,3 @@ def _loop(test, body, state: tuple, names: tuple):
     still = A.logical_and(final[0], _as_graph_value(test(*wrap(final[1:]))))
     trace.loop_overflows.append(still)
     return tuple(wrap(final[1:]))
-
-
-def _graph_of_default():
-    from staticgraph.context import get_default_graph
-    return get_default_graph()
