@@ -305,3 +305,23 @@ def test_calls_from_several_threads(rng):
     for k, x in enumerate(xs):
         _close(results[k], np.tanh(x @ w._data).sum())
     assert c.trace_count == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_detach_and_no_grad_cut_the_gradient(rng, backend):
+    w = dg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    twin = dg.tensor(w._data.copy(), requires_grad=True)
+
+    def f(x, w):
+        h = x @ w
+        with dg.no_grad():
+            scale = (x @ w).sum()
+        return (h * scale + h * h.detach()).sum()
+    c = dg.compile(lambda x: f(x, w), backend=backend)
+    x = dg.tensor(rng.standard_normal((2, 3)))
+    out = c(x)
+    out.backward()
+    ref = f(x, twin)
+    ref.backward()
+    _close(out.item(), ref.item())
+    np.testing.assert_allclose(w.grad._data, twin.grad._data, rtol=1e-12, atol=1e-12)

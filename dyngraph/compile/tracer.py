@@ -17,6 +17,7 @@ import threading
 
 import numpy as np
 
+from shared_ops import api as A
 from shared_ops import format_site, user_site
 from shared_ops.shapes import AbstractArray
 from shared_ops.sites import _classify as _classify_file
@@ -150,6 +151,24 @@ class TracedTensor(Tensor):
     def __format__(self, spec: str) -> str:
         return self.__repr__()
 
+    def detach(self) -> TracedTensor:
+        """The same value, cut from the gradient (a stop_gradient in the graph)."""
+        return new_traced(A.stop_gradient(self._sym), False)
+
+    @property
+    def data(self) -> TracedTensor:
+        return self.detach()
+
+    @data.setter
+    def data(self, value) -> None:
+        raise TraceError(f"dg.compile: assigning .data of a traced tensor{_site_text()}; "
+                         "set it outside the compiled function")
+
+    def detach_(self) -> TracedTensor:
+        self._sym = A.stop_gradient(self._sym)
+        self._requires_grad = False
+        return self
+
     def backward(self, *args, **kwargs) -> None:
         raise TraceError(f"dg.compile: backward() inside a compiled function{_site_text()}; "
                          "return the loss and call backward() on the result")
@@ -227,6 +246,10 @@ class Trace:
         default = get_default_graph()  # inside an AutoGraph cond/loop body: its graph
         with graph_scope(default if self.graph.is_ancestor_of(default) else self.graph):
             out = bind_symbolic(prim, atoms, params)
+            if wants_grad and not GRAD_MODE.enabled and prim.differentiable:
+                # under no_grad: eager records nothing, so no gradient may flow here
+                out = (tuple(A.stop_gradient(o) for o in out) if isinstance(out, tuple)
+                       else A.stop_gradient(out))
         wants_grad = wants_grad and GRAD_MODE.enabled and prim.differentiable
         if isinstance(out, tuple):
             return tuple(new_traced(s, wants_grad and s.dtype.kind == "f") for s in out)
