@@ -325,3 +325,15 @@ def test_detach_and_no_grad_cut_the_gradient(rng, backend):
     ref.backward()
     _close(out.item(), ref.item())
     np.testing.assert_allclose(w.grad._data, twin.grad._data, rtol=1e-12, atol=1e-12)
+
+
+def test_rebinding_a_closed_over_weight_traces_again(rng):
+    w = dg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    c = dg.compile(lambda x: (x @ w).sum(), backend="interpret")
+    x = dg.tensor(rng.standard_normal((4, 3)))
+    c(x).backward()
+    with dg.no_grad():
+        w = (w - 0.1 * w.grad).detach().requires_grad_()  # a new tensor object
+    out = c(x)
+    _close(out.item(), (x._data @ w._data).sum())
+    assert c.trace_count == 2

@@ -22,7 +22,7 @@ from ..tensor import Tensor
 from .errors import CompileWarning, TraceError
 from .explain import describe
 from .graphs import CompiledGraph, compile_trace
-from .guards import captures_match, guard_key, positional_key
+from .guards import captures_match, closure_key, guard_key, positional_key
 from .tape import CompiledBackward, run_compiled
 from .tracer import ShapeSpecialization, Trace, TracedTensor, active_trace
 
@@ -102,7 +102,7 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if active_trace() is not None:  # a compiled function called while tracing: inline
             return self._traced_fn(*args, **kwargs)
-        key = None if kwargs else positional_key(args, self.dynamic)
+        key = None if kwargs else self._fast_key(args)
         if key is not None and key in self._cache:  # the common case: tensors only
             entry = self._lookup_key(key)
             if entry is not None:
@@ -149,10 +149,14 @@ class CompiledFunction:
         return self._fn(*args, **kwargs)
 
     def _key(self, leaves: list, tree) -> tuple:
-        key = guard_key(leaves, tree, self.dynamic)
+        key = guard_key(leaves, tree, self.dynamic) + closure_key(self._fn)
         if self.dynamic and key in self._specialized:
-            key = guard_key(leaves, tree, False)
+            key = guard_key(leaves, tree, False) + closure_key(self._fn)
         return key
+
+    def _fast_key(self, args: tuple) -> tuple | None:
+        key = positional_key(args, self.dynamic)
+        return None if key is None else key + closure_key(self._fn)
 
     def _lookup(self, leaves: list, tree) -> Entry | None:
         return self._lookup_key(self._key(leaves, tree))
@@ -183,14 +187,14 @@ class CompiledFunction:
                 self._specialized[key] = where
                 self.events.append(f"a symbolic dim was read at {where}: traced for this "
                                    "call's shapes")
-                key = guard_key(leaves, tree, False)
+                key = guard_key(leaves, tree, False) + closure_key(self._fn)
                 entry = self._trace_once(leaves, tree, key, False, reason)
         except TraceError as exc:
             if self.fullgraph:
                 raise
             return self._fallback(key, exc, args, kwargs)
         self._cache.setdefault(key, []).append(entry)
-        fast = None if kwargs else positional_key(args, self.dynamic)
+        fast = None if kwargs else self._fast_key(args)
         if fast is not None and fast != key and not self._specialized:
             self._cache.setdefault(fast, []).append(entry)  # found without flattening
         return entry
