@@ -141,6 +141,11 @@ def test_dynamic_shape_read_specialises(rng):
         _close(c(x)._data, x._data.reshape(n * 2, -1).sum(0))
     assert c.trace_count == 2
     assert "symbolic dim was read" in c.explain(file=open("/dev/null", "w"))
+    flat = dg.compile(lambda x: x.flatten(1).sum(0), backend="interpret", dynamic=True)
+    for n in (2, 3):  # dyngraph's flatten needs the batch dim: traced per shape
+        x = dg.tensor(rng.standard_normal((n, 2, 3)))
+        _close(flat(x)._data, x._data.reshape(n, 6).sum(0))
+    assert flat.trace_count == 2
 
 
 @pytest.mark.parametrize("what, code", [

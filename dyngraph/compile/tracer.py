@@ -12,16 +12,17 @@ every call.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
 import numpy as np
 
+import shared_ops
+import staticgraph as staticgraph_package
 from shared_ops import api as A
 from shared_ops import format_site, user_site
 from shared_ops.shapes import AbstractArray
-from shared_ops.sites import _classify as _classify_file
-from shared_ops.sites import _known as _KNOWN_FILES
 from staticgraph.context import get_default_graph, graph_scope
 from staticgraph.ir import Graph, Var
 from staticgraph.symbol import Symbol, bind_symbolic
@@ -33,11 +34,19 @@ from .errors import TraceError
 _ACTIVE = threading.local()
 
 
-def _library_frame(frame) -> bool:
-    """True when `frame` runs code of the engines (graphcompare's own packages)."""
+def _symbolic_aware(frame) -> bool:
+    """True when `frame` runs shared_ops or staticgraph code, which handles None
+    (symbolic) dims; dyngraph's own code and user code get concrete shapes."""
     name = frame.f_code.co_filename
-    known = _KNOWN_FILES.get(name)
-    return _classify_file(name) if known is None else known
+    known = _SYMBOLIC_AWARE.get(name)
+    if known is None:
+        known = _SYMBOLIC_AWARE[name] = os.path.abspath(name).startswith(_AWARE_DIRS)
+    return known
+
+
+_AWARE_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+                    for m in (shared_ops, staticgraph_package))
+_SYMBOLIC_AWARE: dict[str, bool] = {}
 
 
 def active_trace() -> Trace | None:
@@ -82,9 +91,9 @@ class TracedData:
 
     @property
     def shape(self) -> tuple:
-        """The shape; a symbolic dim read by user code (not by the library, which
-        handles None dims) makes the caller trace again for concrete shapes."""
-        if None in self._shape and not _library_frame(sys._getframe(2)):
+        """The shape; a symbolic dim read by code that expects ints (the user's,
+        dyngraph's) makes the caller trace again for concrete shapes."""
+        if None in self._shape and not _symbolic_aware(sys._getframe(2)):
             raise ShapeSpecialization(user_site())
         return self._shape
 
