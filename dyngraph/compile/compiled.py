@@ -86,6 +86,8 @@ class CompiledFunction:
         self.trace_count = 0
         self.fallback_count = 0
         self.loop_bound = 8  # steps of an AutoGraph loop on a traced count
+        self.extra_guard = None  # () -> hashable: more guards (CompiledModule sets it)
+        self.extra_guard_text = ""
         self._warned: set = set()
         self.events: list[str] = []
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
@@ -149,14 +151,20 @@ class CompiledFunction:
         return self._fn(*args, **kwargs)
 
     def _key(self, leaves: list, tree) -> tuple:
-        key = guard_key(leaves, tree, self.dynamic) + closure_key(self._fn)
+        key = guard_key(leaves, tree, self.dynamic) + self._outer_key()
         if self.dynamic and key in self._specialized:
-            key = guard_key(leaves, tree, False) + closure_key(self._fn)
+            key = guard_key(leaves, tree, False) + self._outer_key()
         return key
 
     def _fast_key(self, args: tuple) -> tuple | None:
         key = positional_key(args, self.dynamic)
-        return None if key is None else key + closure_key(self._fn)
+        return None if key is None else key + self._outer_key()
+
+    def _outer_key(self) -> tuple:
+        """Guards beyond the arguments: closure identities, and the owner's (a
+        compiled module's training flag and parameter identities)."""
+        extra = self.extra_guard
+        return closure_key(self._fn) + (() if extra is None else (extra(),))
 
     def _lookup(self, leaves: list, tree) -> Entry | None:
         return self._lookup_key(self._key(leaves, tree))
@@ -187,7 +195,7 @@ class CompiledFunction:
                 self._specialized[key] = where
                 self.events.append(f"a symbolic dim was read at {where}: traced for this "
                                    "call's shapes")
-                key = guard_key(leaves, tree, False) + closure_key(self._fn)
+                key = guard_key(leaves, tree, False) + self._outer_key()
                 entry = self._trace_once(leaves, tree, key, False, reason)
         except TraceError as exc:
             if self.fullgraph:

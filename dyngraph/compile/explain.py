@@ -32,6 +32,8 @@ def describe(compiled) -> str:
         kind = "eager (not traced)" if entry.compiled is None else "compiled"
         lines.append(f"entry {n}: {kind}, {entry.calls} calls ({entry.reason})")
         lines += ["  guard: " + g for g in describe_key(entry.key)]
+        if compiled.extra_guard_text:
+            lines.append(f"  guard: {compiled.extra_guard_text}")
         for spec in entry.capture_specs:
             lines.append(f"  guard: captured tensor {spec[0]} {spec[1][1:]} "
                          f"requires_grad={spec[2]} (read by reference at each call)")

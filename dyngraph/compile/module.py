@@ -22,18 +22,20 @@ class CompiledModule:
             from .autograph import convert
             call = convert(module.forward)
 
-        def forward(training, parameter_ids, *args, **kwargs):
+        def forward(*args, **kwargs):
             return call(*args, **kwargs)
         forward.__name__ = type(module).__name__
         compiled = CompiledFunction(forward, **options)
         compiled.autograph = autograph
+        compiled.extra_guard = lambda: (module.training,
+                                        tuple(id(p) for p in module.parameters()))
+        compiled.extra_guard_text = (f"module {type(module).__name__}: the training flag and "
+                                     "the identity of every parameter")
         object.__setattr__(self, "_orig_mod", module)
         object.__setattr__(self, "_compiled", compiled)
 
     def __call__(self, *args, **kwargs):
-        module = self._orig_mod
-        ids = tuple(id(p) for p in module.parameters())
-        return self._compiled(module.training, ids, *args, **kwargs)
+        return self._compiled(*args, **kwargs)
 
     forward = __call__
 
