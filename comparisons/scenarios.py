@@ -145,7 +145,7 @@ class Scenario:
             plan = self.plan(size)
             variants = self.select(only, backend, peers)
             rows = measure_variants(self.name, variants, problem, plan, progress, self.unit)
-            rows += self._missing_backends(backend)
+            rows += [] if only else self._missing_backends(backend)
             if progress is not None:
                 progress(f"{self.name}: done", len(variants), len(variants))
             for row in rows:
