@@ -249,3 +249,13 @@ for _backend in STATIC_BACKENDS:
     SCENARIO.add(Variant(f"staticgraph-{_backend}", engine="staticgraph", backend=_backend,
                          kind="static", setup=_static_setup(_backend),
                          note="depth fed at run time to a chain of sg.cond"))
+
+
+def _register_compiled() -> None:
+    """dg.compile(DynamicNet): a trace per depth drawn, and AutoGraph's one trace."""
+    from .compiled_variants import dynamic_net_variants
+    for variant in dynamic_net_variants(DynamicNet):
+        SCENARIO.add(variant)
+
+
+_register_compiled()

@@ -184,3 +184,13 @@ def numba_variant(p: Problem) -> Prepared:
                     compile_s={"passes + codegen": compiled - built,
                                "first call (kernel compile)": first - compiled},
                     ops_per_step=len(f.runner.kernels))
+
+
+def _register_compiled() -> None:
+    """dg.compile of the chain, and torch.compile beside it."""
+    from .compiled_variants import fusion_variants
+    for variant in fusion_variants():
+        SCENARIO.add(variant)
+
+
+_register_compiled()

@@ -119,3 +119,13 @@ SCENARIO.add(torch_variant("torch-eager", setup=_torch(False)))
 SCENARIO.add(torch_variant("torch-eager-grad", setup=_torch(True),
                            note="inputs require grad: autograd records a node"))
 SCENARIO.add(jax_variant("jax-jit", setup=_jax_setup, note="dispatch of a jitted op"))
+
+
+def _register_compiled() -> None:
+    """dg.compile of the one multiply, with and without a gradient."""
+    from .compiled_variants import per_op_variants
+    for variant in per_op_variants():
+        SCENARIO.add(variant)
+
+
+_register_compiled()

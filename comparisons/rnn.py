@@ -199,6 +199,9 @@ def make_scenario(name: str, cell: str, order: int, lr: float = 0.03) -> Scenari
         scenario.add(unrolled_variant(backend))
     scenario.add(torch_loop_variant())
     scenario.add(jax_scan_variant())
+    from .compiled_variants import rnn_variants
+    for variant in rnn_variants():
+        scenario.add(variant)
     return scenario
 
 

@@ -180,3 +180,13 @@ def _register_static() -> None:
 
 
 _register_static()
+
+
+def _register_compiled() -> None:
+    """dg.compile of the tutorial's loss, and torch.compile beside it."""
+    from .compiled_variants import tutorial_variants
+    for variant in tutorial_variants():
+        SCENARIO.add(variant)
+
+
+_register_compiled()

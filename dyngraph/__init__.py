@@ -51,6 +51,13 @@ int32, int64, bool_ = np.int32, np.int64, np.bool_
 float, double, long = np.float32, np.float64, np.int64
 
 from . import autograd, nn, optim  # noqa: E402,F401  (dg.autograd as torch.autograd)
+from .compile import (  # noqa: E402,F401,A001
+    CompiledFunction,
+    CompiledModule,
+    CompileWarning,
+    TraceError,
+    compile,
+)
 from .functions_nn import (  # noqa: E402,F401
     argmin,
     bmm,

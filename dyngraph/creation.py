@@ -6,7 +6,7 @@ import numpy as np
 
 from shared_ops.dtypes import supported_dtype
 
-from .tensor import DEFAULT_DTYPE, Tensor, _as_array, _wrap
+from .tensor import DEFAULT_DTYPE, TRACE_HOOK, Tensor, _as_array, _wrap
 
 _RNG = [np.random.default_rng(0)]
 
@@ -76,22 +76,40 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     return _make(np.full(tuple(size), fill_value, _dtype(dtype)), requires_grad)
 
 
+def _shape_dtype(t) -> tuple:
+    """Shape and dtype of a tensor (its array is not read) or of array-like data."""
+    if isinstance(t, Tensor):
+        return t.shape, t.dtype
+    return np.shape(t), np.asarray(t).dtype
+
+
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    return zeros(*np.shape(t), dtype=dtype or np.asarray(t).dtype, requires_grad=requires_grad)
+    shape, own = _shape_dtype(t)
+    return zeros(*shape, dtype=dtype or own, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
-    return ones(*np.shape(t), dtype=dtype or np.asarray(t).dtype, requires_grad=requires_grad)
+    shape, own = _shape_dtype(t)
+    return ones(*shape, dtype=dtype or own, requires_grad=requires_grad)
+
+
+def _refuse_while_tracing(name: str) -> None:
+    """A draw inside `dg.compile` would be frozen into the graph: the tracer refuses it."""
+    hook = TRACE_HOOK[0]
+    if hook is not None:
+        hook.__self__.refuse_random(name)
 
 
 def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard normal draws from the generator seeded by manual_seed."""
+    _refuse_while_tracing("randn")
     data = _RNG[0].standard_normal(_shape(size)).astype(_dtype(dtype), copy=False)
     return _make(data, requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform [0, 1) draws from the generator seeded by manual_seed."""
+    _refuse_while_tracing("rand")
     data = _RNG[0].random(_shape(size)).astype(_dtype(dtype), copy=False)
     return _make(data, requires_grad)
 

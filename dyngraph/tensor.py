@@ -27,6 +27,9 @@ DEFAULT_DTYPE = [np.dtype(np.float32)]
 # read; a dict, not a read-only mapping: `**params` is fastest for a real dict).
 NO_PARAMS: dict = {}
 _CAST = REGISTRY["cast"]
+# While `dg.compile` traces a function, the tracer's bind handler (else None).
+# It returns NotImplemented for calls it does not trace (another thread's ops).
+TRACE_HOOK: list = [None]
 
 
 def _user_at() -> str:
@@ -58,6 +61,10 @@ def apply_primitive(prim, args, params, depth=1):
     our caller); entry points that are always library code pass 2 to skip
     their own frame, which saves creating its frame object.
     """
+    if TRACE_HOOK[0] is not None:
+        traced = TRACE_HOOK[0](prim, args, params)
+        if traced is not NotImplemented:
+            return traced
     if not (GRAD_MODE.enabled and prim.differentiable):
         return _run(prim, args, params)
     datas = []
@@ -166,6 +173,10 @@ def _keep_shapes_only(datas: list, positions: int) -> None:
 
 def _run(prim, args, params) -> Tensor:
     """The op without a tape: impl on the arguments' arrays, a fresh result."""
+    if TRACE_HOOK[0] is not None:
+        traced = TRACE_HOOK[0](prim, args, params)
+        if traced is not NotImplemented:
+            return traced
     datas = []
     for a in args:  # a loop, not a comprehension: cheaper on Python 3.11
         if type(a) in CHECKED_TYPES:

@@ -1,0 +1,58 @@
+"""The tutorial step through `dg.compile`, and the setups the compile bench times.
+
+Shared by `bench_compile` and the comparisons' `dyngraph-compiled` rows'
+documentation: the step is `comparisons.tutorial.train_dyngraph`'s loop body
+with the loss function compiled (forward and backward one tape node).
+"""
+
+from __future__ import annotations
+
+import dyngraph as dg
+
+from .harness import Step
+
+
+def compiled_loss(w1, w2, backend: str = "numba"):
+    """The tutorial's loss, compiled: (x, y) -> sum((relu(x @ w1) @ w2 - y)^2)."""
+    @dg.compile(backend=backend)
+    def loss_fn(x, y):
+        return (x.mm(w1).relu().mm(w2) - y).pow(2).sum()
+    return loss_fn
+
+
+def compiled_step(data: dict, lr: float, backend: str = "numba") -> Step:
+    """One training step: compiled forward and backward, SGD under no_grad."""
+    x, y = dg.from_numpy(data["x"]), dg.from_numpy(data["y"])
+    w1 = dg.tensor(data["w1"], requires_grad=True)
+    w2 = dg.tensor(data["w2"], requires_grad=True)
+    loss_fn = compiled_loss(w1, w2, backend)
+
+    def step() -> float:
+        loss = loss_fn(x, y)
+        value = loss.item()
+        loss.backward()
+        with dg.no_grad():
+            w1.sub_(lr * w1.grad)
+            w2.sub_(lr * w2.grad)
+            w1.grad.zero_()
+            w2.grad.zero_()
+        return value
+    return step
+
+
+def compile_setup(data: dict, lr: float, backend: str = "numba") -> Step:
+    """Trace + compile + the first step of a fresh compiled function (a warm
+    kernel cache after the first time)."""
+    def setup() -> None:
+        compiled_step(data, lr, backend)()
+    return setup
+
+
+def static_setup(data: dict, lr: float, backend: str = "numba") -> Step:
+    """Build the hand-written staticgraph step, compile it, run it once."""
+    from .bench_static_tutorial import build_function
+
+    def setup() -> None:
+        fn = build_function(data, lr, backend)
+        fn(data["x"], data["y"])
+    return setup

@@ -1,0 +1,51 @@
+"""`CompiledFunction.explain()`: traces, guards, graphs, passes and compile costs."""
+
+from __future__ import annotations
+
+from .guards import describe_key
+
+
+def _runner_text(label: str, runner) -> list[str]:
+    lines = [f"  {label} program: {len(runner.program.eqns)} equations, "
+             f"{len(runner.program.inputs)} inputs, {len(runner.program.outputs)} outputs"]
+    report = getattr(runner, "report", None)
+    if report is not None:
+        lines.append(f"  {label} passes:")
+        lines += ["    " + line for line in report.describe().splitlines()]
+    phases = getattr(runner, "phases", None)
+    if phases:
+        lines.append(f"  {label} compile phases: " + ", ".join(
+            f"{name} {seconds * 1e3:.1f} ms" for name, seconds in phases.items()))
+    return lines
+
+
+def describe(compiled) -> str:
+    """The text explain() prints."""
+    lines = [f"dg.compile('{compiled.__name__}', backend={compiled.backend!r}, "
+             f"dynamic={compiled.dynamic}, fullgraph={compiled.fullgraph}, "
+             f"autograph={compiled.autograph})",
+             f"traces: {compiled.trace_count}   eager fallback calls: "
+             f"{compiled.fallback_count}"]
+    for event in compiled.events:
+        lines.append(f"  - {event}")
+    for n, entry in enumerate(compiled.entries, 1):
+        kind = "eager (not traced)" if entry.compiled is None else "compiled"
+        lines.append(f"entry {n}: {kind}, {entry.calls} calls ({entry.reason})")
+        lines += ["  guard: " + g for g in describe_key(entry.key)]
+        if compiled.extra_guard_text:
+            lines.append(f"  guard: {compiled.extra_guard_text}")
+        for spec in entry.capture_specs:
+            lines.append(f"  guard: captured tensor {spec[0]} {spec[1][1:]} "
+                         f"requires_grad={spec[2]} (read by reference at each call)")
+        if entry.compiled is None:
+            continue
+        cg = entry.compiled
+        lines.append("  phases: " + ", ".join(
+            f"{name} {seconds * 1e3:.1f} ms" for name, seconds in entry.seconds.items()))
+        lines.append(f"  traced graph: {len(cg.graph.eqns)} equations "
+                     f"({len(cg.diff_inputs)} inputs differentiated, "
+                     f"{cg.n_saved + len(cg.saved_inputs)} values saved for backward)")
+        lines += _runner_text("forward", cg.forward)
+        if cg.backward is not None:
+            lines += _runner_text("backward", cg.backward)
+    return "\n".join(lines)

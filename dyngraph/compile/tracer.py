@@ -1,0 +1,307 @@
+"""Tracing: dyngraph code run on stand-in tensors that record a static graph.
+
+A `TracedTensor` is a dyngraph `Tensor` whose array is a `TracedData`: it
+knows its shape and dtype, and any attempt to read its values raises a
+`TraceError` naming the user's line. While a `Trace` is active, every
+primitive a dyngraph op binds is appended to the trace's staticgraph `Graph`
+(through staticgraph's own `bind_symbolic`, so shape rules and sites are
+the static engine's). Tensors from outside the function that reach an op
+(parameters, captured tensors) become graph inputs, read by reference on
+every call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import numpy as np
+
+import shared_ops
+import staticgraph as staticgraph_package
+from shared_ops import api as A
+from shared_ops import format_site, user_site
+from shared_ops.shapes import AbstractArray
+from staticgraph.context import get_default_graph, graph_scope
+from staticgraph.ir import Graph, Var
+from staticgraph.symbol import Symbol, bind_symbolic
+
+from ..grad_mode import GRAD_MODE
+from ..tensor import TRACE_HOOK, Tensor
+from .errors import TraceError
+
+_ACTIVE = threading.local()
+
+
+def _symbolic_aware(frame) -> bool:
+    """True when `frame` runs shared_ops or staticgraph code, which handles None
+    (symbolic) dims; dyngraph's own code and user code get concrete shapes."""
+    name = frame.f_code.co_filename
+    known = _SYMBOLIC_AWARE.get(name)
+    if known is None:
+        known = _SYMBOLIC_AWARE[name] = os.path.abspath(name).startswith(_AWARE_DIRS)
+    return known
+
+
+_AWARE_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+                    for m in (shared_ops, staticgraph_package))
+_SYMBOLIC_AWARE: dict[str, bool] = {}
+
+
+def active_trace() -> Trace | None:
+    """The trace running in this thread, or None."""
+    return getattr(_ACTIVE, "trace", None)
+
+
+def _site_text() -> str:
+    where = format_site(user_site())
+    return f" (at {where})" if where else ""
+
+
+def refuse(what: str, advice: str) -> TraceError:
+    """The error for Python code that needs a traced value now."""
+    return TraceError(f"dg.compile: {what} needs the value of a traced tensor, which is "
+                      f"known only when the compiled graph runs{_site_text()}; {advice}")
+
+
+_VALUE_ADVICE = ("keep the computation in tensor ops (dg.where for a choice per element), "
+                 "use autograph=True for `if`/`for`/`while` on a tensor (sg.cond, "
+                 "bounded sg.scan loops), or compile with fullgraph=False to run such calls "
+                 "eagerly")
+
+
+class ShapeSpecialization(Exception):
+    """Internal: user code read a symbolic (dynamic) dim; the caller traces again
+    with that call's concrete shapes."""
+
+    def __init__(self, site) -> None:
+        super().__init__(format_site(site) or "?")
+        self.site = site
+
+
+class TracedData:
+    """The array slot of a TracedTensor: shape (None: a symbolic dim) and dtype."""
+
+    __slots__ = ("_shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype) -> None:
+        self._shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def shape(self) -> tuple:
+        """The shape; a symbolic dim read by code that expects ints (the user's,
+        dyngraph's) makes the caller trace again for concrete shapes."""
+        if None in self._shape and not _symbolic_aware(sys._getframe(2)):
+            raise ShapeSpecialization(user_site())
+        return self._shape
+
+    def __len__(self) -> int:
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        if self._shape[0] is None:
+            raise ShapeSpecialization(user_site())
+        return self._shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        if None in self._shape:
+            raise ShapeSpecialization(user_site())
+        return int(np.prod(self._shape, dtype=np.int64))
+
+    def _refuse(self, *args, **kwargs):
+        raise refuse("reading the values", _VALUE_ADVICE)
+
+    __array__ = __array_function__ = __array_ufunc__ = _refuse
+    __bool__ = __float__ = __int__ = __index__ = __iter__ = __getitem__ = _refuse
+    item = tolist = copy = astype = reshape = _refuse
+
+
+class TracedTensor(Tensor):
+    """A dyngraph tensor standing for a value of the graph being traced."""
+
+    __slots__ = ("_sym",)
+
+    def numpy(self):
+        raise refuse(".numpy()", _VALUE_ADVICE)
+
+    def item(self):
+        raise refuse(".item()", _VALUE_ADVICE)
+
+    def tolist(self):
+        raise refuse(".tolist()", _VALUE_ADVICE)
+
+    def __bool__(self) -> bool:
+        raise refuse("bool(tensor) (an `if`, `while`, `and`/`or` on a tensor)", _VALUE_ADVICE)
+
+    def __float__(self) -> float:
+        raise refuse("float(tensor)", _VALUE_ADVICE)
+
+    def __int__(self) -> int:
+        raise refuse("int(tensor)", _VALUE_ADVICE)
+
+    def __index__(self) -> int:
+        raise refuse("using a tensor as an index or a count", _VALUE_ADVICE)
+
+    def __array__(self, dtype=None, copy=None):
+        raise refuse("converting a tensor to a NumPy array", _VALUE_ADVICE)
+
+    def __repr__(self) -> str:
+        raise refuse("printing a tensor", "print outside the compiled function, or compile "
+                     "with fullgraph=False to run such calls eagerly")
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return self.__repr__()
+
+    def detach(self) -> TracedTensor:
+        """The same value, cut from the gradient (a stop_gradient in the graph)."""
+        return new_traced(A.stop_gradient(self._sym), False)
+
+    @property
+    def data(self) -> TracedTensor:
+        return self.detach()
+
+    @data.setter
+    def data(self, value) -> None:
+        raise TraceError(f"dg.compile: assigning .data of a traced tensor{_site_text()}; "
+                         "set it outside the compiled function")
+
+    def detach_(self) -> TracedTensor:
+        self._sym = A.stop_gradient(self._sym)
+        self._requires_grad = False
+        return self
+
+    def backward(self, *args, **kwargs) -> None:
+        raise TraceError(f"dg.compile: backward() inside a compiled function{_site_text()}; "
+                         "return the loss and call backward() on the result")
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        raise TraceError("dg.compile: requires_grad_() on a traced tensor"
+                         f"{_site_text()}; set it on the tensor passed in")
+
+
+def new_traced(sym: Symbol, requires_grad: bool) -> TracedTensor:
+    t = object.__new__(TracedTensor)
+    t._data = TracedData(sym.shape, sym.dtype)
+    t._sym = sym
+    t._requires_grad = requires_grad
+    t.grad = None
+    t._edge = None
+    t._version = [0, 0]
+    return t
+
+
+class Trace:
+    """One run of a function on traced tensors, building `graph`."""
+
+    def __init__(self, name: str, dynamic: bool) -> None:
+        self.graph = Graph(name)
+        self.dynamic = dynamic
+        self.thread = threading.get_ident()
+        self.captures: dict[int, tuple[Tensor, Var]] = {}
+        self.loop_bound = 8  # AutoGraph loops on a traced count: steps in the graph
+        self.loop_overflows: list[Symbol] = []  # true when a loop needed more steps
+
+    def input(self, value: Tensor, name: str) -> TracedTensor:
+        """A traced tensor for an argument (leading dim symbolic when dynamic)."""
+        shape = value.shape
+        if self.dynamic and len(shape) > 0:
+            shape = (None,) + tuple(shape[1:])
+        var = self.graph.add_input(AbstractArray(shape, value.dtype), name, user_site())
+        return new_traced(Symbol(self.graph, var), value._requires_grad)
+
+    def capture(self, value: Tensor) -> Symbol:
+        """A tensor from outside the function: a graph input read each call."""
+        seen = self.captures.get(id(value))
+        if seen is None:
+            var = self.graph.add_input(AbstractArray(value.shape, value.dtype),
+                                       f"captured{len(self.captures)}", user_site())
+            seen = self.captures[id(value)] = (value, var)
+        return Symbol(self.graph, seen[1])
+
+    def refuse_random(self, name: str) -> None:
+        """A random draw while tracing (this thread): its values would be frozen."""
+        if threading.get_ident() == self.thread:
+            raise TraceError(f"dg.compile: dg.{name}() inside a compiled function"
+                             f"{_site_text()} would draw once, at trace time, and reuse the "
+                             "values at every call; draw outside and pass the tensor in")
+
+    def constant(self, value) -> Symbol:
+        """A constant of the graph being traced."""
+        return Symbol(self.graph, self.graph.add_constant(np.asarray(value)))
+
+    def bind(self, prim, args, params):
+        """TRACE_HOOK: record `prim(*args)` in the graph; NotImplemented elsewhere."""
+        if threading.get_ident() != self.thread:
+            return NotImplemented
+        atoms = []
+        wants_grad = False
+        for a in args:
+            if isinstance(a, TracedTensor):
+                atoms.append(a._sym)
+                wants_grad = wants_grad or a._requires_grad
+            elif isinstance(a, Tensor):
+                atoms.append(self.capture(a))
+                wants_grad = wants_grad or a._requires_grad
+            else:
+                atoms.append(a)
+        default = get_default_graph()  # inside an AutoGraph cond/loop body: its graph
+        with graph_scope(default if self.graph.is_ancestor_of(default) else self.graph):
+            out = bind_symbolic(prim, atoms, params)
+            if wants_grad and not GRAD_MODE.enabled and prim.differentiable:
+                # under no_grad: eager records nothing, so no gradient may flow here
+                out = (tuple(A.stop_gradient(o) for o in out) if isinstance(out, tuple)
+                       else A.stop_gradient(out))
+        wants_grad = wants_grad and GRAD_MODE.enabled and prim.differentiable
+        if isinstance(out, tuple):
+            return tuple(new_traced(s, wants_grad and s.dtype.kind == "f") for s in out)
+        return new_traced(out, wants_grad and out.dtype.kind == "f")
+
+    def __enter__(self) -> Trace:
+        if TRACE_HOOK[0] is not None:
+            raise TraceError("dg.compile: another thread is tracing a compiled function; "
+                             "trace from one thread at a time")
+        _ACTIVE.trace = self
+        TRACE_HOOK[0] = self.bind
+        self._scope = graph_scope(self.graph)  # sg.cond / loops build in the trace's graph
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._scope.__exit__(*exc)
+        TRACE_HOOK[0] = None
+        _ACTIVE.trace = None
+
+
+def _functional(op: str):
+    """`t.add_(o)` on a traced tensor: the out-of-place op, and `t` now names it."""
+    def method(self: TracedTensor, other) -> TracedTensor:
+        result = getattr(Tensor, op)(self, other)
+        self._data, self._sym = result._data, result._sym
+        self._requires_grad = result._requires_grad
+        return self
+    method.__name__ = op
+    return method
+
+
+def _refused_inplace(name: str):
+    def method(self: TracedTensor, *args, **kwargs):
+        raise TraceError(f"dg.compile: in-place '{name}' on a traced tensor{_site_text()}; "
+                         "write it out of place (dg.where for a masked update)")
+    method.__name__ = name
+    return method
+
+
+for _name, _op in (("add_", "__add__"), ("sub_", "__sub__"), ("mul_", "__mul__"),
+                   ("div_", "__truediv__"), ("__iadd__", "__add__"), ("__isub__", "__sub__"),
+                   ("__imul__", "__mul__"), ("__itruediv__", "__truediv__")):
+    setattr(TracedTensor, _name, _functional(_op))
+for _name in ("zero_", "fill_", "copy_", "__setitem__"):
+    setattr(TracedTensor, _name, _refused_inplace(_name))
