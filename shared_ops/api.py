@@ -232,3 +232,14 @@ def getitem(x, index):
 def getitem_grad(g, x, index):
     """Scatter-add g into zeros shaped like x at index (getitem's VJP)."""
     return bind(P["getitem_grad"], g, x, index=normalize_index(index))
+
+
+from . import ops_nary  # noqa: E402,F401
+
+
+def add_n(xs):
+    """The sum of a list of arrays of one shape and dtype (TensorFlow's add_n)."""
+    xs = tuple(xs)
+    if not xs:
+        raise ShapeError(f"add_n: needs at least one input{at_user()}")
+    return bind(P["add_n"], *xs)
