@@ -12,7 +12,9 @@ the partitions, ordered by level, run one after another without cycles, and
 each partition is one task. A variable read on another device is sent by
 the level-0 partition of its own device; its update is committed by a
 partition of its own device at a level no lower than any read of it there,
-so every read of a run sees the value from before the run.
+so every read of a run sees the value from before the run. A partition
+whose outputs are read only on its own device is merged into that device's
+next partition.
 
 The result is a Graph: its equations are `partition_call`s, one per
 partition, each holding a closed program (`params["program"]`) with the
@@ -181,10 +183,36 @@ def device_order(name: str) -> tuple:
     return (kind != "worker", kind, int(index))
 
 
+def _local_only(program: Graph, parts: dict, p: _Part) -> bool:
+    """Whether every output of `p` is read only by partitions on its own device."""
+    if any(v in program.outputs for v in p.outputs):
+        return False
+    return all(q.device == p.device for q in parts.values() for v in p.outputs
+               if v in q.inputs)
+
+
+def _merge_local(program: Graph, placer: _Placer) -> dict[tuple[str, int], _Part]:
+    """The partitions, where one whose outputs stay on its device is merged into
+    the next partition of that device (one task fewer, same order of effects)."""
+    while True:
+        parts = _build_parts(program, placer)
+        keys = sorted(parts, key=lambda k: (k[1], device_order(k[0])))
+        for key in keys:
+            later = [k for k in keys if k[0] == key[0] and k[1] > key[1]]
+            if later and parts[key].eqns and _local_only(program, parts, parts[key]):
+                for eqn in parts[key].eqns:
+                    placer.eqn_place[eqn] = later[0]
+                    for v in eqn.outputs:
+                        placer.level[v] = later[0][1]
+                break
+        else:
+            return parts
+
+
 def partition(program: Graph, default_device: str = DEFAULT_DEVICE) -> Graph:
     """The program as one `partition_call` per (device, level); see module doc."""
     placer = _Placer(program, default_device)
-    parts = _build_parts(program, placer)
+    parts = _merge_local(program, placer)
     out = Graph(f"{program.name or 'program'}:partitioned")
     out.inputs = list(program.inputs)
     out.variables = dict(program.variables)
