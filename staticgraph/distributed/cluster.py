@@ -58,7 +58,8 @@ def connect(cluster, security=None, timeout: float = 30.0) -> Connection:
                                    "worker")
         local = distributed.LocalCluster(
             n_workers=cluster, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, security=security, silence_logs=40)
+            dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+            security=security, silence_logs=40, scheduler_kwargs={"dashboard": False})
         try:
             client = distributed.Client(local, security=security, timeout=timeout)
         except BaseException:

@@ -87,8 +87,9 @@ class ClusterRuntime:
                          "lost; restore them from a checkpoint in a new session")
             raise WorkerLostError(self.lost)
 
-    def _wait(self, futures: list, addresses) -> list:
-        """Results of `futures`, or WorkerLostError soon after a worker leaves."""
+    def _wait(self, futures: list, addresses, gather: list | None = None) -> list:
+        """Results of `gather` (default: all `futures`) once every future is done,
+        or WorkerLostError soon after a worker leaves."""
         import distributed
         while True:
             try:
@@ -110,7 +111,7 @@ class ClusterRuntime:
         if any(f.status == "cancelled" for f in futures):
             self._check_alive(addresses)
             raise DistributedError("a step's tasks were cancelled by the Dask scheduler")
-        return self.client.gather(futures)
+        return self.client.gather(futures if gather is None else gather)
 
     def _on(self, address: str, fn, *args):
         return self.client.submit(fn, *args, workers=[address], allow_other_workers=False,
@@ -176,8 +177,8 @@ class ClusterRuntime:
         client_bundles = [(s, b) for s, p in enumerate(step.parts)
                           for b, d in enumerate(p.dests) if d == "client"]
         wanted = [bundle_futures[s][b] for s, b in client_bundles]
-        results = self._wait(part_futures + wanted, set(addresses))
-        got = dict(zip(client_bundles, results[len(part_futures):]))
+        results = self._wait(part_futures + wanted, set(addresses), gather=wanted)
+        got = dict(zip(client_bundles, results))
         values = []
         for fetch in step.fetches:
             if fetch[0] == "feed":

@@ -224,8 +224,8 @@ def partition(program: Graph, default_device: str = DEFAULT_DEVICE) -> Graph:
         outputs = []
         for v in sub.outputs:
             if v in program.variables:
-                v = sent[v] = Var(v.aval, f"{v.label}:read")
-            outputs.append(v)
+                sent[v] = Var(v.aval, f"{v.label}:read")
+            outputs.append(sent.get(v, v))
         new_values = [Var(var.aval, f"{var.label}:new") for var, _ in sub.updates]
         params = {"program": sub, "device": p.device, "level": p.level,
                   "n_resident": len(sub.variables), "n_updates": len(sub.updates)}
