@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -36,11 +35,6 @@ def client():
     cluster.close()
 
 
-def _outgoing_bytes(client) -> int:
-    per_worker = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
-    return sum(per_worker.values())
-
-
 @pytest.mark.parametrize("mode", ["model_parallel", "replicated"])
 def test_local_cluster_equals_single_process(client, mode):
     d = data()
@@ -60,21 +54,17 @@ def test_only_feeds_cut_edges_and_fetches_move(client):
     net = build("model_parallel", d)
     with sg.Session(net["graph"], cluster=client) as sess:
         train(sess, net, d, 1)  # installs the plan and the variables
-        before_dask, before_cut = _outgoing_bytes(client), sess.cluster.cut_bytes_received()
+        before_workers = sess.cluster.worker_counters()["bytes_received"]
         before = dict(sess.cluster.counters)
         train(sess, net, d, STEPS)
-        cut = sess.cluster.cut_bytes_received() - before_cut
-        dask_moved = _outgoing_bytes(client) - before_dask
+        received = sess.cluster.worker_counters()["bytes_received"] - before_workers
         counters = {k: sess.cluster.counters[k] - before[k] for k in before}
     # per step: h (N x H) forward to worker:1, dh (N x H) back to worker:0; no weight moves
     n, h = d["x"].shape[0], d["w1"].shape[1]
-    assert cut == STEPS * 2 * n * h * 8
+    assert counters["cut_bytes"] == received == STEPS * 2 * n * h * 8
     assert counters["feed_bytes"] == STEPS * (d["x"].nbytes + d["y"].nbytes)
     assert counters["fetch_bytes"] == STEPS * 8
-    assert counters["tasks"] == STEPS * 5
-    # Dask's own count of bytes sent between workers: the cut edges and a small
-    # envelope per transfer (it counts the size of the tuple around them)
-    assert cut <= dask_moved <= cut + STEPS * 2 * 256
+    assert counters["tasks"] == STEPS * 3
 
 
 def test_numba_backend_and_unknown_device(client):
@@ -130,15 +120,10 @@ def address_cluster(tmp_path_factory):
             c.wait_for_workers(2, timeout=60)
         yield address, procs
     finally:
-        for p in reversed(procs):
+        for p in procs:  # workers hold nothing worth a graceful shutdown
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
                 p.kill()
-                p.wait()
+            p.wait()
 
 
 def test_checkpoint_from_a_local_cluster_continues_on_another(address_cluster, tmp_path):

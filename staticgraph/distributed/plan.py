@@ -1,4 +1,4 @@
-"""From a partitioned program to what one distributed step submits.
+"""From a partitioned program to what one distributed step calls.
 
 For every partition: where each of its inputs comes from (a feed, a bundle
 from a partition on another worker, or a value an earlier partition of the
@@ -53,8 +53,15 @@ class StepPlan:
 
     @property
     def tasks_per_step(self) -> int:
-        """Partition tasks plus the tasks that split a result for several readers."""
-        return len(self.parts) + sum(len(p.dests) for p in self.parts if len(p.dests) > 1)
+        """One call per partition, on its worker."""
+        return len(self.parts)
+
+    def levels(self) -> list[list[int]]:
+        """Partition indices grouped by level: a group runs at once, the groups in order."""
+        groups: dict[int, list[int]] = {}
+        for i, p in enumerate(self.parts):
+            groups.setdefault(p.level, []).append(i)
+        return [groups[level] for level in sorted(groups)]
 
 
 def _dest_bundle(part: PartitionPlan, dest) -> int:
