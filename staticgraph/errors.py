@@ -42,12 +42,4 @@ class BackendError(GraphCompareError, ValueError):
     """An unknown or unusable backend was requested."""
 
 
-class DistributedError(GraphError):
-    """A session's cluster cannot do what was asked: no such device among its
-    workers, a cluster that cannot be reached, a session whose workers lost
-    their state."""
-
-
-class WorkerLostError(DistributedError):
-    """A worker holding a device of the session left the cluster (its process
-    died or was cut off); the device's variables are gone with it."""
+from shared_ops.errors import DistributedError, WorkerLostError  # noqa: E402,F401

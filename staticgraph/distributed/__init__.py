@@ -5,8 +5,9 @@
 cuts each request's program by device, every partition is compiled once on
 its worker and kept there, and a step is one Dask task per partition.
 `wire` ships programs, `worker` is what runs inside the workers, `plan`
-wires partitions into a step, `cluster` connects and names devices.
+wires partitions into a step, `devices` names the workers
+(`shared_ops.cluster` connects).
 """
 
-from .cluster import connect, worker_table  # noqa: F401
+from .devices import worker_table  # noqa: F401
 from .runtime import ClusterRuntime  # noqa: F401

@@ -18,9 +18,9 @@ import time
 
 import numpy as np
 
-from shared_ops.errors import GraphCompareError
+from shared_ops.cluster import ActorPool, connect
 
-from ..errors import DistributedError, WorkerLostError
+from ..errors import WorkerLostError
 from ..ir import Var
 from ..passes.dce import eliminate_dead_code
 from ..passes.fold import fold_constants
@@ -30,12 +30,11 @@ from ..passes.simplify import simplify
 from ..placement import DEFAULT_DEVICE, parse_device
 from ..program import extract_program
 from . import wire
-from .cluster import address_of, alive_workers, connect, worker_table
+from .devices import address_of, worker_table
 from .explain import describe_plan
 from .plan import StepPlan, build_step_plan, worker_payload
 from .worker import PartitionHost
 
-POLL_SECONDS = 0.5
 NEUTRAL_PASSES = (("dce", eliminate_dead_code), ("fold", fold_constants),
                   ("simplify", simplify), ("dce", eliminate_dead_code))
 
@@ -50,13 +49,13 @@ class ClusterRuntime:
         self.client = self.connection.client
         self.workers, self.gpus = worker_table(self.client)
         self.setup: dict[str, float] = {"connect": time.perf_counter() - start}
-        self.hosts: dict[str, object] = {}  # worker address -> PartitionHost actor
-        self._actor_futures: list = []
+        self.pool = ActorPool(self.client,
+                              lambda address: (PartitionHost, (session.auto_init,)),
+                              lambda address: f"device '{self._device_of(address)}'")
         self.plans: dict[tuple, tuple[int, StepPlan]] = {}
         self.compile_seconds: dict[tuple, float] = {}
         self.counters = {"steps": 0, "tasks": 0, "feed_bytes": 0, "cut_bytes": 0,
                          "fetch_bytes": 0}
-        self.lost: str | None = None
         self._plan_ids = itertools.count()
 
     # ---- devices -----------------------------------------------------------------
@@ -71,60 +70,6 @@ class ClusterRuntime:
             if address in pool:
                 return f"{kind}:{pool.index(address)}"
         return address
-
-    # ---- waiting, with a check for lost workers ------------------------------------
-    def _check_alive(self, addresses) -> None:
-        if self.lost is not None:
-            raise WorkerLostError(self.lost)
-        try:
-            alive = alive_workers(self.client)
-        except (OSError, TimeoutError) as exc:
-            self.lost = f"the Dask scheduler cannot be reached: {exc}"
-            raise WorkerLostError(self.lost) from None
-        gone = [a for a in addresses if a not in alive]
-        if gone:
-            device = self._device_of(gone[0])
-            self.lost = (f"device '{device}' ({gone[0]}) left the cluster: its worker "
-                         "process died or was cut off, and the variables placed there are "
-                         "lost; restore them from a checkpoint in a new session")
-            raise WorkerLostError(self.lost)
-
-    def _result(self, future, address: str):
-        """A future's (or actor call's) result, or WorkerLostError soon after
-        `address` leaves the cluster."""
-        import distributed
-        while True:
-            try:
-                return future.result(timeout=POLL_SECONDS)
-            except (TimeoutError, distributed.TimeoutError):
-                self._check_alive([address])
-            except GraphCompareError:
-                raise
-            except (OSError, distributed.comm.CommClosedError, distributed.KilledWorker) as exc:
-                self._check_alive([address])
-                raise DistributedError(f"the worker at {address} failed: "
-                                       f"{type(exc).__name__}: {exc}") from None
-
-    def _call(self, address: str, method: str, *args):
-        """Start `method(*args)` on the session's actor at `address`."""
-        import distributed
-        host = self._host(address)
-        try:
-            return getattr(host, method)(*args)
-        except (RuntimeError, OSError, distributed.comm.CommClosedError) as exc:
-            self._check_alive([address])
-            raise DistributedError(f"the worker at {address} failed: "
-                                   f"{type(exc).__name__}: {exc}") from None
-
-    def _host(self, address: str):
-        """The session's PartitionHost actor on `address` (created once)."""
-        host = self.hosts.get(address)
-        if host is None:
-            future = self.client.submit(PartitionHost, self.session.auto_init, actor=True,
-                                        workers=[address], allow_other_workers=False)
-            self._actor_futures.append(future)
-            host = self.hosts[address] = self._result(future, address)
-        return host
 
     # ---- plans ------------------------------------------------------------------
     def plan(self, values: list[Var], ops: list[Var], fed: list[Var]) -> tuple[int, StepPlan]:
@@ -142,11 +87,12 @@ class ClusterRuntime:
         self.setup["partition"] = self.setup.get("partition", 0.0) + time.perf_counter() - start
         plan_id = next(self._plan_ids)
         start = time.perf_counter()
-        calls = [(self._call(a, "install", (plan_id, i), wire.dumps(worker_payload(p)),
-                             self.backend_for(p.device), self.session.check_numerics), a)
-                 for i, (p, a) in enumerate(zip(step.parts, addresses))]
-        for i, (call, address) in enumerate(calls):
-            self.compile_seconds[(plan_id, i)] = self._result(call, address)
+        seconds = self.pool.call_all([
+            (a, "install", ((plan_id, i), wire.dumps(worker_payload(p)),
+                            self.backend_for(p.device), self.session.check_numerics))
+            for i, (p, a) in enumerate(zip(step.parts, addresses))])
+        for i, s in enumerate(seconds):
+            self.compile_seconds[(plan_id, i)] = s
         self.setup["ship and compile"] = self.setup.get("ship and compile", 0.0) + (
             time.perf_counter() - start)
         self.plans[key] = (plan_id, step)
@@ -165,11 +111,10 @@ class ClusterRuntime:
                 address = self.address(p.device)
                 remote = tuple(results[s][b] for s, b in p.remote)
                 cut_bytes += sum(a.nbytes for bundle in remote for a in bundle)
-                call = self._call(address, "run", (plan_id, i),
-                                  tuple(feeds[j] for j in p.feeds), remote)
-                calls.append((i, call, address))
-            for i, call, address in calls:
-                results[i] = self._result(call, address)
+                calls.append((address, "run", ((plan_id, i), tuple(feeds[j] for j in p.feeds),
+                                               remote)))
+            for i, value in zip(group, self.pool.call_all(calls)):
+                results[i] = value
         values = []
         for fetch in step.fetches:
             if fetch[0] == "feed":
@@ -191,8 +136,8 @@ class ClusterRuntime:
                                             zip(values, step.fetches) if f[0] == "part")
 
     def _check_lost(self) -> None:
-        if self.lost is not None:
-            raise WorkerLostError(self.lost)
+        if self.pool.lost is not None:
+            raise WorkerLostError(self.pool.lost)
 
     # ---- variables -----------------------------------------------------------------
     def _variable_address(self, var: Var) -> str:
@@ -204,23 +149,22 @@ class ClusterRuntime:
         self._check_lost()
         address = self._variable_address(var)
         initial = self.session.graph.variables[var].initial
-        call = self._call(address, "read_values", [(var.id, var.label, initial)])
-        return self._result(call, address)[0]
+        call = self.pool.call(address, "read_values", [(var.id, var.label, initial)])
+        return self.pool.result(call, address)[0]
 
     def set(self, var: Var, value: np.ndarray) -> None:
         """Overwrite a variable's value on its worker."""
         self._check_lost()
         address = self._variable_address(var)
-        self._result(self._call(address, "write_values", {var.id: value}), address)
+        self.pool.result(self.pool.call(address, "write_values", {var.id: value}), address)
 
     def worker_counters(self) -> dict:
         """Summed over the session's workers: cut-edge bytes received and seconds
         spent in the partitions' runners (the workers' own counts)."""
         self._check_lost()
-        calls = [(self._call(a, "counters"), a) for a in sorted(self.hosts)]
         total = {"bytes_received": 0, "compute_seconds": 0.0}
-        for call, address in calls:
-            for k, v in self._result(call, address).items():
+        for counts in self.pool.call_all([(a, "counters", ()) for a in sorted(self.pool.actors)]):
+            for k, v in counts.items():
                 total[k] += v
         return total
 
@@ -230,11 +174,8 @@ class ClusterRuntime:
     def close(self) -> None:
         """Drop the session's actors (and with them its state on the workers);
         close what the session started."""
-        self.hosts.clear()
         try:
-            if not self.connection.owns_client and self.lost is None:
-                self.client.cancel(self._actor_futures)
+            self.pool.release()
         finally:
-            self._actor_futures.clear()
             self.connection.close()
 
