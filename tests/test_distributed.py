@@ -15,9 +15,11 @@ import distributed
 import numpy as np
 import psutil
 import pytest
-from distributed_util import build, data, reference, train
+from distributed_util import LR, build, data, reference, train
 
+import dyngraph as dg
 import staticgraph as sg
+from dyngraph.distributed import DataParallel
 from staticgraph.errors import DistributedError, WorkerLostError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +84,32 @@ def test_numba_backend_and_unknown_device(client):
         with pytest.raises(DistributedError, match="'worker:5' does not exist: the cluster "
                                                    "has 2 workers"):
             sess.run(out)
+
+
+def _tutorial_loss(params, x, y):
+    err = (x @ params["w1"]).relu() @ params["w2"] - y
+    return (err * err).sum()
+
+
+def test_dyngraph_data_parallel_equals_single_process(client):
+    d = data()
+    init = {"w1": d["w1"], "w2": d["w2"]}
+    params = {k: dg.tensor(v, requires_grad=True) for k, v in init.items()}
+    opt = dg.optim.SGD(list(params.values()), lr=LR)
+    ref = []
+    for _ in range(STEPS):
+        loss = _tutorial_loss(params, dg.tensor(d["x"]), dg.tensor(d["y"]))
+        ref.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with DataParallel(init, _tutorial_loss, client, lr=LR, reduction="sum") as ddp:
+        losses = [ddp.step(d["x"], d["y"]) for _ in range(STEPS)]
+        final = ddp.parameters()
+        assert ddp.counters["tasks"] == 2 * STEPS
+    np.testing.assert_allclose(losses, ref, rtol=1e-12)
+    for k, p in params.items():
+        np.testing.assert_allclose(final[k], p.detach().numpy(), rtol=1e-12)
 
 
 def _listening_hosts() -> set:
