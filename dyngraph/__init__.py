@@ -50,4 +50,6 @@ float32, float64, float16 = np.float32, np.float64, np.float16
 int32, int64, bool_ = np.int32, np.int64, np.bool_
 float, double, long = np.float32, np.float64, np.int64
 
+from shared_ops.errors import DistributedError, WorkerLostError  # noqa: E402,F401
+
 from . import nn, optim  # noqa: E402,F401

@@ -74,6 +74,8 @@ from .symbol import Operation, Symbol  # noqa: E402,F401
 float16, float32, float64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 int32, int64, bool_ = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.bool_)
 
+from shared_ops.errors import DistributedError, WorkerLostError  # noqa: E402,F401
+
 from .ops import add_n  # noqa: E402,F401
 from .passes.partition import partition, partition_p  # noqa: E402,F401
 from .placement import device  # noqa: E402,F401

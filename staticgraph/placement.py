@@ -22,6 +22,8 @@ import re
 import threading
 from contextlib import contextmanager
 
+from shared_ops import format_site, user_site
+
 from .errors import GraphError
 
 DEFAULT_DEVICE = "worker:0"
@@ -35,13 +37,16 @@ def canonical_device(name) -> str | None:
     if name is None:
         return None
     if not isinstance(name, str):
+        where = format_site(user_site())
         raise GraphError(f"device: expected a name like 'worker:1' or 'cuda:0', got "
-                         f"{type(name).__name__}")
+                         f"{type(name).__name__}" + (f" (at {where})" if where else ""))
     text = name.strip().lower().removeprefix("/device:").removeprefix("/")
     match = _NAME.match(text)
     if match is None:
+        where = format_site(user_site())
         raise GraphError(f"device: unknown device name {name!r}; use 'worker:N' (CPU worker "
-                         "N of the cluster) or 'cuda:N' (GPU N of the cluster)")
+                         "N of the cluster) or 'cuda:N' (GPU N of the cluster)"
+                         + (f" (at {where})" if where else ""))
     return f"{match.group(1)}:{int(match.group(2))}"
 
 
@@ -64,11 +69,16 @@ def current_device() -> str | None:
     return stack[-1] if stack else None
 
 
-@contextmanager
 def device(name):
-    """Place the ops and variables created in the block on device `name`."""
+    """Place the ops and variables created in the block on device `name`
+    (checked now: a GraphError names the bad name and the user's line)."""
+    return _device_scope(canonical_device(name))
+
+
+@contextmanager
+def _device_scope(name: str | None):
     stack = _stack()
-    stack.append(canonical_device(name))
+    stack.append(name)
     try:
         yield
     finally:

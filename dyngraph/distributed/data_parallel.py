@@ -7,7 +7,9 @@ runs the eager model forward and backward on its shard, the gradients are
 summed through Dask, and the same update is applied on every replica.
 
 The update of step k travels with the call of step k + 1 (one round trip
-per step); `parameters()` and `close()` apply the last one first.
+per step); `parameters()` applies the last one first. Updates are numbered
+and a replica applies each once, so a step that fails on one worker (its
+update is sent again with the next step) leaves the replicas equal.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class DataParallel:
         self.pool = ActorPool(self.connection.client,
                               lambda address: (Replica, (init, loss_fn, optimizer)),
                               lambda address: f"replica {self.workers.index(address)}")
-        self.pending: list | None = None
+        self.pending: tuple[int, list] | None = None  # (update number, summed gradients)
+        self.updates = 0
         self.counters = {"steps": 0, "tasks": 0, "bytes_moved": 0}
         self.pool.call_all([(a, "apply", (None,)) for a in self.workers])  # build replicas
 
@@ -91,12 +94,14 @@ class DataParallel:
             for total, g in zip(summed, grads):
                 total += g
         self._count(x, y, results)
-        self.pending = summed
+        self.updates += 1
+        self.pending = (self.updates, summed)
         return float(sum(loss for loss, _ in results))
 
     def _count(self, x, y, results) -> None:
         grad_bytes = sum(g.nbytes for _, grads in results for g in grads)
-        sent = 0 if self.pending is None else sum(g.nbytes for g in self.pending) * len(results)
+        sent = 0 if self.pending is None else sum(
+            g.nbytes for g in self.pending[1]) * len(results)
         self.counters["steps"] += 1
         self.counters["tasks"] += len(results)
         self.counters["bytes_moved"] += x.nbytes + y.nbytes + grad_bytes + sent

@@ -24,21 +24,24 @@ class Replica:
                        for name, value in parameters.items()}
         self.loss_fn = loss_fn
         self.optimizer = optimizer(list(self.params.values()))
+        self.applied = 0  # number of the last update applied
 
-    def apply(self, summed: list | None) -> bool:
-        """Set every parameter's gradient to the summed one and take an optimizer step."""
-        if summed is not None:
-            for p, g in zip(self.params.values(), summed):
+    def apply(self, update: tuple[int, list] | None) -> bool:
+        """Update number n: set every parameter's gradient to the summed one and
+        take an optimizer step, once (an update sent again is skipped)."""
+        if update is not None and update[0] > self.applied:
+            for p, g in zip(self.params.values(), update[1]):
                 p.grad = from_numpy(g)
             self.optimizer.step()
             self.optimizer.zero_grad()
+            self.applied = update[0]
         return True
 
-    def step(self, summed: list | None, x: np.ndarray, y: np.ndarray,
+    def step(self, update: tuple[int, list] | None, x: np.ndarray, y: np.ndarray,
              weight: float) -> tuple[float, list]:
-        """Apply the previous step's summed gradients, then the shard's (weighted)
-        loss and the gradient of each parameter, in parameter order."""
-        self.apply(summed)
+        """Apply the previous step's update, then the shard's (weighted) loss and
+        the gradient of each parameter, in parameter order."""
+        self.apply(update)
         with enable_grad():
             loss = self.loss_fn(self.params, from_numpy(x), from_numpy(y))
             if weight != 1.0:

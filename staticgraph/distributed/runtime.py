@@ -18,9 +18,11 @@ import time
 
 import numpy as np
 
+from shared_ops import format_site
 from shared_ops.cluster import ActorPool, connect
+from shared_ops.errors import GraphCompareError
 
-from ..errors import WorkerLostError
+from ..errors import DistributedError, WorkerLostError
 from ..ir import Var
 from ..passes.dce import eliminate_dead_code
 from ..passes.fold import fold_constants
@@ -57,10 +59,30 @@ class ClusterRuntime:
         self.counters = {"steps": 0, "tasks": 0, "feed_bytes": 0, "cut_bytes": 0,
                          "fetch_bytes": 0}
         self._plan_ids = itertools.count()
+        self._step_numbers = itertools.count()
 
     # ---- devices -----------------------------------------------------------------
     def address(self, device: str) -> str:
         return address_of(device, self.workers, self.gpus)
+
+    def _address_of_part(self, part) -> str:
+        """The partition's worker; a DistributedError naming what was placed there."""
+        try:
+            return self.address(part.device)
+        except DistributedError as exc:
+            placed = [e for e in part.program.eqns if e.device == part.device]
+            variables = [v for v, info in part.program.variables.items()
+                         if info.device == part.device]
+            if placed:
+                where = format_site(placed[0].site)
+                what = f"op '{placed[0].prim.name}'" + (f" created at {where}" if where else "")
+            elif variables:
+                where = format_site(variables[0].site)
+                what = f"variable '{variables[0].label}'" + (
+                    f" created at {where}" if where else "")
+            else:
+                raise
+            raise DistributedError(f"{exc}; {what} is placed there") from None
 
     def backend_for(self, device: str) -> str:
         return "cuda" if parse_device(device)[0] == "cuda" else self.session.backend
@@ -83,7 +105,7 @@ class ClusterRuntime:
         program = extract_program(self.session.graph, values, fed, effects=ops)
         optimised, _ = optimize(program, NEUTRAL_PASSES)
         step = build_step_plan(partition(optimised, DEFAULT_DEVICE))
-        addresses = [self.address(p.device) for p in step.parts]
+        addresses = [self._address_of_part(p) for p in step.parts]
         self.setup["partition"] = self.setup.get("partition", 0.0) + time.perf_counter() - start
         plan_id = next(self._plan_ids)
         start = time.perf_counter()
@@ -100,21 +122,29 @@ class ClusterRuntime:
 
     # ---- one step --------------------------------------------------------------------
     def run(self, plan_id: int, step: StepPlan, feeds: list[np.ndarray]) -> list:
-        """One step: the fetched values, in the request's order."""
+        """One step: the fetched values, in the request's order. If a partition
+        fails, every worker of the step restores its variables, then the error
+        is raised."""
         self._check_lost()
+        number = next(self._step_numbers)
         results: list = [None] * len(step.parts)
-        cut_bytes = 0
-        for group in step.levels():
-            calls = []
-            for i in group:
-                p = step.parts[i]
-                address = self.address(p.device)
-                remote = tuple(results[s][b] for s, b in p.remote)
-                cut_bytes += sum(a.nbytes for bundle in remote for a in bundle)
-                calls.append((address, "run", ((plan_id, i), tuple(feeds[j] for j in p.feeds),
-                                               remote)))
-            for i, value in zip(group, self.pool.call_all(calls)):
-                results[i] = value
+        cut_bytes, called = 0, set()
+        try:
+            for group in step.levels():
+                calls = []
+                for i in group:
+                    p = step.parts[i]
+                    address = self.address(p.device)
+                    remote = tuple(results[s][b] for s, b in p.remote)
+                    cut_bytes += sum(a.nbytes for bundle in remote for a in bundle)
+                    calls.append((address, "run", ((plan_id, i), number,
+                                                   tuple(feeds[j] for j in p.feeds), remote)))
+                    called.add(address)
+                for i, value in zip(group, self.pool.call_all(calls)):
+                    results[i] = value
+        except BaseException:
+            self._rollback(called, number)
+            raise
         values = []
         for fetch in step.fetches:
             if fetch[0] == "feed":
@@ -125,6 +155,13 @@ class ClusterRuntime:
                 values.append(results[fetch[1]][fetch[2]][fetch[3]])
         self._count(step, feeds, values, cut_bytes)
         return values
+
+    def _rollback(self, addresses, number: int) -> None:
+        if self.pool.lost is None:
+            try:
+                self.pool.call_all([(a, "rollback", (number,)) for a in sorted(addresses)])
+            except GraphCompareError:
+                pass  # a worker lost meanwhile: the session is unusable anyway
 
     def _count(self, step: StepPlan, feeds: list, values: list, cut_bytes: int) -> None:
         used = {j for p in step.parts for j in p.feeds}

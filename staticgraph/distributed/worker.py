@@ -59,6 +59,8 @@ class PartitionHost:
         self.local: dict[int, np.ndarray] = {}
         self.bytes_received = 0  # cut-edge bytes received from other workers
         self.compute_seconds = 0.0  # time spent inside the partitions' runners
+        self.step = -1
+        self.undo: dict[int, np.ndarray | None] = {}  # var id -> value before this step
 
     def install(self, key: tuple, blob: bytes, backend: str, check_numerics: bool) -> float:
         """Unpack a partition and compile it with `backend`; the seconds it took."""
@@ -85,10 +87,39 @@ class PartitionHost:
                 state[v] = self.values[v.id] = np.array(initial, copy=True)
         return state
 
-    def run(self, key: tuple, feeds: tuple, remote: tuple) -> tuple:
-        """Run one installed partition for one step; one tuple of arrays per
-        destination (another worker's partition, or the client)."""
+    def _remember(self, step: int, part: InstalledPartition) -> None:
+        """Keep the values the partition is about to update, for `rollback`."""
+        if step != self.step:
+            self.step, self.undo = step, {}
+        for var, _ in part.program.updates:
+            if var.id not in self.undo:
+                old = self.values.get(var.id)
+                self.undo[var.id] = None if old is None else old.copy()
+
+    def rollback(self, step: int) -> bool:
+        """Give the variables updated in `step` their values from before it."""
+        if step == self.step:
+            for var_id, old in self.undo.items():
+                if old is None:
+                    self.values.pop(var_id, None)
+                else:
+                    self.values[var_id] = old
+            self.undo = {}
+        return True
+
+    def run(self, key: tuple, step: int, feeds: tuple, remote: tuple) -> tuple:
+        """Run one installed partition in step number `step`; one tuple of arrays
+        per destination (another worker's partition, or the client). A failure
+        leaves this worker's variables as they were before the step."""
         part = self.partitions[key]
+        self._remember(step, part)
+        try:
+            return self._run(part, feeds, remote)
+        except BaseException:
+            self.rollback(step)
+            raise
+
+    def _run(self, part: InstalledPartition, feeds: tuple, remote: tuple) -> tuple:
         inputs = []
         for source in part.sources:
             if source[0] == "feed":
