@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import staticgraph as sg
 
+from . import distributed_model as model
 from .harness import Competitor, Workload
 from .registry import BenchContext, register
 from .report import Section
@@ -114,6 +115,56 @@ class _Runs:
             close()
 
 
+LAN_BANDWIDTH = 1.25e9  # 10 Gbit/s Ethernet, bytes/s
+LAN_LATENCY = 1e-4  # a LAN round trip beyond the software's own
+
+
+def _model_section(client, result, runs: _Runs, size: NetSize) -> Section:
+    """Fit the cost model to the measured model-parallel step and to calls measured
+    here; check it against the other measured 2-worker rows; predict."""
+    net = model.Net("tutorial", size.N, size.D_in, size.H, size.D_out)
+    one = result.measurements["one"]
+    f = model.fit(client, one.median if one.ok else 1e-3, net.flops)
+    mp = result.measurements.get("model_parallel")
+    if mp is not None and mp.ok and "model_parallel" in runs.sessions:
+        rest = model.model_parallel(f, net) - 3 * f.latency  # compute and bytes
+        f.latency = max((mp.median - rest) / 3, f.latency)
+    lan = model.Fit(f.latency + LAN_LATENCY, f.per_call, LAN_BANDWIDTH, f.flops_per_s)
+    big = model.Net("wide", 4096, 4096, 4096, 1000)
+    rows = ["| net | variant | workers | measured (ms) | model, this machine (ms) | "
+            "model, 10 Gbit/s LAN (ms) |", "|---|---|---|---|---|---|"]
+    for key, label, fn in (("replicated", "replicated", model.replicated),
+                           ("ddp", "data-parallel", model.data_parallel)):
+        m = result.measurements.get(key)
+        measured = f"{m.median * 1e3:.2f}" if m is not None and m.ok else "-"
+        rows.append(f"| tutorial | {label} | 2 | {measured} | {fn(f, net, 2) * 1e3:.2f} | "
+                    f"{fn(lan, net, 2) * 1e3:.2f} |")
+    m = result.measurements.get("model_parallel")
+    measured = f"{m.median * 1e3:.2f}" if m is not None and m.ok else "-"
+    rows.append(f"| tutorial | model-parallel | 2 | {measured} | "
+                f"{model.model_parallel(f, net) * 1e3:.2f} | "
+                f"{model.model_parallel(lan, net) * 1e3:.2f} |")
+    for n in (net, big):
+        rows.append(f"| {n.name} | one process | 1 | - | {model.one_process(f, n) * 1e3:.2f} | "
+                    f"{model.one_process(lan, n) * 1e3:.2f} |")
+        for workers in (8, 64):
+            for label, fn in (("replicated", model.replicated),
+                              ("data-parallel", model.data_parallel)):
+                rows.append(f"| {n.name} | {label} | {workers} | - | "
+                            f"{fn(f, n, workers) * 1e3:.1f} | {fn(lan, n, workers) * 1e3:.1f} |")
+    intro = (f"Fitted here: latency {f.latency * 1e3:.2f} ms per level (from the measured "
+             f"model-parallel step: 3 levels of one call), "
+             f"{f.per_call * 1e3:.2f} ms per further call in a level, bandwidth through the "
+             f"client {f.bandwidth / 1e9:.2f} GB/s, compute {f.flops_per_s / 1e9:.1f} GFLOP/s "
+             f"(the one-process step). The LAN column keeps the software costs and assumes "
+             f"{LAN_BANDWIDTH / 1e9:.2f} GB/s and {LAN_LATENCY * 1e3:.1f} ms more per round "
+             f"trip. Nets: tutorial (64, 1000, 100, 10), wide (batch 4096, 4096, 4096, 1000; "
+             f"{big.params_bytes / 1e6:.0f} MB of weights, {big.flops / 1e9:.0f} GFLOP per "
+             f"step).")
+    return Section("Distributed cost model (docs/distributed.md)", intro=intro + "\n\n" +
+                   "\n".join(rows))
+
+
 def _notes(result, runs: _Runs, setup: dict) -> list[str]:
     floor = result.measurements["floor"]
     notes = []
@@ -173,9 +224,10 @@ def bench_distributed(ctx: BenchContext) -> list[Section]:
                 setup[f"{mode} ship and compile"] = runs.sessions[mode].cluster.setup.get(
                     "ship and compile", float("nan"))
         notes = _notes(result, runs, setup)
+        sections = [_model_section(client, result, runs, size)]
     finally:
         runs.close()
         client.close()
         cluster.close()
     intro = __doc__.split("\n\n", 1)[1]
-    return [Section("Distributed step (issue 19)", [result], intro=intro, notes=notes)]
+    return [Section("Distributed step (issue 19)", [result], intro=intro, notes=notes)] + sections
