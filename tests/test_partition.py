@@ -122,3 +122,21 @@ def test_add_n_values_gradient_and_errors():
     np.testing.assert_allclose(out, 2 * av + bv)
     np.testing.assert_allclose(dga, 2 * 2 * (2 * av + bv))
     np.testing.assert_allclose(dgb, 2 * (2 * av + bv))
+
+
+def test_device_names_map_to_workers():
+    from staticgraph.distributed.devices import address_of
+    workers, gpus = ["tcp://a:1", "tcp://b:2", "tcp://c:3"], ["tcp://c:3"]
+    assert address_of("worker:1", workers, gpus) == "tcp://b:2"
+    assert address_of("cuda:0", workers, gpus) == "tcp://c:3"
+    with pytest.raises(sg.DistributedError, match="'cuda:1' does not exist: the cluster has 1 "
+                                                  "workers with the resource GPU"):
+        address_of("cuda:1", workers, gpus)
+
+
+def test_workers_ordered_by_integer_names_else_addresses():
+    from shared_ops.cluster import ordered_workers
+    named = {"tcp://b:1": {"name": 0}, "tcp://a:2": {"name": "1"}}
+    assert ordered_workers(named) == ["tcp://b:1", "tcp://a:2"]
+    unnamed = {"tcp://b:1": {"name": "tcp://b:1"}, "tcp://a:2": {"name": "tcp://a:2"}}
+    assert ordered_workers(unnamed) == ["tcp://a:2", "tcp://b:1"]
