@@ -1,11 +1,11 @@
 # Two commands on a fresh machine with Python 3.10+ and make:
-#   make demo   - create .venv, install, run the main comparison
+#   make demo   - create .venv, install, run the quick comparison (writes build/demo/)
 #   make test   - create .venv, install, run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench fuzz lint clean
+.PHONY: demo readme test bench fuzz lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,22 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test,plots]"
 	touch $@ $(VENV)/.installed-demo
 
+# Prints the tables; results.json, the plots and report.html go to the ignored
+# build/demo/ (the checkout is left as it was).
+DEMO_DIR := build/demo
 demo: $(VENV)/.installed-demo
-	$(BIN)/python -m comparisons run --quick --readme README.md
+	$(BIN)/python -m comparisons run --quick --out $(DEMO_DIR)
+	@echo "report: $(abspath $(DEMO_DIR))/report.html"
+
+# Maintainers: regenerate README.md's demo block and docs/img/comparison-summary.png
+# from a cold run (an empty kernel cache) and a warm one (the cache it filled).
+README_CACHE := $(CURDIR)/build/readme-cache
+readme: $(VENV)/.installed-demo
+	rm -rf $(README_CACHE)
+	GRAPHCOMPARE_CACHE_DIR=$(README_CACHE) $(BIN)/python -m comparisons run --quick --quiet \
+		--out build/readme-cold > /dev/null
+	GRAPHCOMPARE_CACHE_DIR=$(README_CACHE) $(BIN)/python -m comparisons run --quick \
+		--out build/readme --readme README.md --cold-results build/readme-cold/results.json
 
 # Two pytest processes: the main suite, then the CUDA tests under the Numba CUDA
 # simulator (it must be switched on before numba is imported, hence its own

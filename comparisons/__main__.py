@@ -1,66 +1,77 @@
 """Command line: `python -m comparisons` or `graphcompare`.
 
     graphcompare list
-    graphcompare run [NAMES...] [--quick] [--backend B] [--dtype float32|float64]
+    graphcompare run [NAMES...] [--quick] [--cold] [--backend B] [--dtype float32|float64]
                      [--variant NAME] [--set FIELD=VALUE] [--no-peers] [--out DIR]
-                     [--json] [--quiet]
+                     [--json] [--quiet] [--readme README]
+    graphcompare compare OLD.json NEW.json
 
-Exit status 1 when any variant failed (its row says why); skipped variants
-(a peer not installed, no GPU) are not failures.
+Exit status of `run`: 1 when any variant failed (its row says why); skipped
+variants (a peer not installed, no GPU) are not failures. `compare`: 1 when a
+variant regressed beyond noise. Usage errors: one line on stderr, status 2.
 """
 
 from __future__ import annotations
 
-import os
+from .threads import pin_environment
 
-# Every engine's matmuls are NumPy's BLAS: one thread keeps the comparison about
-# the engines (the peers run on one thread too) and steady on a shared machine,
-# where spinning BLAS/OpenMP workers made steps up to 100x slower. Set before
-# NumPy loads; values already in the environment win.
-for _var, _value in (("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"),
-                     ("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
-                                   "intra_op_parallelism_threads=1")):
-    os.environ.setdefault(_var, _value)
+pin_environment()  # before NumPy loads; values already in the environment win
 
 import argparse  # noqa: E402
 import ast  # noqa: E402
 import dataclasses  # noqa: E402
-import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import textwrap  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from . import report  # noqa: E402
+from . import output, results  # noqa: E402
+from .report import Progress  # noqa: E402
 from .scenarios import all_scenarios  # noqa: E402
 
+BACKENDS = ("interpret", "numba", "cuda")
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="graphcompare",
-        description="Define-by-run (dyngraph) and define-then-run (staticgraph) side by side.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list scenarios and their variants")
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (status 2), no usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> Parser:
+    parser = Parser(prog="graphcompare", description="Define-by-run (dyngraph) and "
+                    "define-then-run (staticgraph) side by side.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    sub.add_parser("list", help="list scenarios, their variants and size fields")
     run = sub.add_parser("run", help="run scenarios (default: all)")
     run.add_argument("names", nargs="*", help="scenarios to run (see `list`)")
     run.add_argument("--quick", action="store_true",
                      help="small sizes, a few seconds each (what `make demo` runs)")
+    run.add_argument("--cold", action="store_true",
+                     help="compile with an empty temporary kernel cache, as a first-time user")
     run.add_argument("--backend", action="append", default=None, metavar="B",
-                     help="keep only static variants on these backends (interpret, numba, "
-                          "cuda); repeat or comma-separate")
+                     help=f"keep only static variants on these backends ({', '.join(BACKENDS)}); "
+                          "repeat or comma-separate")
     run.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     run.add_argument("--variant", action="append", default=None, metavar="NAME",
                      help="run only these variants (repeat or comma-separate)")
     run.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                     help="override a size field (e.g. steps=100, hidden=256) in every "
-                          "selected scenario that has it")
+                     help="override a size field (see `list`) in every selected scenario "
+                          "that has it")
     run.add_argument("--no-peers", action="store_true", help="leave out PyTorch/JAX rows")
     run.add_argument("--out", type=Path, metavar="DIR",
-                     help="write results.json and PNG plots into DIR")
+                     help="write results.json, PNG plots and report.html into DIR")
     run.add_argument("--json", action="store_true", help="print results as JSON")
     run.add_argument("--readme", type=Path, metavar="README",
                      help="rewrite README's demo section and summary plot from this run")
+    run.add_argument("--cold-results", type=Path, metavar="JSON",
+                     help="with --readme: a `run --cold` results.json for the cold-setup table")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    compare = sub.add_parser("compare", help="compare two results.json, flag regressions")
+    compare.add_argument("old", type=Path)
+    compare.add_argument("new", type=Path)
     return parser
 
 
@@ -70,12 +81,12 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [v for item in values for v in item.split(",") if v]
 
 
-def _overrides(items: list[str], names: list[str], parser) -> dict[str, dict]:
-    """Per scenario, the --set fields its size has (each field must fit one)."""
+def _overrides(items: list[str], names: list[str], parser: Parser) -> dict[str, dict]:
+    """Per scenario, the --set fields its size has, checked by the scenario."""
     pairs = {}
     for item in items:
         key, sep, text = item.partition("=")
-        if not sep:
+        if not sep or not key:
             parser.error(f"--set expects FIELD=VALUE, got {item!r}")
         try:
             pairs[key] = ast.literal_eval(text)
@@ -85,8 +96,26 @@ def _overrides(items: list[str], names: list[str], parser) -> dict[str, dict]:
     fields = {n: {f.name for f in dataclasses.fields(scenarios[n].full)} for n in names}
     unused = [k for k in pairs if not any(k in f for f in fields.values())]
     if unused:
-        parser.error(f"--set: no selected scenario has size field(s) {', '.join(unused)}")
-    return {n: {k: v for k, v in pairs.items() if k in fields[n]} for n in names}
+        valid = sorted(set().union(*fields.values()))
+        parser.error(f"--set: no selected scenario has size field(s) {', '.join(unused)}; "
+                     f"valid: {', '.join(valid)}")
+    chosen = {n: {k: v for k, v in pairs.items() if k in fields[n]} for n in names}
+    for name, values in chosen.items():
+        for quick in (False, True):
+            try:
+                scenarios[name].size(quick, **values)
+            except (TypeError, ValueError) as exc:
+                parser.error(f"--set: {exc}")
+    return chosen
+
+
+def _sizes_line(scenario) -> str:
+    full, quick = scenario.full, scenario.quick
+    parts = []
+    for f in dataclasses.fields(full):
+        value, small = getattr(full, f.name), getattr(quick, f.name)
+        parts.append(f"{f.name}={value!r}" + (f" (quick {small!r})" if small != value else ""))
+    return ", ".join(parts)
 
 
 def cmd_list() -> int:
@@ -95,86 +124,111 @@ def cmd_list() -> int:
         variants = ", ".join(v.name + (" (peer)" if v.kind == "peer" else "")
                              for v in s.all_variants())
         print(f"{'':12s}   variants: {variants}")
+        print(f"{'':12s}   --set fields (default): {_sizes_line(s)}")
     return 0
+
+
+def _check_choices(args: argparse.Namespace, names: list[str], parser: Parser) -> None:
+    """Unknown scenarios, variants and backends are usage errors listing the valid ones."""
+    known = all_scenarios()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; valid: {', '.join(known)}")
+    variants = {v.name for n in names for v in known[n].all_variants()}
+    unknown = sorted(set(_split(args.variant) or ()) - variants)
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; valid: "
+                     f"{', '.join(sorted(variants))}")
+    unknown = sorted(set(_split(args.backend) or ()) - set(BACKENDS))
+    if unknown:
+        parser.error(f"unknown backend(s) {', '.join(unknown)}; valid: {', '.join(BACKENDS)}")
 
 
 def run_all(names: list[str], args: argparse.Namespace,
             sizes: dict[str, dict]) -> dict[str, list[dict]]:
     """Run the named scenarios with the command line's options."""
-    progress = report.Progress(enabled=not args.quiet)
+    progress = Progress(enabled=not args.quiet)
     scenarios = all_scenarios()
-    results = {}
-    for name in names:
-        results[name] = scenarios[name].run(
-            quick=args.quick, dtype=args.dtype, only=_split(args.variant),
-            backend=_split(args.backend), peers=not args.no_peers, progress=progress,
-            **sizes[name])
-    return results
+    return {name: scenarios[name].run(
+        quick=args.quick, dtype=args.dtype, only=_split(args.variant),
+        backend=_split(args.backend), peers=not args.no_peers, progress=progress,
+        **sizes[name]) for name in names}
 
 
-def to_json(results: dict[str, list[dict]], args: argparse.Namespace) -> dict:
-    scenarios = all_scenarios()
-    return {"machine": report.machine(),
-            "options": {"quick": args.quick, "dtype": args.dtype,
-                        "backend": _split(args.backend), "peers": not args.no_peers},
-            "scenarios": {name: {"title": scenarios[name].title,
-                                 "rows": report.json_rows(rows, scenarios[name].curve)}
-                          for name, rows in results.items()}}
+def cached_kernels(cache_dir: str) -> int:
+    """Kernel modules in the cache dir before the run (0: a cold start)."""
+    kernels = Path(cache_dir) / "kernels"
+    return len(list(kernels.glob("k_*.py"))) if kernels.is_dir() else 0
 
 
-def write_out(out: Path, results: dict[str, list[dict]], document: dict) -> list[Path]:
-    """results.json plus every plot into `out` (created if needed)."""
-    from . import plots
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(document, indent=1) + "\n")
-    written = [out / "results.json"]
-    scenarios = all_scenarios()
-    for name, rows in results.items():
-        s = scenarios[name]
-        steps = rows[0].get("size", {}).get("steps", 100) if rows else 100
-        written += plots.write_plots(name, s.title, rows, out, s.curve, steps)
-        if s.extra_plots is not None:
-            written += s.extra_plots(rows, out)
-    if results:
-        written.append(plots.plot_summary(results, out / "summary.png"))
-    return written
+def options_of(args: argparse.Namespace, cache_dir: str, cached: int) -> dict:
+    """The run's options; `cold` when the kernel cache was empty at the start."""
+    return {"quick": args.quick, "dtype": args.dtype, "backend": _split(args.backend),
+            "variant": _split(args.variant), "set": args.set, "peers": not args.no_peers,
+            "cold": args.cold or cached == 0, "cached_kernels_at_start": cached,
+            "cache_dir": None if args.cold else cache_dir}
 
 
-def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    known = all_scenarios()
-    names = args.names or list(known)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        parser.error(f"unknown scenario(s): {', '.join(unknown)}; see `graphcompare list`")
-    wanted = set(_split(args.variant) or ())
-    unknown = wanted - {v.name for n in names for v in known[n].all_variants()}
-    if unknown:
-        parser.error(f"unknown variant(s): {', '.join(sorted(unknown))}; see `graphcompare list`")
-    results = run_all(names, args, _overrides(args.set, names, parser))
-    document = to_json(results, args)
-    printed = []
-    if args.json:
-        print(json.dumps(document, indent=1))
-    else:
-        for name, rows in results.items():
-            printed.append(f"\n== {name}: {known[name].title} ==")
-            if known[name].summary:
-                printed.append(textwrap.fill(known[name].summary, width=92))
-            printed.append(report.format_table(rows, known[name].columns))
-        printed.append("\n" + report.LEGEND)
-        print("\n".join(printed))
+def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
+    names = args.names or list(all_scenarios())
+    _check_choices(args, names, parser)
+    sizes = _overrides(args.set, names, parser)
+    if args.cold_results is not None and args.readme is None:
+        parser.error("--cold-results goes with --readme")
+    cold_dir = tempfile.mkdtemp(prefix="graphcompare-cold-") if args.cold else None
+    saved = os.environ.get("GRAPHCOMPARE_CACHE_DIR")
+    if cold_dir is not None:
+        os.environ["GRAPHCOMPARE_CACHE_DIR"] = cold_dir
+    try:
+        from staticgraph.compiler import default_cache_dir
+        cache_dir = str(default_cache_dir())
+        cached = cached_kernels(cache_dir)
+        results_by_name = run_all(names, args, sizes)
+    finally:
+        if cold_dir is not None:
+            _restore("GRAPHCOMPARE_CACHE_DIR", saved)
+            shutil.rmtree(cold_dir, ignore_errors=True)
+    document = output.document(results_by_name, options_of(args, cache_dir, cached))
+    printed = output.tables(results_by_name, document)
+    print(results.dumps(document) if args.json else printed)
     out = args.out
     if args.readme is not None and out is None:
         out = Path(tempfile.mkdtemp(prefix="graphcompare-demo-"))
     if out is not None:
-        written = write_out(out, results, document)
-        print(f"wrote {len(written)} files to {out}", file=sys.stderr)
+        written = output.write_out(out, results_by_name, document)
+        print(f"wrote {len(written)} files to {out}; open {out / 'report.html'}",
+              file=sys.stderr)
     if args.readme is not None:
         from .readme import update
-        update(args.readme, "\n".join(printed).strip("\n"), out / "summary.png")
+        cold = results.load(args.cold_results) if args.cold_results else None
+        update(args.readme, printed, out / "summary.png", document, cold)
         print(f"updated {args.readme}", file=sys.stderr)
-    failed = any(r.get("status") == "error" for rows in results.values() for r in rows)
+    failed = any(r.get("status") == "error" for rows in results_by_name.values() for r in rows)
     return 1 if failed else 0
+
+
+def _restore(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def cmd_compare(args: argparse.Namespace, parser: Parser) -> int:
+    try:
+        old, new = results.load(args.old), results.load(args.new)
+    except results.ResultsError as exc:
+        parser.error(str(exc))
+    changes = results.compare(old, new)
+    if not changes:
+        parser.error("no variant was measured in both files")
+    print(results.format_changes(changes))
+    regressed = [f"{c.scenario}/{c.variant} ({', '.join(c.regressed)})"
+                 for c in changes if c.regressed]
+    if regressed:
+        print(f"regressed beyond noise: {', '.join(regressed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "list":
         return cmd_list()
+    if args.command == "compare":
+        return cmd_compare(args, parser)
     return cmd_run(args, parser)
 
 

@@ -6,7 +6,8 @@ A *scenario* is one model (or workload) written idiomatically for several
 - step-based: `setup(problem) -> Prepared`, whose `step()` does one unit of
   work (a training step, one evaluation). Graph engines build and compile in
   `setup` and report the phases in `Prepared.build_s` / `Prepared.compile_s`;
-  the framework times steps one by one (median and quartiles); or
+  the framework times the first step as part of the setup, then every step
+  as it runs (see `accounting` for the timing model); or
 - a closed loop: `loop(problem, steps)` trains from scratch for `steps`
   steps and returns the losses, or a dict with "losses" and optionally
   "build_s", "compile_s" (seconds, or {phase: seconds}) and "ops_per_step".
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .accounting import break_even
 from .timing import max_rel_error
 
 KINDS = ("reference", "eager", "static", "peer", "baseline")
@@ -38,8 +40,13 @@ class Prepared:
     `values()` gives the numbers compared with the reference after the timed
     steps (a loss curve, an output array). `ops_per_step` is for variants the
     op counter cannot see (hand-written NumPy, compiled kernels).
-    `compile_on_first_call` marks a JIT that compiles lazily: the first
-    step's extra time is then reported as its compile time.
+    `compiles()` counts the graphs or traces compiled so far (a new graph per
+    sequence length, a JIT's cache size): a step during which it grows is a
+    recompile. Kernel compiles of staticgraph's compiler are seen without it.
+    `step()` may return the work it did in the scenario's `unit` (the
+    sequence length): the dispersion is then per unit of work.
+    `compile_on_first_call` marks a JIT that compiles lazily (its first call
+    is in the setup time, as every variant's is).
     """
 
     step: Callable[[], object]
@@ -48,6 +55,7 @@ class Prepared:
     compile_s: dict[str, float] | float | None = None
     ops_per_step: float | None = None
     compile_on_first_call: bool = False
+    compiles: Callable[[], int] | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -81,6 +89,26 @@ class Variant:
             raise ValueError(f"variant {self.name!r}: kind must be one of {KINDS}")
 
 
+def cuda_unavailable() -> str | None:
+    """None when a CUDA device (or Numba's simulator) can run the cuda backend,
+    else why not: the reason a cuda row shows instead of measurements."""
+    try:
+        from numba import cuda
+    except Exception as exc:  # numba-cuda missing or broken
+        return f"numba.cuda cannot be imported ({type(exc).__name__}: {exc})"
+    try:
+        if cuda.is_available():
+            return None
+    except Exception as exc:  # a driver that fails while probing
+        return f"no usable CUDA device ({type(exc).__name__}: {exc})"
+    return "no CUDA GPU here (numba.cuda.is_available() is False)"
+
+
+def availability(backend: str) -> Callable[[], str | None]:
+    """The `available` probe of a static variant on `backend`."""
+    return cuda_unavailable if backend == "cuda" else (lambda: None)
+
+
 @dataclass(frozen=True)
 class Plan:
     """How much to measure: steps to warm up, timed samples, calls per sample."""
@@ -94,12 +122,19 @@ class Plan:
 
 
 def fixed_cost(row: dict) -> float:
-    """One-off seconds before the first step: build plus all compile phases."""
+    """One-off seconds before the first timed step (build, compile, first call)."""
+    if row.get("setup_s") is not None:
+        return row["setup_s"]
     return (row.get("build_s") or 0.0) + sum((row.get("compile_s") or {}).values())
 
 
 def compare_rows(rows: list[dict]) -> None:
-    """Fill max_rel_err (vs the reference) and break-even (vs the eager row)."""
+    """Fill max_rel_err (vs the reference) and break-even (vs the eager row).
+
+    Break-even is where a static or peer row's cumulative wall time (setup,
+    recompiles and steps, as run) falls below the eager dyngraph row's for
+    good; see `accounting.break_even`.
+    """
     ok = [r for r in rows if r.get("status") == "ok"]
     checked = [r for r in ok if r["kind"] != "baseline" and r.get("values") is not None]
     ref = next((r for r in checked if r["kind"] == "reference"), checked[0] if checked else None)
@@ -110,11 +145,9 @@ def compare_rows(rows: list[dict]) -> None:
     eagers = [r for r in ok if r["kind"] == "eager"]
     eager = next((r for r in eagers if r["engine"] == "dyngraph"), eagers[0] if eagers else None)
     for r in ok:
-        fixed = fixed_cost(r)
-        if eager is None or r is eager or fixed <= 0:
+        if eager is None or r is eager or r["kind"] not in ("static", "peer"):
             continue
-        gain = eager["step_s"] - r["step_s"]
-        r["break_even_steps"] = fixed / gain if gain > 0 else None
+        r["break_even_steps"], r["break_even_basis"] = break_even(r, eager)
         r["break_even_vs"] = eager["variant"]
 
 

@@ -16,9 +16,18 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from .accounting import (
+    Sample,
+    by_unit,
+    cache_figure,
+    kernel_counts,
+    measured_curve,
+    modelled_curve,
+    step_figures,
+)
 from .framework import Plan, Prepared, Variant
 from .instrument import count_ops, measure_memory
-from .timing import quartiles, time_batches
+from .timing import quartiles
 
 Progress = Callable[[str, int, int], None]
 
@@ -37,23 +46,32 @@ def _phases(compile_s) -> dict[str, float]:
     return {"compile": float(compile_s)}
 
 
-def _step_stats(per_step: list[float]) -> dict:
-    p25, p50, p75 = quartiles(per_step)
-    spread = (p75 - p25) / 2 / p50 * 100 if p50 > 0 else 0.0
-    return {"step_s": p50, "step_p25_s": p25, "step_p75_s": p75, "spread_pct": spread,
-            "samples": len(per_step)}
-
-
 class Runner:
-    """One variant under measurement: start, timed samples, finish."""
+    """One variant under measurement: start, timed samples, finish.
 
-    def __init__(self, variant: Variant, problem, plan: Plan, row: dict) -> None:
+    `busy_s` is every second spent on the variant (its own run, repeats and
+    the instrumented pass); the row's `total_s` is its own run only, and
+    `other_s` the rest (measurement overhead).
+    """
+
+    def __init__(self, variant: Variant, problem, plan: Plan, row: dict,
+                 unit: str | None = None) -> None:
         self.variant, self.problem, self.plan, self.row = variant, problem, plan, row
-        self.per_step: list[float] = []
+        self.unit = unit
+        self.samples: list[Sample] = []
+        self.busy_s = 0.0
+        self.kernels = (0, 0)
+
+    def count_kernels(self, before: tuple[int, int]) -> bool:
+        """Add the kernel loads/compiles since `before` to this variant's; True if any."""
+        after = kernel_counts()
+        delta = (after[0] - before[0], after[1] - before[1])
+        self.kernels = (self.kernels[0] + delta[0], self.kernels[1] + delta[1])
+        return delta != (0, 0)
 
     @property
     def remaining(self) -> int:
-        return self.samples_wanted() - len(self.per_step)
+        return self.samples_wanted() - sum(not s.warmup for s in self.samples)
 
     def samples_wanted(self) -> int:
         raise NotImplementedError
@@ -70,10 +88,6 @@ class Runner:
         if counts.tape_nodes:
             self.row["tape_nodes_per_step"] = counts.tape_nodes / steps
 
-    def fill(self, values, build_s) -> None:
-        """Common row fields once the samples are in."""
-        self.row.update(_step_stats(self.per_step), values=values, build_s=build_s)
-
     def declare_ops(self, ops_per_step) -> None:
         """Kernels per step as the variant reports them (overrides the count)."""
         if ops_per_step is not None:
@@ -87,24 +101,54 @@ class StepRunner(Runner):
         return self.plan.samples
 
     def start(self) -> None:
-        self.setup_s, self.prep = _timed(lambda: self.variant.setup(self.problem))
-        self.row["first_s"], _ = _timed(self.prep.step)
+        before = kernel_counts()
+        begin = time.perf_counter()
+        self.prep = self.variant.setup(self.problem)
+        self.setup_only_s = time.perf_counter() - begin
+        self.row["first_s"], done = _timed(self.prep.step)
+        self.setup_s = time.perf_counter() - begin
+        self.first_units = done if isinstance(done, (int, float)) else None
+        self.count_kernels(before)
         for _ in range(max(self.plan.warmup - 1, 0)):
-            self.prep.step()
+            self._run(1, warmup=True)
+
+    def _run(self, calls: int, warmup: bool = False) -> None:
+        """Time `calls` steps; a recompile when the variant's compile counter or
+        the kernel counts moved meanwhile."""
+        step, units = self.prep.step, 0.0
+        graphs = self.prep.compiles() if self.prep.compiles is not None else 0
+        kernels = kernel_counts()
+        start = time.perf_counter()
+        for _ in range(calls):
+            done = step()
+            units += done if isinstance(done, (int, float)) else 0.0
+        seconds = time.perf_counter() - start
+        moved = self.count_kernels(kernels)
+        if self.prep.compiles is not None and self.prep.compiles() != graphs:
+            moved = True
+        self.samples.append(Sample(seconds, calls, units or None, moved, warmup))
 
     def sample(self) -> None:
-        self.per_step += time_batches(self.prep.step, 1, self.plan.inner)
+        self._run(self.plan.inner)
 
     def finish(self) -> None:
         prep: Prepared = self.prep
         self.prep = None  # the variant's state goes before the instrumented pass
-        self.fill(prep.values() if prep.values is not None else None, prep.build_s)
-        phases = _phases(prep.compile_s)
-        if prep.compile_on_first_call:
-            phases["first call"] = max(self.row["first_s"] - self.row["step_s"], 0.0)
-        if self.variant.kind == "static" and prep.build_s is None and not phases:
-            phases["setup"] = self.setup_s
-        self.row["compile_s"] = phases or None
+        figures = step_figures(self.samples, self.unit)
+        curve = measured_curve(self.setup_s, self.samples)
+        phases = {"build": prep.build_s} if prep.build_s else {}
+        phases.update(_phases(prep.compile_s))
+        rest = self.setup_only_s - sum(phases.values())
+        if rest > 1e-3 * self.setup_s:
+            phases["setup (other)"] = max(rest, 0.0)
+        phases["first call"] = self.row["first_s"]
+        self.row.update(figures, values=prep.values() if prep.values is not None else None,
+                        build_s=prep.build_s, compile_s=_phases(prep.compile_s) or None,
+                        setup_s=self.setup_s, setup_phases=phases, total_s=float(curve[-1]),
+                        _cumulative=curve, timing="each step timed as run",
+                        cache=cache_figure((0, 0), self.kernels))
+        if self.unit:
+            self.row["by_unit"] = by_unit(self.first_units, self.row["first_s"], self.samples)
         self.row.update(prep.extra)
 
         def short_run() -> int:
@@ -117,7 +161,13 @@ class StepRunner(Runner):
 
 
 class LoopRunner(Runner):
-    """A closed loop `loop(problem, steps)`, timed by the 1-step/full-run slope."""
+    """A closed loop `loop(problem, steps)`, timed by the 1-step/full-run slope.
+
+    Each run starts from scratch, so the one-step run is the setup (its first
+    step included); the total is setup plus the slope for every further step
+    (`full_run_s` is the median full run as measured); the repeats are
+    measurement overhead.
+    """
 
     def samples_wanted(self) -> int:
         return self.plan.loop_repeats
@@ -127,8 +177,11 @@ class LoopRunner(Runner):
         return seconds, result if isinstance(result, dict) else {"losses": list(result)}
 
     def start(self) -> None:
+        before = kernel_counts()
         self.row["first_s"], _ = self.run(1)
+        self.count_kernels(before)
         self.ones: list[float] = []
+        self.fulls: list[float] = []
         self.last: dict = {}
 
     def sample(self) -> None:
@@ -136,20 +189,33 @@ class LoopRunner(Runner):
         one_s, _ = self.run(1)
         total, self.last = self.run(n)
         self.ones.append(one_s)
+        self.fulls.append(total)
         slope = (total - one_s) / max(n - 1, 1)
         # On a loaded machine the 1-step run can outlast the full run: fall back to
         # the plain mean (it includes the setup, so it over-estimates, never under).
-        self.per_step.append(slope if slope > 0 else total / n)
+        self.samples.append(Sample(slope if slope > 0 else total / n))
 
     def finish(self) -> None:
         last, phases = self.last, _phases(self.last.get("compile_s"))
-        self.fill(last.get("losses"), last.get("build_s"))
-        if self.variant.kind == "static" and last.get("build_s") is None and not phases:
-            intercept = quartiles(self.ones)[1] - self.row["step_s"]
-            phases["setup (intercept)"] = max(intercept, 0.0)
-        self.row["compile_s"] = phases or None
-        self.row["timing"] = (f"slope of {self.plan.loop_steps}-step vs 1-step runs, "
-                              f"{self.plan.loop_repeats} repeats")
+        n = self.plan.loop_steps
+        figures = step_figures(self.samples, None)
+        setup_s = quartiles(self.ones)[1]
+        setup_phases = {"build": last["build_s"]} if last.get("build_s") else {}
+        setup_phases.update(phases)
+        rest = setup_s - figures["step_s"] - sum(setup_phases.values())
+        if rest > 1e-3 * setup_s:
+            setup_phases["setup (other)"] = rest
+        setup_phases["first step"] = min(figures["step_s"], setup_s)
+        figures.update(steps_run=n, recompiles=last.get("recompiles", 0),
+                       recompile_s=last.get("recompile_s", 0.0))
+        curve = modelled_curve(setup_s, figures["step_s"], n)
+        self.row.update(figures, values=last.get("losses"), build_s=last.get("build_s"),
+                        compile_s=phases or None, setup_s=setup_s, setup_phases=setup_phases,
+                        total_s=float(curve[-1]), full_run_s=quartiles(self.fulls)[1],
+                        _cumulative=curve,
+                        cache=cache_figure((0, 0), self.kernels),
+                        timing=f"closed loop: slope of {n}-step vs 1-step runs, "
+                               f"{self.plan.loop_repeats} repeats")
 
         def short_run() -> int:
             self.variant.loop(self.problem, self.plan.instrument_steps)
@@ -159,7 +225,9 @@ class LoopRunner(Runner):
 
 
 def _guard(runner: Runner, action: Callable[[], None]) -> bool:
-    """Run one stage; on an exception the runner's row becomes an error row."""
+    """Run one stage, adding its time to the runner's; on an exception the
+    runner's row becomes an error row."""
+    start = time.perf_counter()
     try:
         action()
         return True
@@ -167,6 +235,8 @@ def _guard(runner: Runner, action: Callable[[], None]) -> bool:
         runner.row.update(status="error", error=f"{type(exc).__name__}: {exc}",
                           traceback=traceback.format_exc())
         return False
+    finally:
+        runner.busy_s += time.perf_counter() - start
 
 
 def _base_row(scenario: str, variant: Variant) -> dict:
@@ -182,34 +252,42 @@ def _availability(variant: Variant) -> str | None:
 
 
 def measure_variants(scenario: str, variants: list[Variant], problem, plan: Plan,
-                     progress: Progress | None = None) -> list[dict]:
-    """One row per variant: measurements, or the error/skip reason; never raises."""
+                     progress: Progress | None = None, unit: str | None = None) -> list[dict]:
+    """One row per variant: measurements, or the error/skip reason; never raises.
+
+    Every row gets `other_s`: the seconds spent on it beyond its own run
+    (availability check and imports, repeated runs, the instrumented pass).
+    """
     note = progress or (lambda message, i, n: None)
     rows, runners = [], []
     for i, variant in enumerate(variants):
         row = _base_row(scenario, variant)
         rows.append(row)
-        reason = _availability(variant)
+        checked, reason = _timed(lambda v=variant: _availability(v))
+        row["other_s"] = checked
         if reason:
             row.update(status="skipped", reason=reason)
             continue
         note(f"{scenario}: setting up {variant.name}", i, len(variants))
         kind = StepRunner if variant.setup is not None else LoopRunner
-        runner = kind(variant, problem, plan, row)
-        if _guard(runner, runner.start):
-            runners.append(runner)
-    _interleave(scenario, runners, note)
-    for i, runner in enumerate(runners):
-        note(f"{scenario}: counting ops and memory of {runner.variant.name}", i, len(runners))
-        start = time.perf_counter()
+        runner = kind(variant, problem, plan, row, unit)
+        runners.append(runner)
+        _guard(runner, runner.start)
+    started = [r for r in runners if "error" not in r.row]
+    _interleave(scenario, started, note)
+    for i, runner in enumerate(started):
+        note(f"{scenario}: counting ops and memory of {runner.variant.name}", i, len(started))
         if _guard(runner, runner.finish):
             runner.row["status"] = "ok"
-            runner.row["finish_s"] = time.perf_counter() - start
+    for runner in runners:
+        own = runner.row.get("total_s", 0.0) if runner.row.get("status") == "ok" else 0.0
+        runner.row["other_s"] += max(runner.busy_s - own, 0.0)
     return rows
 
 
 def _interleave(scenario: str, runners: list[Runner], note: Progress) -> None:
     """Timed samples round-robin, the starting variant rotating every round."""
+    runners = list(runners)
     rounds = max((r.remaining for r in runners), default=0)
     for k in range(rounds):
         if k % max(rounds // 10, 1) == 0:

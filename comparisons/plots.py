@@ -1,9 +1,10 @@
 """PNG plots of results (matplotlib with the Agg backend, from the `plots` extra).
 
-Per scenario: time per step per variant (bars with quartile whiskers),
-cumulative time vs steps (setup + n * step: where the lines cross is the
-break-even), and overlaid loss curves when the scenario trains. Plus one
-summary figure with a panel per scenario.
+Per scenario: time per step per variant (a dot at the median, whiskers to
+the quartiles; a log axis when the times span more than 20x, and never bars
+on it), cumulative wall time vs steps as run (setup, recompiles and every
+step: where the lines cross is the break-even), and overlaid loss curves
+when the scenario trains. Plus one summary figure with a panel per scenario.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .framework import fixed_cost
+from .accounting import cumulative
 
 COLORS = {"reference": "#4c72b0", "eager": "#dd8452", "static": "#55a868",
           "peer": "#8c8c8c", "baseline": "#c44e52"}
@@ -42,7 +43,16 @@ def _patch(color: str, label: str):
     return Patch(color=color, label=label)
 
 
-def _bars(ax, rows: list[dict], title: str) -> None:
+def _readable_log_ticks(axis) -> None:
+    """Ticks at 1, 2 and 5 times powers of ten, labelled as plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _dots(ax, rows: list[dict], title: str) -> None:
+    """Median step time per variant as a dot, quartiles as whiskers."""
     rows = _ok(rows)
     names = [r["variant"] + (" (peer)" if r["kind"] == "peer" else "") for r in rows]
     unit, scale = _unit(max(r["step_s"] for r in rows))
@@ -50,13 +60,17 @@ def _bars(ax, rows: list[dict], title: str) -> None:
     lo = med - np.array([r["step_p25_s"] for r in rows]) * scale
     hi = np.array([r["step_p75_s"] for r in rows]) * scale - med
     ypos = np.arange(len(rows))
-    ax.barh(ypos, med, xerr=[lo, hi], color=[COLORS[r["kind"]] for r in rows], capsize=2)
+    for y, m, low, high, r in zip(ypos, med, lo, hi, rows):
+        ax.errorbar([m], [y], xerr=[[low], [high]], fmt="o", color=COLORS[r["kind"]],
+                    capsize=3, markersize=5)
     ax.set_yticks(ypos, names, fontsize=8)
-    ax.invert_yaxis()
-    if len(med) and med.min() > 0 and max(med.max(), (med + hi).max()) / med.min() > 20:
-        from matplotlib.ticker import NullFormatter
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.grid(True, axis="x", alpha=0.3)
+    if len(med) and med.min() > 0 and (med + hi).max() / med.min() > 20:
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        _readable_log_ticks(ax.xaxis)
+    else:
+        ax.set_xlim(0, (med + hi).max() * 1.1 if len(med) else 1)
     ax.set_xlabel(f"{unit} per step (median, quartiles)", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelsize=7)
@@ -71,33 +85,41 @@ def _kind_legend(fig, rows: list[dict]) -> None:
 def plot_step_times(rows: list[dict], path: Path, title: str) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(_ok(rows)) + 1.5), dpi=90)
-    _bars(ax, rows, title)
+    _dots(ax, rows, title)
     _kind_legend(fig, rows)
     return _save(fig, plt, path, bottom=0.6)
 
 
-def plot_cumulative(rows: list[dict], path: Path, title: str, steps: int) -> Path:
-    """Setup + n * step for each variant; crossings mark break-even."""
+def plot_cumulative(rows: list[dict], path: Path, title: str) -> Path:
+    """Cumulative wall time after each step, as run (setup, recompiles, steps);
+    measured break-evens marked, projected ones named in the legend."""
     plt = _pyplot()
     rows = [r for r in _ok(rows) if r["kind"] != "baseline"]
-    evens = [r["break_even_steps"] for r in rows if r.get("break_even_steps")]
-    horizon = int(max([steps] + [2 * e for e in evens]))
-    n = np.linspace(0, horizon, 200)
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=90)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=90)
+    low = high = None
     for i, r in enumerate(rows):
-        fixed = fixed_cost(r)
+        curve = cumulative(r)
+        steps = np.arange(1, len(curve) + 1)
+        label = r["variant"]
+        if r.get("recompiles"):
+            label += f" ({r['recompiles']} recompiles)"
+        if r.get("break_even_basis") == "projected":
+            label += f", break-even ~{r['break_even_steps']}"
         style = "--" if r["kind"] == "peer" else "-"
-        ax.plot(n, fixed + n * r["step_s"], style, label=r["variant"], color=f"C{i}")
-        if r.get("break_even_steps"):
-            e = r["break_even_steps"]
-            ax.plot([e], [fixed + e * r["step_s"]], "o", color="black", markersize=4)
-            ax.annotate(f"{r['variant']}: break-even {e:.0f} steps",
-                        (e, fixed + e * r["step_s"]), textcoords="offset points",
-                        xytext=(6, -12), fontsize=7)
+        ax.plot(steps, curve, style, label=label, color=f"C{i}", linewidth=1.2)
+        e = r.get("break_even_steps")
+        if e and r.get("break_even_basis") == "measured" and e <= len(curve):
+            ax.plot([e], [curve[e - 1]], "o", color="black", markersize=4)
+        low = curve[0] if low is None else min(low, curve[0])
+        high = curve[-1] if high is None else max(high, curve[-1])
+    if low and high and high / low > 100:
+        ax.set_yscale("log")
+        _readable_log_ticks(ax.yaxis)
     ax.set_xlabel("steps")
-    ax.set_ylabel("cumulative seconds (setup + steps)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_ylabel("cumulative wall seconds")
+    ax.set_title(title + "\n(dots: break-even against eager dyngraph)", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=6)
     return _save(fig, plt, path)
 
 
@@ -126,7 +148,7 @@ def plot_summary(results: dict[str, list[dict]], path: Path) -> Path:
     fig, axes = plt.subplots(len(names), 1, figsize=(6.4, sum(heights) + 0.6), dpi=80,
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, name in zip(axes[:, 0], names):
-        _bars(ax, results[name], name)
+        _dots(ax, results[name], name)
     _kind_legend(fig, [r for rows in results.values() for r in rows])
     return _save(fig, plt, path, bottom=0.35)
 
@@ -139,13 +161,13 @@ def _save(fig, plt, path: Path, bottom: float = 0.0) -> Path:
     return path
 
 
-def write_plots(name: str, title: str, rows: list[dict], out: Path, curve: str | None,
-                steps: int) -> list[Path]:
+def write_plots(name: str, title: str, rows: list[dict], out: Path,
+                curve: str | None) -> list[Path]:
     """Every plot for one scenario into `out`; returns the files written."""
     if not _ok(rows):
         return []
     paths = [plot_step_times(rows, out / f"{name}-time.png", title),
-             plot_cumulative(rows, out / f"{name}-cumulative.png", title, steps)]
+             plot_cumulative(rows, out / f"{name}-cumulative.png", title)]
     if curve:
         paths.append(plot_curves(rows, out / f"{name}-{curve}.png", title, curve))
     return paths

@@ -1,21 +1,20 @@
-"""Plain-text tables, JSON-ready results and a progress line on stderr."""
+"""Plain-text tables, JSON-ready rows and a progress line on stderr."""
 
 from __future__ import annotations
 
 import math
-import os
-import platform
 import sys
 import time
 from typing import TextIO
 
 import numpy as np
 
+from .accounting import thin_curve
 from .framework import fixed_cost
 from .timing import fmt_bytes, fmt_seconds
 
-HEADER = ["variant", "setup", "per step", "vs ref", "break-even", "peak mem", "kernels",
-          "tape", "max rel err"]
+HEADER = ["variant", "setup", "recompiles", "per step", "vs ref", "total", "break-even",
+          "cache", "peak mem", "kernels", "tape", "max rel err"]
 
 
 def _label(row: dict) -> str:
@@ -27,15 +26,33 @@ def _setup(row: dict) -> str:
     return fmt_seconds(total) if total > 0 else "-"
 
 
+def _recompiles(row: dict) -> str:
+    count = row.get("recompiles") or 0
+    return f"{count} ({fmt_seconds(row.get('recompile_s'))})" if count else "-"
+
+
 def _per_step(row: dict) -> str:
-    return f"{fmt_seconds(row['step_s'])} ±{row['spread_pct']:.0f}%"
+    basis = row.get("spread_basis", "per step")
+    suffix = "" if basis == "per step" else f" {basis}"
+    separator = " " if basis == "per step" else ", "
+    return f"{fmt_seconds(row['step_s'])}{separator}±{row['spread_pct']:.0f}%{suffix}"
 
 
 def _break_even(row: dict) -> str:
     if "break_even_steps" not in row:
         return "-"
     steps = row["break_even_steps"]
-    return "never" if steps is None else f"{math.ceil(steps)} steps"
+    if steps is None:
+        return "never"
+    return f"~{steps} steps" if row.get("break_even_basis") == "projected" else f"{steps} steps"
+
+
+def cache_cell(row: dict) -> str:
+    cache = row.get("cache")
+    if not cache:
+        return "-"
+    hits, total = cache["hits"], cache["hits"] + cache["compiled"]
+    return "hit" if hits == total else "miss" if hits == 0 else f"{hits}/{total} hit"
 
 
 def _memory(row: dict) -> str:
@@ -57,9 +74,10 @@ def _error(row: dict) -> str:
     return "-" if err is None else f"{err:.1e}"
 
 
-def _cells(row: dict, ref_step: float | None, extras: list) -> list[str]:
+def row_cells(row: dict, ref_step: float | None, extras: list) -> list[str]:
     ratio = f"{row['step_s'] / ref_step:.2f}x" if ref_step else "-"
-    cells = [_label(row), _setup(row), _per_step(row), ratio, _break_even(row), _memory(row),
+    cells = [_label(row), _setup(row), _recompiles(row), _per_step(row), ratio,
+             fmt_seconds(row.get("total_s")), _break_even(row), cache_cell(row), _memory(row),
              _count(row, "ops_per_step"), _count(row, "tape_nodes_per_step"), _error(row)]
     for col in extras:
         value = row.get(col.key)
@@ -68,12 +86,13 @@ def _cells(row: dict, ref_step: float | None, extras: list) -> list[str]:
 
 
 def format_table(rows: list[dict], columns: list | None = None) -> str:
-    """A plain-text table of one scenario's rows; failures and skips as notes."""
+    """A plain-text table of one scenario's rows; failures, skips, setup phases and
+    the wall-time account as notes below."""
     extras = list(columns or [])
     header = HEADER + [c.title for c in extras]
     ok = [r for r in rows if r.get("status") == "ok"]
     ref = next((r for r in ok if r.get("reference")), None)
-    body = [_cells(r, ref["step_s"] if ref else None, extras) for r in ok]
+    body = [row_cells(r, ref["step_s"] if ref else None, extras) for r in ok]
     widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
     fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     lines = [fmt(header), fmt(["-" * w for w in widths])] + [fmt(b) for b in body]
@@ -82,27 +101,64 @@ def format_table(rows: list[dict], columns: list | None = None) -> str:
             lines.append(f"{_label(r)}: FAILED: {r['error'][:200]}")
         elif r.get("status") == "skipped":
             lines.append(f"{_label(r)}: skipped: {r['reason']}")
-    lines += _phase_notes(ok)
+    lines += phase_notes(ok)
+    lines += wall_note(rows)
     return "\n".join(lines)
 
 
-def _phase_notes(rows: list[dict]) -> list[str]:
+def phase_notes(rows: list[dict]) -> list[str]:
+    """One line per row with a setup worth splitting: its phases."""
     notes = []
     for r in rows:
-        phases = dict(r.get("compile_s") or {})
-        if r.get("build_s"):
-            phases = {"build": r["build_s"], **phases}
-        if phases:
+        phases = r.get("setup_phases") or {}
+        if r["kind"] in ("static", "peer") and phases:
             parts = ", ".join(f"{k} {fmt_seconds(v)}" for k, v in phases.items())
-            notes.append(f"  {r['variant']} setup: {parts}")
+            notes.append(f"  {r['variant']} setup {fmt_seconds(r['setup_s'])}: {parts}")
     return notes
 
 
+def wall_note(rows: list[dict]) -> list[str]:
+    """Where the run's wall time went: the variants' totals and the overhead row."""
+    overhead = next((r for r in rows if r.get("kind") == "overhead"), None)
+    if overhead is None:
+        return []
+    own = sum(r.get("total_s", 0.0) for r in rows if r.get("status") == "ok")
+    parts = ", ".join(f"{k} {fmt_seconds(v)}" for k, v in overhead["parts"].items())
+    return [f"  wall time {fmt_seconds(overhead['wall_s'])} = variants' totals "
+            f"{fmt_seconds(own)} + measurement {fmt_seconds(overhead['total_s'])} ({parts})"]
+
+
+def cache_line(options: dict) -> str:
+    """Whether the kernel cache started empty, and where it is."""
+    if options.get("cache_dir") is None:
+        return "kernel cache: cold (an empty temporary directory, removed afterwards)"
+    cached = options.get("cached_kernels_at_start", 0)
+    state = "cold (empty at the start)" if not cached else f"warm ({cached} kernels at the start)"
+    return f"kernel cache: {state}, {options['cache_dir']}"
+
+
+def wall_summary(rows: list[dict]) -> str:
+    """'wall 3.2 s, of which measurement 0.4 s' for a scenario's rows."""
+    overhead = next((r for r in rows if r.get("kind") == "overhead"), None)
+    if overhead is None:
+        return ""
+    return (f"wall {fmt_seconds(overhead['wall_s'])}, of which measurement "
+            f"{fmt_seconds(overhead['total_s'])}")
+
+
 LEGEND = """\
-setup: graph build + compile, paid once (eager engines have none).
-per step: median wall time of one step, ± half the interquartile range.
+setup: everything before the second step: build, gradients, passes, codegen, compile and
+  the first call (a JIT's compile included); its phases are listed below each table.
+recompiles: steps during which something compiled again (a graph per new sequence length,
+  a JIT retracing a new shape, new kernels), and the time they took beyond a steady step.
+per step: median wall time of a steady step (recompiles left out), ± half the interquartile
+  range (rnn scenarios: of the time per time step, as lengths vary).
 vs ref: per-step time relative to the reference row (the first, 'ref').
-break-even: steps after which the setup is repaid against eager dyngraph.
+total: wall time of setup, recompiles and every step, as run.
+break-even: the step after which cumulative wall time (setup + recompiles + steps) stays
+  below eager dyngraph's; '~' when projected past the run from the steady step times;
+  'never' when the step is no faster.
+cache: kernels loaded from the disk cache ('hit') or compiled ('miss') during the run.
 peak mem: tracemalloc peak (NumPy buffers + Python objects) over setup and a few steps;
   'rss' = growth of resident memory (peers: their allocators are invisible to tracemalloc).
 kernels: primitive kernels run per step, forward + backward + update (counted through
@@ -113,33 +169,31 @@ max rel err: largest relative difference from the reference's losses / outputs."
 
 
 def json_rows(rows: list[dict], curve: str | None) -> list[dict]:
-    """Rows ready for JSON: curves kept as lists, big arrays dropped."""
+    """Rows ready for strict JSON: curves kept as lists (the cumulative wall time
+    thinned), big arrays and private fields dropped, non-finite numbers None."""
     out = []
     for r in rows:
         r = dict(r)
         values = r.pop("values", None)
         if curve and values is not None:
             r[curve] = [float(v) for v in np.asarray(values, dtype=float).ravel()]
-        out.append({k: _plain(v) for k, v in r.items()})
+        cumulative = r.get("_cumulative")
+        if cumulative is not None:
+            r["cumulative"] = thin_curve(np.asarray(cumulative, dtype=float))
+        out.append({k: _plain(v) for k, v in r.items() if not k.startswith("_")})
     return out
 
 
 def _plain(value):
     if isinstance(value, (np.floating, np.integer)):
-        return value.item()
+        return _plain(value.item())
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return value
-
-
-def machine() -> dict:
-    """What ran the comparison (for the JSON header)."""
-    return {"python": platform.python_version(), "numpy": np.__version__,
-            "platform": platform.platform(), "processor": platform.machine(),
-            "cpus": os.cpu_count(),
-            "time": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 class Progress:

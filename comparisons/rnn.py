@@ -11,17 +11,20 @@ The variants show the seed's central contrast:
 - numpy: hand-written BPTT, input projection hoisted out of the loop (reference);
 - dyngraph: a Python loop; every length records its own tape;
 - staticgraph-scan: `sg.scan`, one graph and one compile for every length;
-- staticgraph-unrolled: a graph (tower) and a compile per distinct length;
+- staticgraph-unrolled: a graph (tower) and a compile per distinct length
+  (each new length is a recompile: its time is in the total and the
+  cumulative curve, not in the steady step time);
 - torch-eager / jax-scan: peers, when installed.
 
-The LSTM version is the "lstm" scenario (`comparisons/rnn_lstm.py`), made by
+The LSTM version is the "lstm" scenario (`comparisons/lstm.py`), made by
 `make_scenario` below, with both static variants on every backend of
 `STATIC_BACKENDS` (on "numba" each scan runs as one compiled loop,
-`staticgraph/scan_lowering.py`). Another backend adds its static rows by name:
+`staticgraph/scan_lowering.py`; "cuda" rows read "skipped" with the reason
+where there is no GPU). Another backend adds its static rows by name:
 
     from comparisons import rnn
-    rnn.SCENARIO.add(rnn.scan_variant("cuda"))
-    rnn.SCENARIO.add(rnn.unrolled_variant("cuda"))
+    rnn.SCENARIO.add(rnn.scan_variant("mybackend"))
+    rnn.SCENARIO.add(rnn.unrolled_variant("mybackend"))
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import dyngraph as dg
 
 from . import rnn_models as rm
 from . import rnn_numpy as rn
-from .framework import Plan, Prepared, Variant
+from .framework import Plan, Prepared, Variant, availability
 from .scenarios import Column, Scenario
 
 
@@ -52,7 +55,8 @@ class Size:
     seed: int = 0
 
 
-STATIC_BACKENDS = ("interpret", "numba")  # numba: each scan one compiled loop (scan_lowering)
+# numba: each scan one compiled loop (scan_lowering); cuda: rows say why when there is no GPU
+STATIC_BACKENDS = ("interpret", "numba", "cuda")
 QUICK = Size(batch=4, d_in=2, hidden=8, steps=12, min_len=2, max_len=6, lr=0.2)
 
 
@@ -74,6 +78,16 @@ class Problem:
             yield xs, (0.3 * np.cumsum(xs[..., :1], axis=0)).astype(self.dtype)
 
 
+def validate(size: Size) -> None:
+    """Sizes the model and the data stream can run (ValueError naming the field)."""
+    for name in ("batch", "d_in", "hidden", "min_len"):
+        if getattr(size, name) < 1:
+            raise ValueError(f"rnn: size field {name} must be >= 1, not {getattr(size, name)}")
+    if size.max_len < size.min_len:
+        raise ValueError(f"rnn: size field max_len ({size.max_len}) must be >= min_len "
+                         f"({size.min_len})")
+
+
 def make_problem(size: Size, dtype: np.dtype) -> Problem:
     rng = np.random.default_rng(size.seed)
     return Problem(size, dtype, rn.init_params(size.cell, size.d_in, size.hidden, rng, dtype))
@@ -84,6 +98,7 @@ def plan(size: Size) -> Plan:
 
 
 def _prepared(train_step, losses: list, extra: dict | None = None) -> Prepared:
+    """Steps return the sequence length they trained on (the scenario's unit)."""
     return Prepared(train_step, values=lambda: losses, extra=extra if extra is not None else {})
 
 
@@ -91,12 +106,13 @@ def numpy_setup(p: Problem) -> Prepared:
     """NumPy BPTT by hand (rnn_numpy), plain SGD."""
     w, data, losses = {k: v.copy() for k, v in p.params.items()}, p.stream(), []
 
-    def step() -> None:
+    def step() -> int:
         xs, ys = next(data)
         loss, grads = rn.loss_and_grads(p.size.cell, w, xs, ys)
         losses.append(loss)
         for k in w:
             w[k] -= p.size.lr * grads[k]
+        return len(xs)
     return _prepared(step, losses)
 
 
@@ -108,13 +124,14 @@ def dyngraph_setup(p: Problem) -> Prepared:
     optimizer = dg.optim.SGD(list(w.values()), lr=s.lr)
     data, losses = p.stream(), []
 
-    def step() -> None:
+    def step() -> int:
         xs, ys = next(data)
         loss = rm.dyngraph_loss(s.cell, w, xs, ys, state0)
         losses.append(loss.item())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        return len(xs)
     return _prepared(step, losses)
 
 
@@ -125,14 +142,16 @@ def static_setup(mode: str, backend: str):
         model = rm.StaticRNN(s.cell, p.params, s.batch, mode, backend, lr=s.lr)
         data, losses, extra = p.stream(), [], {}
 
-        def step() -> None:
-            losses.append(model.train_step(*next(data)))
+        def step() -> int:
+            xs, ys = next(data)
+            losses.append(model.train_step(xs, ys))
             extra["graphs_built"] = model.graphs_built
-            extra["build_total_s"] = model.build_s
+            return len(xs)
         if mode == "scan":
             model.tower(s.min_len)  # the one graph; unrolled towers come with new lengths
         prep = _prepared(step, losses, extra)
         prep.build_s = model.build_s
+        prep.compiles = lambda: model.graphs_built
         return prep
     return setup
 
@@ -141,13 +160,14 @@ def scan_variant(backend: str = "interpret") -> Variant:
     """staticgraph with `sg.scan` on `backend`: one graph for every length."""
     return Variant(f"staticgraph-scan-{backend}", engine="staticgraph", backend=backend,
                    kind="static", setup=static_setup("scan", backend),
-                   note="sg.scan: one graph, any length")
+                   available=availability(backend), note="sg.scan: one graph, any length")
 
 
 def unrolled_variant(backend: str = "interpret") -> Variant:
     """staticgraph unrolled at build time on `backend`: a graph per length."""
     return Variant(f"staticgraph-unrolled-{backend}", engine="staticgraph", backend=backend,
                    kind="static", setup=static_setup("unrolled", backend),
+                   available=availability(backend),
                    note="a tower built and compiled per distinct length")
 
 
@@ -165,8 +185,8 @@ def make_scenario(name: str, cell: str, order: int, lr: float = 0.03) -> Scenari
         name=name, title=f"{cell} RNN learning a running sum, sequence length varies per step",
         order=order, full=Size(cell=cell, lr=lr), quick=dataclasses.replace(QUICK, cell=cell),
         make_problem=make_problem, plan=plan, curve="loss",
-        columns=[Column("graphs_built", "graphs", "{:.0f}"),
-                 Column("build_total_s", "build total", "{:.2g} s")],
+        columns=[Column("graphs_built", "graphs", "{:.0f}")], unit="time step",
+        choices={"cell": tuple(rm.CELL_FNS)}, validate=validate,
         summary="dyngraph loops in Python (a tape per length); staticgraph's scan runs "
                 "every length with one graph; the unrolled graph is rebuilt per length.",
         extra_plots=_sweep_plots)

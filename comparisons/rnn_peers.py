@@ -26,7 +26,7 @@ def _torch_setup(p, torch: ModuleType) -> Prepared:
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
 
-    def step() -> None:
+    def step() -> int:
         xs, ys = (torch.from_numpy(a) for a in next(data))
         h0 = torch.zeros((s.batch, s.hidden), dtype=xs.dtype)
         state, hs = ((h0, h0) if s.cell == "lstm" else h0), []
@@ -39,6 +39,7 @@ def _torch_setup(p, torch: ModuleType) -> Prepared:
         with torch.no_grad():
             for param, grad in zip(w.values(), grads):
                 param -= s.lr * grad
+        return len(xs)
     return Prepared(step, values=lambda: losses)
 
 
@@ -69,11 +70,13 @@ def _jax_setup(p, jax: ModuleType) -> Prepared:
     state = {"w": {k: jnp.asarray(v) for k, v in p.params.items()}}
     data, losses = p.stream(), []
 
-    def step() -> None:
+    def step() -> int:
         xs, ys = next(data)
         loss, state["w"] = train_step(state["w"], jnp.asarray(xs), jnp.asarray(ys))
         losses.append(float(loss))
-    return Prepared(step, values=lambda: losses, compile_on_first_call=True)
+        return len(xs)
+    return Prepared(step, values=lambda: losses, compile_on_first_call=True,
+                    compiles=train_step._cache_size)
 
 
 def torch_loop_variant() -> Variant:

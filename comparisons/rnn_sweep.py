@@ -4,8 +4,10 @@ For each length (in increasing order, each new to every engine) it times the
 first call (for the unrolled graph: build + compile of a new tower) and the
 steady-state loss + gradients, for dyngraph (a Python loop; a new tape every
 call), staticgraph scan (one graph for every length) and staticgraph unrolled
-(a graph per length). `plot_sweep` draws both; the rnn scenarios call it from
-their `extra_plots` hook, so `run rnn --out DIR` writes `rnn-sweep.png`.
+(a graph per length). `plot_sweep` draws both; the rnn scenarios' `extra_plots`
+hook draws the same two panels from the run's own rows (`from_rows`: each
+step's length and time, nothing run again), so `run rnn --out DIR` writes
+`rnn-sweep.png`.
 
     from comparisons import rnn_sweep
     result = rnn_sweep.sweep(lengths=(5, 10, 20, 40), backend="numba")
@@ -69,7 +71,8 @@ def plot_sweep(result: dict, path: Path) -> Path:
     for ax, key, title in ((axes[0], "first_s", "first call at a new length"),
                            (axes[1], "step_s", "steady state (median)")):
         for name, data in result["series"].items():
-            ax.plot(result["lengths"], [1e3 * t for t in data[key]], marker="o", label=name)
+            ax.plot(result["lengths"], [1e3 * t for t in data[key]], marker="o", label=name,
+                    linestyle="-")
         ax.set_xlabel("sequence length")
         ax.set_ylabel("ms (log scale)")
         ax.set_yscale("log")
@@ -83,12 +86,28 @@ def plot_sweep(result: dict, path: Path) -> Path:
     return path
 
 
-def extra_plots(rows: list[dict], out: Path) -> list[Path]:
-    """The rnn scenarios' hook: a small sweep sized like the run, plotted into `out`."""
+def from_rows(rows: list[dict]) -> dict:
+    """The sweep's data from a scenario run's own rows (their `by_unit` figures:
+    the first step at each new length, and the steady steps at it)."""
+    measured = [r for r in rows if r.get("status") == "ok" and r.get("by_unit")]
+    lengths = sorted({int(k) for r in measured for k in r["by_unit"]})
+    nan = float("nan")
+    series = {}
+    for r in measured:
+        at = {int(k): v for k, v in r["by_unit"].items()}
+        series[r["variant"]] = {
+            "first_s": [at[n]["first_s"] if n in at else nan for n in lengths],
+            "step_s": [at[n]["step_s"] if n in at and at[n]["step_s"] else nan
+                       for n in lengths]}
     size = next((r.get("size") for r in rows if r.get("size")), {}) or {}
-    cell = size.get("cell", "tanh")
-    quick = size.get("max_len", 25) <= 8
-    lengths = (2, 4, 8, 16) if quick else (5, 10, 20, 40, 80)
-    result = sweep(cell, lengths, batch=size.get("batch", 8), d_in=size.get("d_in", 4),
-                   hidden=size.get("hidden", 16), repeats=2 if quick else 3)
-    return [plot_sweep(result, Path(out) / f"{'rnn' if cell == 'tanh' else cell}-sweep.png")]
+    return {"lengths": lengths, "series": series, "cell": size.get("cell", "tanh")}
+
+
+def extra_plots(rows: list[dict], out: Path) -> list[Path]:
+    """The rnn scenarios' hook: the run's own per-length times, plotted into `out`
+    (nothing is run again)."""
+    result = from_rows(rows)
+    if not result["lengths"]:
+        return []
+    name = "rnn" if result["cell"] == "tanh" else result["cell"]
+    return [plot_sweep(result, Path(out) / f"{name}-sweep.png")]

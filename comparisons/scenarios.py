@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import pkgutil
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 
 from .framework import Plan, Prepared, Variant, compare_rows
 from .measure import Progress, measure_variants
+from .threads import pinned
 
 KIND_ORDER = ("reference", "eager", "static", "baseline", "peer")
 
@@ -60,6 +62,9 @@ class Scenario:
     columns: list[Column] = field(default_factory=list)
     annotate: Callable[[list[dict], Any], None] | None = None
     extra_plots: Callable[[list[dict], Any], list] | None = None
+    unit: str | None = None
+    choices: dict[str, tuple] = field(default_factory=dict)
+    validate: Callable[[Any], None] | None = None
     variants: list[Variant] = field(default_factory=list)
 
     def add(self, variant: Variant) -> Variant:
@@ -77,13 +82,23 @@ class Scenario:
         return register
 
     def size(self, quick: bool = False, **overrides):
-        """The quick or full size, with fields overridden by keyword."""
+        """The quick or full size, with fields overridden by keyword.
+
+        TypeError for an unknown field or a value of the wrong type; ValueError
+        for a value out of range (see `check_size`), each naming the field.
+        """
         base = self.quick if quick else self.full
         unknown = set(overrides) - {f.name for f in dataclasses.fields(base)}
         if unknown:
             raise TypeError(f"{self.name}: unknown size field(s) {sorted(unknown)}; "
                             f"fields are {[f.name for f in dataclasses.fields(base)]}")
-        return dataclasses.replace(base, **overrides)
+        for name, value in overrides.items():
+            _check_type(self.name, name, value, getattr(base, name))
+        size = dataclasses.replace(base, **overrides)
+        check_size(self.name, size, self.choices)
+        if self.validate is not None:
+            self.validate(size)
+        return size
 
     def select(self, only=None, backend=None, peers: bool = True) -> list[Variant]:
         """Variants by name, by backend (static variants only), peers or not."""
@@ -109,22 +124,77 @@ class Scenario:
             peers: bool = True, progress: Progress | None = None, **sizes) -> list[dict]:
         """Run the selected variants on one seeded problem; return result rows.
 
-        Keyword arguments override the size fields (see `size`).
+        Keyword arguments override the size fields (see `size`). BLAS and
+        OpenMP pools run on one thread, as on the command line. The last row
+        (kind "overhead") holds the wall time no variant's own run took, so
+        the rows' `total_s` add up to the run's wall time.
         """
+        begin = time.perf_counter()
         size = self.size(quick, **sizes)
         dtype = np.dtype(dtype)
-        problem = self.make_problem(size, dtype)
-        plan = self.plan(size)
-        variants = self.select(only, backend, peers)
-        rows = measure_variants(self.name, variants, problem, plan, progress)
-        if progress is not None:
-            progress(f"{self.name}: done", len(variants), len(variants))
-        for row in rows:
-            row.update(dtype=dtype.name, size=dataclasses.asdict(size))
-        compare_rows(rows)
-        if self.annotate is not None:
-            self.annotate(rows, problem)
+        with pinned():
+            problem = self.make_problem(size, dtype)
+            plan = self.plan(size)
+            variants = self.select(only, backend, peers)
+            rows = measure_variants(self.name, variants, problem, plan, progress, self.unit)
+            if progress is not None:
+                progress(f"{self.name}: done", len(variants), len(variants))
+            for row in rows:
+                row.update(dtype=dtype.name, size=dataclasses.asdict(size))
+            compare_rows(rows)
+            if self.annotate is not None:
+                self.annotate(rows, problem)
+        rows.append(overhead_row(self.name, rows, time.perf_counter() - begin))
+        rows[-1].update(dtype=dtype.name, size=dataclasses.asdict(size))
         return rows
+
+
+def overhead_row(scenario: str, rows: list[dict], wall_s: float) -> dict:
+    """The run's wall time beyond the variants' own runs, split by what took it."""
+    own = sum(r.get("total_s", 0.0) for r in rows if r.get("status") == "ok")
+    measuring = sum(r.get("other_s", 0.0) for r in rows)
+    failed = [r["variant"] for r in rows if r.get("status") == "error"]
+    parts = {"imports, repeats, op-count and memory passes"
+             + (f", failed variants ({', '.join(failed)})" if failed else ""): measuring,
+             "data, checks and comparison": max(wall_s - own - measuring, 0.0)}
+    return {"scenario": scenario, "variant": "(measurement overhead)", "engine": "-",
+            "backend": "-", "kind": "overhead", "status": "overhead", "note": "",
+            "total_s": wall_s - own, "wall_s": wall_s, "parts": parts}
+
+
+COUNT_FIELDS = ("steps", "samples", "inner")  # measurement counts: at least 1
+
+
+def _check_type(scenario: str, name: str, value, default) -> None:
+    """A size value must have its default's type (an int is a valid float)."""
+    kind = type(default)
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        word = _TYPE_WORDS.get(kind, kind.__name__)
+        raise TypeError(f"{scenario}: size field {name} takes {word} (default {default!r}), "
+                        f"not {value!r}")
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def check_size(scenario: str, size, choices: dict[str, tuple]) -> None:
+    """Generic range checks: counts >= 1, other integers >= 0, numbers finite,
+    fields with `choices` one of them (ValueError naming the field)."""
+    for f in dataclasses.fields(size):
+        value = getattr(size, f.name)
+        if f.name in choices and value not in choices[f.name]:
+            raise ValueError(f"{scenario}: size field {f.name} must be one of "
+                             f"{', '.join(map(str, choices[f.name]))}, not {value!r}")
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and value < (1 if f.name in COUNT_FIELDS else 0):
+            low = 1 if f.name in COUNT_FIELDS else 0
+            raise ValueError(f"{scenario}: size field {f.name} must be >= {low}, not {value}")
+        if isinstance(value, float) and not np.isfinite(value):
+            raise ValueError(f"{scenario}: size field {f.name} must be finite, not {value}")
 
 
 _SCENARIO_LINE = re.compile(r"^SCENARIO\s*[:=]", re.M)

@@ -102,3 +102,18 @@ VARIANTS = {
     "dyngraph": train_dyngraph,
     "dyngraph-function": train_dyngraph_function,
 }
+
+
+def run(**options) -> list[dict]:
+    """Run the "tutorial" scenario (defined in `comparisons.tutorial_net`), e.g.
+    `tutorial.run(steps=100, peers=False)`: sizes and `Scenario.run` options."""
+    from .tutorial_net import SCENARIO
+    return SCENARIO.run(**options)
+
+
+def __getattr__(name: str):
+    """`tutorial.SCENARIO` is the scenario of `comparisons.tutorial_net`."""
+    if name == "SCENARIO":
+        from .tutorial_net import SCENARIO
+        return SCENARIO
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import tutorial
-from .framework import Plan, Prepared, Variant
+from .framework import Plan, Prepared, Variant, availability
 from .peers import jax_variant, torch_variant
 from .scenarios import KIND_ORDER, Scenario
 
@@ -144,7 +144,7 @@ def _static_loop(backend: str):
     return loop
 
 
-STATIC_BACKENDS = ("interpret", "numba")
+STATIC_BACKENDS = ("interpret", "numba", "cuda")  # cuda rows say why when there is no GPU
 
 
 def _minimize_loop(backend: str):
@@ -161,7 +161,10 @@ def _register_static() -> None:
     for backend in STATIC_BACKENDS:
         SCENARIO.add(Variant(f"staticgraph-{backend}", engine="staticgraph", backend=backend,
                              kind="static", loop=_static_loop(backend),
+                             available=availability(backend),
                              note="graph built once; the tutorial's assign updates"))
+        if backend == "cuda":
+            continue
         SCENARIO.add(Variant(f"staticgraph-{backend}-minimize", engine="staticgraph",
                              backend=backend, kind="static", loop=_minimize_loop(backend),
                              note="GradientDescentOptimizer(lr).minimize(loss)"))

@@ -120,9 +120,10 @@ class Function:
         source = getattr(self.runner, "source", None)
         return source if isinstance(source, str) else self.program.to_text()
 
-    def explain(self, file=None) -> str:
-        """Print (and return) what a call executes."""
-        text = self.runner.explain()
+    def explain(self, file=None, brief: bool = False) -> str:
+        """Print (and return) what a call executes (`brief=True`: one screen)."""
+        from .session import explain_runner
+        text = explain_runner(self.runner, brief)
         print(text, file=file)
         return text
 

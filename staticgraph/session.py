@@ -7,6 +7,7 @@ once (`extract_program`), compiled by the backend once, and cached.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 import weakref
@@ -146,10 +147,11 @@ class Session:
             values = [None if slot is None else outs[slot] for slot in plan.slots]
             return unflatten(tree, finish_outputs(values, plan.program, self.state))
 
-    def explain(self, fetches, feed_dict=None, file=None) -> str:
+    def explain(self, fetches, feed_dict=None, file=None, brief: bool = False) -> str:
         """Print (and return) what running `fetches` executes: the program text.
 
         Without feed_dict, every placeholder the fetches need counts as fed.
+        `brief=True` asks a compiled backend for a one-screen summary.
         """
         leaves, _ = flatten(fetches)
         for leaf in leaves:
@@ -164,7 +166,7 @@ class Session:
                 text = self.cluster.explain(*self._cluster_plan(leaves, fed))
             print(text, file=file)
             return text
-        text = self._plan(leaves, dict.fromkeys(fed)).runner.explain()
+        text = explain_runner(self._plan(leaves, dict.fromkeys(fed)).runner, brief)
         print(text, file=file)
         return text
 
@@ -301,3 +303,10 @@ def finish_outputs(values: list, program: Graph, state: dict) -> list:
                 value = value[()]
         out.append(value)
     return out
+
+
+def explain_runner(runner, brief: bool = False) -> str:
+    """`runner.explain()`, brief where the backend offers a brief mode."""
+    if brief and "brief" in inspect.signature(runner.explain).parameters:
+        return runner.explain(brief=True)
+    return runner.explain()

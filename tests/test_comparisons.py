@@ -26,8 +26,14 @@ TINY = {
 
 
 def run_tiny(name: str, **options) -> list[dict]:
+    """The variant rows of a tiny run (the last row, the overhead, checked and dropped)."""
     options.setdefault("peers", False)
-    return get(name).run(quick=True, **{**TINY.get(name, {}), **options})
+    rows = get(name).run(quick=True, **{**TINY.get(name, {}), **options})
+    overhead = rows[-1]
+    assert overhead["kind"] == "overhead"  # the wall time beyond the variants' own runs
+    own = sum(r["total_s"] for r in rows if r["status"] == "ok")
+    assert own + overhead["total_s"] == pytest.approx(overhead["wall_s"])
+    return rows[:-1]
 
 
 def assert_agree(rows: list[dict], rtol: float) -> None:
@@ -36,6 +42,7 @@ def assert_agree(rows: list[dict], rtol: float) -> None:
     for r in rows:
         assert r["status"] in ("ok", "skipped"), (r["variant"], r.get("traceback"))
     for r in ok:
+        assert r["setup_s"] > 0 and r["total_s"] >= r["setup_s"]
         assert r["step_s"] > 0 and r["step_p25_s"] <= r["step_s"] <= r["step_p75_s"]
         if r["kind"] != "baseline":
             assert r["max_rel_err"] <= rtol, (r["variant"], r["max_rel_err"])
@@ -135,6 +142,7 @@ def test_a_failing_variant_is_an_error_row_and_the_others_run():
         Variant("no-gpu", engine="staticgraph", backend="cuda", kind="static",
                 setup=_failing, available=lambda: "no CUDA device"))
     rows = {r["variant"]: r for r in scenario.run(quick=True, peers=False, **TINY["per_op"])}
+    rows.pop("(measurement overhead)")
     assert rows["broken"]["status"] == "error"
     assert "broken on purpose" in rows["broken"]["error"]
     assert "RuntimeError" in rows["broken"]["traceback"]
@@ -159,6 +167,7 @@ def test_a_static_loop_variant_reports_phases_and_break_even():
     fake = rows["staticgraph-fake"]
     assert fake["status"] == "ok", fake.get("traceback")
     assert fake["build_s"] == 0.001 and fake["compile_s"] == {"passes": 0.002, "codegen": 0.003}
+    assert {"build", "passes", "codegen", "first step"} <= set(fake["setup_phases"])
     assert fake["ops_per_step"] == 3 and fake["ops_method"] == "declared"
     assert "break_even_steps" in fake and fake["break_even_vs"] == "dyngraph"
     assert fake["max_rel_err"] == 0.0
@@ -167,26 +176,31 @@ def test_a_static_loop_variant_reports_phases_and_break_even():
     assert "dyngraph" in {r["variant"] for r in kept}
 
 
-def test_break_even_is_setup_over_the_per_step_gain():
+def test_break_even_follows_cumulative_wall_time():
     rows = [
         {"status": "ok", "kind": "reference", "engine": "numpy", "variant": "numpy",
-         "step_s": 1.0, "values": [1.0]},
+         "step_s": 1.0, "setup_s": 1.0, "steps_run": 10, "values": [1.0]},
         {"status": "ok", "kind": "eager", "engine": "dyngraph", "variant": "dyngraph",
-         "step_s": 3.0, "values": [1.0]},
+         "step_s": 3.0, "setup_s": 3.0, "steps_run": 10, "values": [1.0]},
         {"status": "ok", "kind": "static", "engine": "staticgraph", "variant": "fast",
-         "step_s": 1.0, "build_s": 1.0, "compile_s": {"jit": 3.0}, "values": [1.0]},
+         "step_s": 1.0, "setup_s": 7.0, "steps_run": 10, "values": [1.0]},
         {"status": "ok", "kind": "static", "engine": "staticgraph", "variant": "slow",
-         "step_s": 4.0, "compile_s": {"jit": 1.0}, "values": [2.0]},
+         "step_s": 4.0, "setup_s": 4.0, "steps_run": 10, "values": [2.0]},
+        {"status": "ok", "kind": "static", "engine": "staticgraph", "variant": "late",
+         "step_s": 1.0, "setup_s": 100.0, "steps_run": 10, "values": [1.0]},
     ]
     compare_rows(rows)
-    assert rows[2]["break_even_steps"] == pytest.approx(2.0)
-    assert rows[3]["break_even_steps"] is None
+    # fast: n + 6 vs 3n: behind (or level) up to step 3, ahead from step 4 on
+    assert (rows[2]["break_even_steps"], rows[2]["break_even_basis"]) == (4, "measured")
+    assert (rows[3]["break_even_steps"], rows[3]["break_even_basis"]) == (None, "never")
+    # late: 100 + 9 = 109 vs 30 after 10 steps; 79 s to gain at 2 s a step -> 10 + 40
+    assert (rows[4]["break_even_steps"], rows[4]["break_even_basis"]) == (50, "projected")
     assert rows[3]["max_rel_err"] == pytest.approx(1.0)
     assert "break_even_steps" not in rows[1]
 
 
 def test_user_sizes_and_unknown_fields():
-    rows = dynamic_net.run(batch=4, d_in=6, hidden=5, d_out=2, steps=5, peers=False)
+    rows = dynamic_net.run(batch=4, d_in=6, hidden=5, d_out=2, steps=5, peers=False)[:-1]
     assert rows[0]["size"]["batch"] == 4 and len(rows[0]["values"]) == 5
     with pytest.raises(TypeError, match="unknown size field"):
         dynamic_net.run(hidden_units=3)

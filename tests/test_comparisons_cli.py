@@ -60,7 +60,7 @@ def test_run_json_is_parseable_and_complete(capsys):
     doc = json.loads(out)
     assert set(doc["scenarios"]) == {"dynamic_net", "per_op"}
     assert doc["options"]["quick"] is True and doc["options"]["dtype"] == "float64"
-    rows = doc["scenarios"]["dynamic_net"]["rows"]
+    rows = doc["scenarios"]["dynamic_net"]["rows"][:-1]
     assert all(r["status"] == "ok" for r in rows)
     assert len(rows[0]["loss"]) == rows[0]["size"]["steps"]
     assert "values" not in doc["scenarios"]["per_op"]["rows"][0]
@@ -99,7 +99,7 @@ def test_variant_dtype_and_backend_options(capsys):
     code, out, _ = run_cli(capsys, "run", *small("fusion"), "--variant", "numpy,dyngraph",
                            "--dtype", "float32", "--backend", "interpret", "--json", *FAST)
     assert code == 0
-    rows = json.loads(out)["scenarios"]["fusion"]["rows"]
+    rows = json.loads(out)["scenarios"]["fusion"]["rows"][:-1]
     assert [r["variant"] for r in rows] == ["numpy", "dyngraph"]
     assert all(r["dtype"] == "float32" for r in rows)
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import numpy as np
 
 from comparisons import rnn_sweep
 
@@ -21,19 +22,18 @@ def test_sweep_times_every_engine_at_every_length_and_plots(tmp_path: Path):
     assert mpimg.imread(path).ndim == 3
 
 
-def test_rnn_scenario_writes_the_sweep_with_out(tmp_path: Path):
-    rows = [{"size": {"cell": "tanh", "max_len": 4, "batch": 2, "d_in": 2, "hidden": 3}}]
-    original = rnn_sweep.sweep
-    calls = []
-
-    def small_sweep(cell, lengths, **kw):
-        calls.append(lengths)
-        return original(cell, (2, 3), batch=2, d_in=2, hidden=3, backend="interpret",
-                        repeats=1)
-    rnn_sweep.sweep = small_sweep
-    try:
-        written = rnn_sweep.extra_plots(rows, tmp_path)
-    finally:
-        rnn_sweep.sweep = original
+def test_rnn_scenario_draws_the_sweep_from_its_own_rows(tmp_path: Path):
+    by_unit = {"2": {"first_s": 0.5, "step_s": 0.001}, "5": {"first_s": 0.4, "step_s": None}}
+    rows = [{"status": "ok", "variant": "staticgraph-unrolled-numba", "by_unit": by_unit,
+             "size": {"cell": "tanh"}},
+            {"status": "ok", "variant": "dyngraph", "by_unit": {"3": {"first_s": 0.002,
+                                                                     "step_s": 0.002}}},
+            {"status": "overhead", "variant": "(measurement overhead)"}]
+    result = rnn_sweep.from_rows(rows)
+    assert result["lengths"] == [2, 3, 5]
+    unrolled = result["series"]["staticgraph-unrolled-numba"]
+    assert unrolled["first_s"][0] == 0.5 and np.isnan(unrolled["first_s"][1])
+    assert np.isnan(unrolled["step_s"][2])
+    written = rnn_sweep.extra_plots(rows, tmp_path)
     assert [p.name for p in written] == ["rnn-sweep.png"] and written[0].exists()
-    assert calls == [(2, 4, 8, 16)]  # quick-sized runs sweep short lengths
+    assert rnn_sweep.extra_plots([], tmp_path) == []

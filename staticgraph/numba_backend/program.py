@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import linecache
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from shared_ops.errors import GraphCompareError
 
 from ..compiler import KernelCache, compile_group, default_cache_dir
 from ..compiler.cpu import CpuTarget
+from ..compiler.stats import PhaseTree
 from ..interpreter import Evaluator, InterpretRunner
 from ..ir import Eqn, Graph
 from .hooks import LoweringContext
@@ -61,7 +61,7 @@ class Compilation:
         self.target = target if target is not None else CpuTarget()
         self.cache = cache if cache is not None else kernel_cache()
         self.kernels: list[Any] = []
-        self.phases: dict[str, float] = defaultdict(float)
+        self.tree = PhaseTree()
         self.sources: list[tuple[str, str]] = []
         self.notes: list[str] = []
         self.graphs: list[LoweredGraph] = []
@@ -70,7 +70,17 @@ class Compilation:
         self.evaluator = LoweredEvaluator(self.subgraph, check_numerics)
 
     def add_phase(self, name: str, seconds: float) -> None:
-        self.phases[name] += seconds
+        """A compile cost measured by the caller, under the phase now open."""
+        self.tree.add(name, seconds)
+
+    def phase(self, name: str):
+        """A context manager timing a compile phase (nested in the open one)."""
+        return self.tree.timed(name)
+
+    @property
+    def phases(self) -> dict[str, float]:
+        """{phase: seconds} of the top-level phases (nested ones are inside them)."""
+        return self.tree.top_level()
 
     def kernel(self, group: Any) -> Any:
         """The compiled kernel of a fused group (generated or found on disk).
@@ -79,9 +89,8 @@ class Compilation:
         from different lines or programs share one kernel and one cache entry
         (the orchestrator's comments name the lines of each call).
         """
-        start = time.perf_counter()
-        kernel = compile_group(anonymous(group), self.target, self.cache)
-        self.add_phase("kernels: codegen + module", time.perf_counter() - start)
+        with self.phase("kernels: codegen + module"):
+            kernel = compile_group(anonymous(group), self.target, self.cache)
         if all(k is not kernel for k in self.kernels):
             self.kernels.append(kernel)
         return kernel
@@ -122,22 +131,18 @@ class LoweredGraph:
         self.keys: dict[tuple, KeyBuffers] = {}
         self.unplannable: set[tuple] = set()
         self._fallback = fallback
-        start = time.perf_counter()
-        lw = self.lowering = GraphLowering(graph, comp, top=top)
-        planned = time.perf_counter()
-        comp.add_phase("memory plan", planned - start)
-        kernel_time = comp.phases.get("kernels: codegen + module", 0.0)
-        lw.start()
-        for eqn in graph.eqns:
-            lower_eqn(lw, eqn)
-        lw.finish()
-        body = lw.body()
-        self.source = "\n".join(lw.header() + body) + "\n"
-        generated = time.perf_counter()
-        kernel_time = comp.phases.get("kernels: codegen + module", 0.0) - kernel_time
-        comp.add_phase("orchestrator codegen", generated - planned - kernel_time)
-        self.fn = self._build(lw)
-        comp.add_phase("orchestrator build", time.perf_counter() - generated)
+        with comp.phase("lower program" if top else "lower subgraph"):
+            with comp.phase("memory plan"):
+                lw = self.lowering = GraphLowering(graph, comp, top=top)
+            with comp.phase("orchestrator codegen"):
+                lw.start()
+                for eqn in graph.eqns:
+                    lower_eqn(lw, eqn)
+                lw.finish()
+                body = lw.body()
+                self.source = "\n".join(lw.header() + body) + "\n"
+            with comp.phase("orchestrator build"):
+                self.fn = self._build(lw)
         comp.graphs.append(self)
 
     def _build(self, lw: GraphLowering) -> Callable:

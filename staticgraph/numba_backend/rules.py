@@ -16,7 +16,6 @@ In order of preference (`lower_eqn`):
 from __future__ import annotations
 
 import hashlib
-import time
 
 import numpy as np
 
@@ -208,9 +207,8 @@ def lower_cond(lw, eqn: Eqn, label: str) -> None:
 
 def lower_opaque(lw, eqn: Eqn, hook, label: str) -> bool:
     """A lowering registered for this primitive (see hooks.py); False if it declines."""
-    start = time.perf_counter()
-    fn = hook(eqn, lw.comp.context(eqn))
-    lw.comp.add_phase("opaque lowerings", time.perf_counter() - start)
+    with lw.comp.phase(f"opaque lowering: {eqn.prim.name}"):
+        fn = hook(eqn, lw.comp.context(eqn))
     if fn is None:
         return False
     name = lw.global_(f"OP_{eqn.prim.name.upper()}", fn)

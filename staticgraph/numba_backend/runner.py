@@ -46,6 +46,7 @@ class NumbaRunner:
         self.program = program
         self.check_numerics = check_numerics
         self.extra_phases: dict[str, float] = {}
+        begin = time.perf_counter()
         failed = register_builtin_lowerings()
         if passes is None:
             passes = _default_passes()
@@ -57,6 +58,7 @@ class NumbaRunner:
         self.lowered = lower_program(program, self.optimized, self.comp)
         self._run = self.lowered.fn
         self.program_cache = program_cache.record(self)
+        self.init_seconds = time.perf_counter() - begin
 
     def __call__(self, inputs: Sequence[np.ndarray], state: dict[Var, np.ndarray]) -> list:
         if self.check_numerics:  # NaN/Inf are reported by the checks, naming the op
@@ -79,10 +81,16 @@ class NumbaRunner:
 
     @property
     def phases(self) -> dict[str, float]:
-        """Compile costs so far, in pipeline order (seconds)."""
-        return {**self.extra_phases, **self.comp.phases,
-                **{f"first call: {k}": v for k, v in self.comp.first_call.items()
-                   if k != "kernel specialisations"}}
+        """Top-level compile costs so far, in pipeline order (seconds; nested
+        phases are inside these, see `comp.tree`)."""
+        other = max(self.init_seconds - self.comp.tree.total, 0.0)
+        return {**self.extra_phases, **self.comp.phases, "runner setup (other)": other,
+                **self.first_call_phases}
+
+    @property
+    def first_call_phases(self) -> dict[str, float]:
+        return {f"first call: {k}": v for k, v in self.comp.first_call.items()
+                if k != "kernel specialisations"}
 
     @property
     def compile_seconds(self) -> float:
@@ -99,5 +107,7 @@ class NumbaRunner:
                   for k in self.comp.kernels]
         return "\n".join(parts)
 
-    def explain(self) -> str:
-        return describe(self)
+    def explain(self, brief: bool = False) -> str:
+        """Passes, fused groups, memory plan, compile costs as a tree, notes and
+        the generated source; `brief=True`: one screen (costs two levels deep)."""
+        return describe(self, brief)

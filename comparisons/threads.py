@@ -1,0 +1,34 @@
+"""One thread for every BLAS/OpenMP pool while comparing, in the CLI and the API.
+
+Every engine's matmuls are NumPy's BLAS: one thread keeps the comparison
+about the engines (the peers run on one thread too) and steady on a shared
+machine, where spinning BLAS/OpenMP workers made steps up to 100x slower.
+`pin_environment()` sets the variables the libraries read when they load
+(values already in the environment win); `pinned()` also limits the pools of
+libraries already loaded, for the duration of a block.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+ENVIRONMENT = (("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"),
+               ("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                             "intra_op_parallelism_threads=1"))
+
+
+def pin_environment() -> None:
+    """Set the thread variables not already set (read by libraries when they load)."""
+    for name, value in ENVIRONMENT:
+        os.environ.setdefault(name, value)
+
+
+@contextmanager
+def pinned() -> Iterator[None]:
+    """BLAS and OpenMP pools of loaded libraries limited to one thread in the block."""
+    from threadpoolctl import threadpool_limits
+    pin_environment()
+    with threadpool_limits(limits=1):
+        yield
