@@ -93,6 +93,19 @@ def test_device_the_cluster_lacks(client):
         np.testing.assert_array_equal(sess.run(z), [2.0, 2.0])
 
 
+@documents("distributed", "`sg.function` given a session with a cluster")
+def test_function_on_a_cluster_session(client):
+    g = sg.Graph()
+    with g.as_default():
+        x = sg.placeholder(sg.float64, [2], name="x")
+        v = sg.Variable(np.ones(2), name="v")
+        y = x * v
+    with sg.Session(g, cluster=client) as sess:
+        expect(sg.GraphError, lambda: sg.function([x], y, session=sess),
+               "function: the session runs on a cluster")
+        np.testing.assert_array_equal(sess.run(y, {x: np.full(2, 3.0)}), [3.0, 3.0])
+
+
 @documents("distributed", "a worker holding a device of the session leaves the cluster")
 def test_worker_leaves(cluster, client):
     d = data()

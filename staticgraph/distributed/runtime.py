@@ -49,8 +49,13 @@ class ClusterRuntime:
         self.session = session
         self.connection = connect(cluster, security)
         self.client = self.connection.client
-        self.workers, self.gpus = worker_table(self.client)
-        self.setup: dict[str, float] = {"connect": time.perf_counter() - start}
+        try:
+            self.workers, self.gpus = worker_table(self.client)
+        except BaseException:
+            self.connection.close()
+            raise
+        self.setup: dict[str, float] = {"connect (and cluster start)":
+                                        time.perf_counter() - start}
         self.pool = ActorPool(self.client,
                               lambda address: (PartitionHost, (session.auto_init,)),
                               lambda address: f"device '{self._device_of(address)}'")
