@@ -140,3 +140,18 @@ def test_workers_ordered_by_integer_names_else_addresses():
     assert ordered_workers(named) == ["tcp://b:1", "tcp://a:2"]
     unnamed = {"tcp://b:1": {"name": "tcp://b:1"}, "tcp://a:2": {"name": "tcp://a:2"}}
     assert ordered_workers(unnamed) == ["tcp://a:2", "tcp://b:1"]
+
+
+def test_programs_travel_with_primitives_by_name():
+    from staticgraph.distributed import wire
+    g = sg.Graph()
+    with g.as_default():
+        x = sg.placeholder(sg.float64, [3], name="x")
+        ys = sg.scan(lambda acc, xi: acc * 0.5 + xi, x, initializer=sg.constant(np.float64(0)))
+        z = sg.cond(sg.reduce_sum(x) > 0, lambda: ys * 2, lambda: ys - 1)
+    program = extract_program(g, [z.var], [x.var])
+    back = wire.loads(wire.dumps(program))
+    assert [e.prim for e in back.eqns] == [e.prim for e in program.eqns]  # the same objects
+    xs = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(eval_graph(back, {back.inputs[0]: xs})[0],
+                                  eval_graph(program, {program.inputs[0]: xs})[0])

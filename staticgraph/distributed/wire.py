@@ -21,12 +21,19 @@ from shared_ops import REGISTRY, Primitive
 _PACKAGES = ("shared_ops", "staticgraph", "dyngraph")
 
 
+_FOUND: dict[int, tuple[Primitive, tuple[str, str]]] = {}
+
+
 def _module_attribute(prim: Primitive) -> tuple[str, str]:
+    found = _FOUND.get(id(prim))
+    if found is not None and found[0] is prim:
+        return found[1]
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".")[0] not in _PACKAGES:
             continue
         for attr, value in list(vars(module).items()):
             if value is prim:
+                _FOUND[id(prim)] = (prim, (name, attr))
                 return name, attr
     raise pickle.PicklingError(f"primitive {prim.name!r} is neither registered nor a "
                                "module attribute of the library, so a worker cannot find it")
