@@ -157,8 +157,8 @@ def address_cluster(tmp_path_factory):
 def test_checkpoint_from_a_local_cluster_continues_on_another(address_cluster, tmp_path):
     d = data()
     ref_losses, ref_weights = reference(d, 2 * STEPS)
-    net = build("replicated", d)
-    with sg.Session(net["graph"], cluster=2) as sess:  # the session's own cluster
+    net = build("single", d)  # every op and variable on worker:0
+    with sg.Session(net["graph"], cluster=1) as sess:  # the session's own cluster
         assert all(a.startswith("tcp://127.0.0.1:") for a in sess.cluster.workers)
         assert _listening_hosts() == {"127.0.0.1"}
         first = train(sess, net, d, STEPS)
@@ -166,7 +166,7 @@ def test_checkpoint_from_a_local_cluster_continues_on_another(address_cluster, t
         local = sess.cluster.connection.local_cluster
     assert local.status.name == "closed"
     address, _ = address_cluster
-    net = build("replicated", d)
+    net = build("model_parallel", d)  # the same variables, now on two workers
     with sg.Session(net["graph"], cluster=address) as sess:
         sg.train.Saver().restore(sess, path)
         rest = train(sess, net, d, STEPS)
