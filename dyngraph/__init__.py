@@ -50,6 +50,8 @@ float32, float64, float16 = np.float32, np.float64, np.float16
 int32, int64, bool_ = np.int32, np.int64, np.bool_
 float, double, long = np.float32, np.float64, np.int64
 
+from shared_ops.errors import DistributedError, WorkerLostError  # noqa: E402,F401
+
 from . import autograd, nn, optim  # noqa: E402,F401  (dg.autograd as torch.autograd)
 from .compile import (  # noqa: E402,F401,A001
     CompiledFunction,

@@ -34,3 +34,13 @@ class FunctionError(GradientError):
 def with_site(message: str, site: str | None) -> str:
     """Append the user's creation site to a message, if known."""
     return f"{message} (created at {site})" if site else message
+
+
+class DistributedError(GraphCompareError, RuntimeError):
+    """A cluster cannot do what was asked: it cannot be reached, a device has no
+    worker, a worker failed, a session's workers lost their state."""
+
+
+class WorkerLostError(DistributedError):
+    """A worker holding a device (or a replica) left the cluster: its process
+    died or was cut off, and the state it held is gone with it."""

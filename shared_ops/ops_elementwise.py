@@ -16,7 +16,15 @@ from .dtypes import float_operands, int_pow, s_int_pow
 from .errors import DTypeError, ShapeError
 from .grad_utils import unbroadcast
 from .primitive import Primitive, register
-from .shapes import AbstractArray, at_user, broadcast_shapes, float_dtype, result_dtype, shape_of
+from .shapes import (
+    AbstractArray,
+    at_user,
+    broadcast_shapes,
+    dtype_of,
+    float_dtype,
+    result_dtype,
+    shape_of,
+)
 
 BOOL = np.dtype(np.bool_)
 
@@ -359,7 +367,11 @@ def _add_n_eval(*xs):
     for s in shapes[1:]:
         if len(s) != len(shapes[0]) or any(
                 a is not None and b is not None and a != b for a, b in zip(s, shapes[0])):
-            raise ShapeError(f"add_n: inputs must all have one shape, got {shapes}")
+            raise ShapeError(f"add_n: inputs must share one shape, got {shapes}")
+    dtypes = {np.dtype(dtype_of(x)) for x in xs if not isinstance(x, (bool, int, float))}
+    if len(dtypes) > 1:
+        raise DTypeError(f"add_n: inputs must share one dtype (as TensorFlow's add_n), got "
+                         f"{sorted(d.name for d in dtypes)}")
     out = tuple(next((d for d in dims if d is not None), None) for dims in zip(*shapes))
     return AbstractArray(out, result_dtype("add_n", *xs))
 

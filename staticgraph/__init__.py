@@ -74,12 +74,16 @@ from .symbol import Operation, Symbol  # noqa: E402,F401
 float16, float32, float64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 int32, int64, bool_ = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.bool_)
 
+from shared_ops.errors import DistributedError, WorkerLostError  # noqa: E402,F401
+
 from . import nn  # noqa: E402,F401  (sg.nn, as tf.nn)
 from .creation import fill, identity, identity_p, ones, placeholder_with_default, zeros  # noqa: E402,F401,E501
 from .custom_gradient import custom_gradient, custom_gradient_p  # noqa: E402,F401
 from .errors import ClosedSessionError  # noqa: E402,F401
 from .nn import clip_by_global_norm  # noqa: E402,F401
 from .ops_nn import *  # noqa: E402,F401,F403  (log1p, gather, one_hot, einsum, split, ...)
+from .passes.partition import partition, partition_p  # noqa: E402,F401
+from .placement import device  # noqa: E402,F401
 from .random_ops import (  # noqa: E402,F401
     random_normal,
     random_normal_like,

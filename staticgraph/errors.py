@@ -45,3 +45,6 @@ class NumericsError(GraphCompareError, FloatingPointError):
 
 class BackendError(GraphCompareError, ValueError):
     """An unknown or unusable backend was requested."""
+
+
+from shared_ops.errors import DistributedError, WorkerLostError  # noqa: E402,F401

@@ -66,6 +66,9 @@ class Function:
         for leaf in leaves:
             if not isinstance(leaf, (Symbol, Operation)):
                 raise GraphError(f"function: outputs must be symbols or ops, got {leaf!r}")
+        if session is not None and getattr(session, "cluster", None) is not None:
+            raise GraphError("function: the session runs on a cluster; sg.function runs in "
+                             "this process only: call session.run instead")
         graph = session.graph if session is not None else (
             symbols[0].graph if symbols else _graph_of(updates))
         for s in symbols:

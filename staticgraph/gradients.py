@@ -19,6 +19,7 @@ from shared_ops import api as A
 from .context import graph_scope
 from .errors import GraphError
 from .ir import Eqn, Graph, Var
+from .placement import colocate_with
 from .symbol import Operation, Symbol, to_atom
 
 # rule(graph, eqn, cts, needs) -> one cotangent Symbol (or None) per eqn input;
@@ -127,7 +128,8 @@ def backward_pass(graph: Graph, ys: list[Var], seeds: list[Symbol], xs: set) -> 
             continue
         out_cts = [cts.get(o) for o in eqn.outputs]
         rule: Callable = GRAD_RULES.get(eqn.prim, _vjp_rule)
-        in_cts = rule(graph, eqn, out_cts, needs)
+        with colocate_with(eqn.device):
+            in_cts = rule(graph, eqn, out_cts, needs)
         for v, g, need in zip(eqn.inputs, in_cts, needs):
             if need and g is not None:
                 _accumulate(cts, v, g)

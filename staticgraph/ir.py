@@ -37,6 +37,8 @@ import numpy as np
 
 from shared_ops import AbstractArray, Primitive
 
+from .placement import current_device
+
 Literal = bool | int | float
 _ids = itertools.count(1)
 
@@ -76,6 +78,7 @@ class Eqn:
     params: dict
     outputs: tuple
     site: tuple[str, int] | None = None
+    device: str | None = None  # from `sg.device`; None: placed by the partition pass
 
     def replace(self, **changes) -> Eqn:
         return dataclasses.replace(self, **changes)
@@ -103,6 +106,7 @@ class VariableInfo:
 
     initial: np.ndarray
     trainable: bool = True
+    device: str | None = None  # from `sg.device`; None: the default device
 
 
 class Graph:
@@ -138,7 +142,7 @@ class Graph:
     def add_variable(self, initial: np.ndarray, name: str | None = None,
                      trainable: bool = True, site=None) -> Var:
         var = self.new_var(AbstractArray(initial.shape, initial.dtype), name or "Variable", site)
-        self.variables[var] = VariableInfo(initial, trainable)
+        self.variables[var] = VariableInfo(initial, trainable, current_device())
         return var
 
     def add_constant(self, value: np.ndarray, name: str | None = None, site=None) -> Var:
@@ -151,7 +155,7 @@ class Graph:
         """Append an equation with fresh output Vars; returns them."""
         names = names or [None] * len(out_avals)
         outs = tuple(self.new_var(a, n, site) for a, n in zip(out_avals, names))
-        self.eqns.append(Eqn(prim, tuple(inputs), dict(params), outs, site))
+        self.eqns.append(Eqn(prim, tuple(inputs), dict(params), outs, site, current_device()))
         return outs
 
     # ---- queries -------------------------------------------------------------

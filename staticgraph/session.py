@@ -84,10 +84,17 @@ class Session:
     Thread-safe: runs (and calls of the `sg.function`s sharing this session)
     hold `self.lock`, so calls from several threads are serialised and no
     variable update is lost.
+
+    `cluster` runs the graph over a Dask distributed cluster (None: in this
+    process): an int N starts a local cluster of N worker processes on
+    127.0.0.1 that closes with the session, a string is a scheduler address,
+    a `distributed.Client` is used as it is. `security` (a Dask `Security`)
+    is passed to the client and to a local cluster. See docs/distributed.md.
     """
 
     def __init__(self, graph: Graph | None = None, backend: str = "interpret", *,
-                 check_numerics: bool = False, auto_init: bool = True) -> None:
+                 check_numerics: bool = False, auto_init: bool = True, cluster=None,
+                 security=None) -> None:
         get_backend(backend)  # unknown backend: fail now, not at the first run
         self.graph = graph if graph is not None else get_default_graph()
         self.backend = backend
@@ -99,6 +106,10 @@ class Session:
         self._scope = None
         self.lock = threading.Lock()  # one run (or function call) at a time
         reset_streams(self.graph)  # each session sees its random ops' sequences afresh
+        self.cluster = None
+        if cluster is not None:
+            from .distributed import ClusterRuntime
+            self.cluster = ClusterRuntime(self, cluster, security)
 
     # ---- context management (a `with` block makes it the default session) ---
     def __enter__(self) -> Session:
@@ -117,9 +128,13 @@ class Session:
         (`run`, `get`, `set`, `explain`, functions sharing it, `Saver`) raises
         ClosedSessionError. Closing twice is fine."""
         with self.lock:
+            if self._closed:
+                return
             self._closed = True
             self.state.clear()
             self._plans.clear()
+            if self.cluster is not None:
+                self.cluster.close()
 
     @property
     def closed(self) -> bool:
@@ -142,6 +157,8 @@ class Session:
         feeds = self._feeds(feed_dict)
         with self.lock:
             self.check_open("run()")
+            if self.cluster is not None:
+                return unflatten(tree, self._run_on_cluster(leaves, feeds))
             plan = self._plan(leaves, feeds)
             self.init_state(plan.program)
             inputs = [feeds[v] for v in plan.program.inputs]
@@ -164,6 +181,11 @@ class Session:
         else:
             needed, _ = needed_values(self.graph, [leaf.var for leaf in leaves], set())
             fed = [v for v in self.graph.inputs if v in needed]
+        if self.cluster is not None:
+            with self.lock:
+                text = self.cluster.explain(*self._cluster_plan(leaves, fed))
+            print(text, file=file)
+            return text
         text = explain_runner(self._plan(leaves, dict.fromkeys(fed)).runner, brief)
         print(text, file=file)
         return text
@@ -215,6 +237,18 @@ class Session:
             plan = self._plans[key] = Plan(program, runner, slots, Transaction(runner))
         return plan
 
+    def _cluster_plan(self, leaves: list, fed: list) -> tuple:
+        values = [leaf.var for leaf in leaves if isinstance(leaf, Symbol)]
+        ops = [leaf.var for leaf in leaves if isinstance(leaf, Operation)]
+        return self.cluster.plan(values, ops, sorted(fed, key=lambda v: v.id))
+
+    def _run_on_cluster(self, leaves: list, feeds: dict) -> list:
+        fed = sorted(feeds, key=lambda v: v.id)
+        plan_id, step = self._cluster_plan(leaves, fed)
+        values = iter(self.cluster.run(plan_id, step, [feeds[v] for v in fed]))
+        out = [None if isinstance(leaf, Operation) else next(values) for leaf in leaves]
+        return [v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v for v in out]
+
     # ---- state -----------------------------------------------------------------
     def init_state(self, program: Graph) -> None:
         """Give every variable the program reads a value (or raise)."""
@@ -238,6 +272,8 @@ class Session:
         v = self._variable(var)
         with self.lock:
             self.check_open("get()")
+            if self.cluster is not None:
+                return self.cluster.get(v)
             if v not in self.state:
                 self.init_state(_single(v, self.graph))
             return np.array(self.state[v], copy=True)
@@ -248,6 +284,9 @@ class Session:
         value = np.array(convert_feed(v, value, "variable"), copy=True)
         with self.lock:
             self.check_open("set()")
+            if self.cluster is not None:
+                self.cluster.set(v, value)
+                return
             self.state[v] = value
 
 

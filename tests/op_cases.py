@@ -194,6 +194,8 @@ def _build() -> list[OpCase]:
                "slice", nondiff=(1,)))
     add(OpCase("getitem_grad", (_g((3, 4)), x), {"index": indices["mask"]}, "mask",
                nondiff=(1,)))
+    add(OpCase("add_n", (_g((2, 3)), _g((2, 3)), _g((2, 3)))))
+    add(OpCase("add_n", (_g(()),), {}, "one"))
     return cases
 
 

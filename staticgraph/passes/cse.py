@@ -30,7 +30,7 @@ def eqn_key(eqn: Eqn) -> tuple:
     inputs = [_atom_key(x) for x in eqn.inputs]
     if eqn.prim.name in COMMUTATIVE and REGISTRY.get(eqn.prim.name) is eqn.prim:
         inputs.sort()
-    return (id(eqn.prim), tuple(inputs), params_key(eqn.params), len(eqn.outputs))
+    return (id(eqn.prim), eqn.device, tuple(inputs), params_key(eqn.params), len(eqn.outputs))
 
 
 def _merge_constants(graph: Graph, alias: dict) -> dict:
