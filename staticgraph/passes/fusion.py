@@ -40,9 +40,9 @@ import numpy as np
 
 from shared_ops import REGISTRY
 
+from ..compiler.group import compile_cost
 from ..ir import Eqn, Graph, Var
 from .common import map_subgraphs
-from ..compiler.group import compile_cost
 from .fused import REDUCTIONS, make_fused_eqn
 
 MAX_GROUP_COST = 64  # compile-cost units per fused group (rule 6)
