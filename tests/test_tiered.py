@@ -12,7 +12,6 @@ from numba_backend_util import assert_close, numba_cache_dir  # noqa: F401
 
 import staticgraph as sg
 from staticgraph import tiered
-from staticgraph.errors import BackendError
 from staticgraph.tiered import TieredRunner
 
 
@@ -90,28 +89,6 @@ def test_the_background_warm_up_does_not_touch_the_session_state(hold_compile):
     hold_compile.set()
     assert sess.wait_compiled(60)
     np.testing.assert_array_equal(sess.get(w), _after(g, x, y, loss, train, w, 1))
-
-
-def test_a_failed_compile_is_raised_by_the_next_run_which_changes_nothing():
-    g, x, y, w, loss, train = training_graph()
-    def fail(program):
-        raise BackendError("no compiler today")
-    tiered.COMPILE_HOOKS.append(fail)
-    try:
-        sess = sg.Session(g, backend="numba", tiered=True)
-        run_steps(sess, x, y, loss, train, range(1))
-        assert sess.wait_compiled(60)
-        before = sess.get(w)
-        assert "compile failed: BackendError" in plan_runner(sess).describe_tiers()
-        with pytest.raises(BackendError, match="no compiler today"):
-            sess.run([loss, train], feed(x, y, 1))
-        np.testing.assert_array_equal(sess.get(w), before)
-    finally:
-        tiered.COMPILE_HOOKS.remove(fail)
-    run_steps(sess, x, y, loss, train, range(1, 2))  # tries again (interpreted meanwhile)
-    assert sess.wait_compiled(60)
-    run_steps(sess, x, y, loss, train, range(2, 3))
-    assert plan_runner(sess).tiers == ["interpret", "interpret", "numba"]
 
 
 def test_defaults_and_untiered_sessions(monkeypatch):
