@@ -3,9 +3,9 @@
 `y = tanh(y) + 0.5` and `y * 1.0001` alternating N times on a float64 vector
 of 1000 elements, loss = sum(y), the gradient w.r.t. the input. Each figure
 is one new process with empty cache dirs, from building the graph to the
-first result (imports, the numba backend's included, excluded): staticgraph `Session(backend="numba",
-tiered=False)` (the compile itself, not the tiered first run), and JAX's
-first call of `jit(value_and_grad)`.
+first result (imports excluded, the numba backend's too): staticgraph
+`Session(backend="numba", tiered=False)` (the compile itself, not the tiered
+first run), and JAX's first call of `jit(value_and_grad)`.
 
 `python -m benchmarks.bench_compile_scaling MODE N` prints one JSON line
 `{"seconds": ...}` (MODE: static or jax).
