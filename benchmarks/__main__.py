@@ -3,6 +3,8 @@
 Runs the registered benches and writes one markdown report: the date, the
 machine line, a summary of every target (PASS/MISS), then each bench's
 tables. A bench that raises becomes a note in the report; the others run.
+In the --out file the report replaces the block of this CPU model only
+(`pages.py`): the results of other CPUs are kept.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import traceback
 
 from . import peers, threads
 from .harness import PRESETS
+from .pages import merge_page
 from .registry import IMPORT_ERRORS, Bench, BenchContext, discover
 from .report import Section, render_section, target_rows, targets_table
 
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     peers.disable(*[p for p in args.without.split(",") if p])
     if args.threads is not None:
         threads.pin(args.threads)  # before the benches import NumPy and friends
-    from .machine import load_average, machine_line
+    from .machine import cpu_model, load_average, machine_line
     load_at_start = load_average()
     benches = discover()
     if args.list:
@@ -154,8 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.out == "-":
         sys.stdout.write(page)
     else:
+        try:
+            with open(args.out, encoding="utf-8") as f:
+                existing = f.read()
+        except FileNotFoundError:
+            existing = None
         with open(args.out, "w", encoding="utf-8") as f:
-            f.write(page)
+            f.write(merge_page(existing, page, cpu_model()))
         print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -88,7 +88,7 @@ def static_step(d: dict, backend: str = "numba") -> Step:
     """`sg.Session(backend=...)`: the backend's own pipeline (the numba backend
     runs the scan passes on the whole program, then lowers each scan to a loop)."""
     g, xs, grads = _static_graph(d)
-    session = sg.Session(g, backend=backend)
+    session = sg.Session(g, backend=backend, tiered=False)
     feed = {xs: d["xs"]}
     return lambda: session.run(grads, feed)
 

@@ -176,7 +176,7 @@ def tutorial_step(report: Report, cfg: dict, sync: Callable[[], None]) -> None:
     times, losses = {}, {}
     for backend in ("cuda", _cpu_backend()):
         built = tutorial_static.build(size, data)
-        sess = sg.Session(built["graph"], backend=backend)
+        sess = sg.Session(built["graph"], backend=backend, tiered=False)
         feed = {built["x"]: data["x"], built["y"]: data["y"]}
         step = lambda s=sess, b=built, f=feed: s.run([b["loss"], b["updates"]], feed_dict=f)
         losses[backend] = [float(step()[0]) for _ in range(cfg["steps"])]

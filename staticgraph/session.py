@@ -25,6 +25,7 @@ from .program import extract_program, needed_values
 from .random_ops import reset_streams
 from .structure import flatten, unflatten
 from .symbol import Operation, Symbol
+from .tiered import TieredRunner, tiered_by_default
 from .transaction import Transaction
 
 
@@ -90,12 +91,18 @@ class Session:
     127.0.0.1 that closes with the session, a string is a scheduler address,
     a `distributed.Client` is used as it is. `security` (a Dask `Security`)
     is passed to the client and to a local cluster. See docs/distributed.md.
+
+    `tiered` (default: on for backend "numba", see `staticgraph.tiered`): the
+    runs of a new request execute on the interpreter while the backend
+    compiles it in a background thread, and on the compiled code once it is
+    ready; `wait_compiled()` blocks until it is.
     """
 
     def __init__(self, graph: Graph | None = None, backend: str = "interpret", *,
                  check_numerics: bool = False, auto_init: bool = True, cluster=None,
-                 security=None) -> None:
+                 security=None, tiered: bool | None = None) -> None:
         get_backend(backend)  # unknown backend: fail now, not at the first run
+        self.tiered = tiered_by_default(backend) if tiered is None else bool(tiered)
         self.graph = graph if graph is not None else get_default_graph()
         self.backend = backend
         self.check_numerics = check_numerics
@@ -227,7 +234,11 @@ class Session:
             start = time.perf_counter()
             program = extract_program(self.graph, values, fed, effects=ops)
             extracted = time.perf_counter() - start
-            runner = make_runner(program, self.backend, check_numerics=self.check_numerics)
+            if self.tiered:
+                runner = TieredRunner(program, get_backend(self.backend), backend=self.backend,
+                                      check_numerics=self.check_numerics)
+            else:
+                runner = make_runner(program, self.backend, check_numerics=self.check_numerics)
             if hasattr(runner, "record_phase"):  # compiled backends' explain()
                 runner.record_phase("extract program", extracted)
             slots, k = [], 0
@@ -248,6 +259,17 @@ class Session:
         values = iter(self.cluster.run(plan_id, step, [feeds[v] for v in fed]))
         out = [None if isinstance(leaf, Operation) else next(values) for leaf in leaves]
         return [v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v for v in out]
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """Block until the background compiles of the requests run so far have
+        finished (True), or `timeout` seconds passed (False). Untiered: True."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        for plan in list(self._plans.values()):
+            if isinstance(plan.runner, TieredRunner):
+                left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+                if not plan.runner.wait(left) and plan.runner.tiers:
+                    return False
+        return True
 
     # ---- state -----------------------------------------------------------------
     def init_state(self, program: Graph) -> None:

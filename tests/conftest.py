@@ -15,6 +15,9 @@ from hypothesis import HealthCheck, settings
 import dyngraph as dg
 
 sys.path.insert(0, os.path.dirname(__file__))  # lets test files `import op_cases`
+# numba sessions compile before their first run, so tests comparing backends test the
+# compiled code from the first run on (tests/test_tiered.py turns tiering on itself)
+os.environ.setdefault("GRAPHCOMPARE_TIERED", "0")
 
 # Each test process compiles into its own kernel cache, never the user's, removed at exit
 # (subprocesses the tests start inherit it, or get their own).

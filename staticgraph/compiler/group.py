@@ -262,3 +262,14 @@ class GroupBuilder:
             red = Reduction(kind, ref, tuple(sorted(axes)), keepdims, site[0] if site else None)
         outs = tuple(r.index for r in outputs)
         return FusedGroup(tuple(self.inputs), tuple(self.steps), outs, red, self.name)
+
+
+# Ops whose element code is a multi-statement function inlined into the loop
+# (the CPU target's vector math), in compile-cost units: about their statement
+# count relative to a one-expression op.
+_INLINED_FUNCTION_COST = {"exp": 4, "tanh": 8, "sigmoid": 6}
+
+
+def compile_cost(prim: str) -> int:
+    """Compile-cost units of one step applying `prim` (1 for a plain expression)."""
+    return _INLINED_FUNCTION_COST.get(prim, 1)

@@ -63,6 +63,37 @@ def f32_from_bits(typingctx, bits):
 
 
 @intrinsic
+def prefer_wide_vectors(typingctx):
+    """Emits nothing; asks LLVM to vectorise the function it is called in with
+    the CPU's widest registers (512 bits with AVX-512).
+
+    LLVM's tuning for several AVX-512 CPUs prefers 256-bit vectors (a guard
+    against lower clock speeds on the first AVX-512 parts); loops of vector
+    math are bound by arithmetic throughput, which 512-bit lanes double.
+    The generated kernels call it inside their loops (so it also reaches the
+    loop bodies Numba outlines for `prange`) when the CPU has AVX-512.
+    """
+    def codegen(context, builder, sig, args):
+        # llvmlite's attribute set accepts only enum attributes by name;
+        # a string attribute is written as it appears in LLVM IR.
+        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        return context.get_dummy_value()
+    return types.none(), codegen
+
+
+@intrinsic
+def f32_from_int_bits(typingctx, value):
+    """The float32 whose bit pattern is the int32 value of the integer-valued
+    float32 `value` (one vector convert, no 64-bit integers: builds 2**n)."""
+    if value != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(builder.fptosi(args[0], ir.IntType(32)), ir.FloatType())
+    return types.float32(types.float32), codegen
+
+
+@intrinsic
 def radd(typingctx, acc, value):
     """`acc + value` as an `fadd reassoc`: lets LLVM vectorise a float sum.
 

@@ -9,7 +9,9 @@ code. Each is written twice, float64 and float32 (float32 constants are
 Algorithms (coefficients from the Cephes library, S. L. Moshier):
 - exp: n = round(x / ln 2), r = x - n ln 2 (two-part ln 2), exp(r) by a
   degree-13 Taylor polynomial (float64) / Cephes `expf` polynomial (float32),
-  times 2**n built from bits in two halves (correct into subnormals).
+  times 2**n built from bits in two halves (correct into subnormals); float32
+  builds the bits with float arithmetic and one float->int32 convert, so the
+  loop stays in 32-bit lanes.
 - tanh: |x| < 0.625 an odd rational (float64) / polynomial (float32);
   beyond, 1 - 2 / (exp(2|x|) + 1) with the sign restored.
 - sigmoid: e = exp(-|x|), s = 1 / (1 + e); x >= 0 -> s, else e * s.
@@ -26,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .runtime import f32_from_bits, f64_from_bits, select
+from .runtime import f32_from_int_bits, f64_from_bits, select
 
 _OPTS = {"error_model": "numpy", "inline": "always"}
 F32 = np.float32
@@ -99,6 +101,7 @@ T0_F, T1_F, T2_F = F32(-5.70498872745e-3), F32(2.06390887954e-2), F32(-5.3739715
 T3_F, T4_F = F32(1.33314422036e-1), F32(-3.33332819422e-1)
 ZERO_F, HALF_F, ONE_F, TWO_F = F32(0.0), F32(0.5), F32(1.0), F32(2.0)
 LO_F, HI_F, SMALL_F, CAP_F = F32(-104.0), F32(89.0), F32(0.625), F32(10.0)
+BIAS_F, MANT_F = F32(127.0), F32(2.0 ** 23)  # (e + 127) * 2**23: the bits of 2**e
 
 
 @njit(**_OPTS)
@@ -114,10 +117,9 @@ def exp32(x):
     p = p * r + E4_F
     p = p * r + E5_F
     y = p * (r * r) + r + ONE_F
-    k = np.int64(n)
-    k1 = k >> 1
-    y = y * f32_from_bits(np.int32((k1 + 127) << 23))
-    y = y * f32_from_bits(np.int32((k - k1 + 127) << 23))
+    h = np.floor(n * HALF_F)  # 2**n = 2**h * 2**(n - h), each a normal float
+    y = y * f32_from_int_bits((h + BIAS_F) * MANT_F)
+    y = y * f32_from_int_bits((n - h + BIAS_F) * MANT_F)
     return select(x == x, y, x)
 
 

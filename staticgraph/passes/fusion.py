@@ -23,6 +23,12 @@ Rules (each chosen to keep the loop simple and the result exact):
 5. Groups with fewer than `min_size` equations (the reduction counts) stay
    unfused (default 2: a lone op gains nothing from fusion; pass
    `min_size=1` to make every elementwise op a `fused` kernel).
+6. A group's compile cost (the sum of `compile_cost` over its members: one
+   unit per op compiled as an expression, more for the vector-math functions
+   inlined into the loop) stays within `max_cost`: Numba's compile time grows
+   faster than linearly in the size of one kernel, so a long chain becomes a
+   sequence of bounded kernels (each still one pass over memory for many
+   ops). Structurally equal pieces share one compiled kernel.
 The fused equations are placed by a stable topological sort of the groups.
 """
 
@@ -34,9 +40,12 @@ import numpy as np
 
 from shared_ops import REGISTRY
 
+from ..compiler.group import compile_cost
 from ..ir import Eqn, Graph, Var
 from .common import map_subgraphs
 from .fused import REDUCTIONS, make_fused_eqn
+
+MAX_GROUP_COST = 64  # compile-cost units per fused group (rule 6)
 
 
 def fusible(eqn: Eqn) -> bool:
@@ -71,6 +80,7 @@ class Clusters:
         self.parent = list(range(len(eqns)))
         self.members: dict[int, list[int]] = {i: [i] for i in range(len(eqns))}
         self.reduction: dict[int, int] = {}
+        self.cost: dict[int, int] = {i: compile_cost(e.prim.name) for i, e in enumerate(eqns)}
         producer = {v: i for i, e in enumerate(eqns) for v in e.outputs}
         self.producer = producer
         self.consumers: list[list[int]] = [[] for _ in eqns]
@@ -91,6 +101,7 @@ class Clusters:
             if r != root:
                 self.parent[r] = root
                 self.members[root].extend(self.members.pop(r))
+                self.cost[root] += self.cost.pop(r)
                 if r in self.reduction:
                     self.reduction[root] = self.reduction.pop(r)
         self.members[root].sort()
@@ -117,22 +128,23 @@ class Clusters:
         return False
 
 
-def _grow(cl: Clusters, i: int) -> None:
-    """Rule 2: equation `i` joins its producers' groups where legal."""
+def _grow(cl: Clusters, i: int, max_cost: int) -> None:
+    """Rules 2, 3 and 6: equation `i` joins its producers' groups where legal."""
     eqn = cl.eqns[i]
     shape = tuple(eqn.outputs[0].shape)
     group = {i}
     roots = [i]
+    cost = cl.cost[i]
     for x in eqn.in_vars:
         p = cl.producer.get(x)
         if p is None or not fusible(cl.eqns[p]):
             continue
         root = cl.find(p)
-        if root in roots or cl.loop_shape(root) != shape:
+        if root in roots or cl.loop_shape(root) != shape or cost + cl.cost[root] > max_cost:
             continue
         candidate = group | set(cl.members[root])
         if not cl.creates_cycle(candidate, i):
-            group, roots = candidate, roots + [root]
+            group, roots, cost = candidate, roots + [root], cost + cl.cost[root]
     if len(roots) > 1:
         cl.union(roots)
 
@@ -193,10 +205,11 @@ def _place(cl: Clusters, nodes: dict[int, Eqn]) -> list[Eqn]:
 
 
 def _dissolve(cl: Clusters, root: int) -> None:
+    cl.reduction.pop(root, None)
     for i in cl.members.pop(root):
         cl.parent[i] = i
         cl.members[i] = [i]
-    cl.reduction.pop(root, None)
+        cl.cost[i] = compile_cost(cl.eqns[i].prim.name)
 
 
 def _fused_or_none(members: list[Eqn], outputs: list[Var]) -> Eqn | None:
@@ -208,14 +221,16 @@ def _fused_or_none(members: list[Eqn], outputs: list[Var]) -> Eqn | None:
         return None
 
 
-def fuse_elementwise(graph: Graph, min_size: int = 2, reductions: bool = True) -> Graph:
-    """`graph` with maximal elementwise groups replaced by `fused` equations."""
-    eqns = [map_subgraphs(e, lambda g: fuse_elementwise(g, min_size, reductions))
+def fuse_elementwise(graph: Graph, min_size: int = 2, reductions: bool = True,
+                     max_cost: int = MAX_GROUP_COST) -> Graph:
+    """`graph` with elementwise groups (each as large as rules 2-6 allow)
+    replaced by `fused` equations."""
+    eqns = [map_subgraphs(e, lambda g: fuse_elementwise(g, min_size, reductions, max_cost))
             for e in graph.eqns]
     cl = Clusters(eqns)
     for i, eqn in enumerate(eqns):
         if fusible(eqn):
-            _grow(cl, i)
+            _grow(cl, i, max_cost)
     if reductions:
         for i, eqn in enumerate(eqns):
             if fusible_reduction(eqn):
