@@ -6,3 +6,5 @@ Scenarios: `tutorial_net` (the two-layer net of `tutorial`), `dynamic_net`,
 `fusion`, `per_op`. The command line is `python -m comparisons` (or
 `graphcompare`); `scenarios.all_scenarios()` finds every scenario module.
 """
+
+from shared_ops import __version__  # noqa: F401
