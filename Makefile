@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench fuzz lint clean
+.PHONY: demo test bench fuzz lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
+# The API reference (mkdocs + mkdocstrings, from the docstrings) and docs/, into site/.
+docs: $(VENV)/.installed-test
+	$(BIN)/mkdocs build --strict
+
 # The long differential fuzz (not part of `make test`): N random programs through
 # dyngraph and every staticgraph backend (or BACKENDS=interpret,numba), e.g. `make fuzz N=5000`.
 N ?= 1000
@@ -51,4 +55,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .hypothesis
