@@ -2,8 +2,7 @@
 
 A block fenced as "```python" is a runnable example: it must be self-contained.
 "```python listing" marks a listing (generated source, a signature) that is shown,
-not run; "```python cuda" marks an example that needs the CUDA backend (run by the
-CUDA-simulator test process).
+not run.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ def doc_files() -> list[Path]:
 
 
 def examples(tag: str | None = None) -> list[Example]:
-    """Every python block; with `tag`, only the runnable ones carrying it (None: untagged)."""
+    """Python blocks: with `tag` None the runnable (untagged) ones, else those carrying `tag`."""
     found = []
     for path in doc_files():
         text = path.read_text()
