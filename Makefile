@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo readme test bench fuzz fuzz-cuda lint clean
+.PHONY: demo readme test bench fuzz fuzz-cuda lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
+# The API reference (mkdocs + mkdocstrings, from the docstrings) and docs/, into site/.
+docs: $(VENV)/.installed-test
+	$(BIN)/mkdocs build --strict
+
 # The long differential fuzz (not part of `make test`): N random programs through
 # dyngraph and every staticgraph backend (or BACKENDS=interpret,numba), e.g. `make fuzz N=5000`.
 N ?= 1000
@@ -65,7 +69,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .hypothesis
 
 # The same fuzz on the CUDA backend under the Numba CUDA simulator (its own
 # process: the simulator is switched on before numba is imported).

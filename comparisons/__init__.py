@@ -11,3 +11,5 @@ variants' own. The command line is `python -m comparisons` (or
 docs/comparisons.md describes the timing model, the outputs and how to add
 a variant or a scenario.
 """
+
+from shared_ops import __version__  # noqa: F401

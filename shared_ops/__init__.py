@@ -5,6 +5,8 @@ VJP rule and (elementwise ops) per-element scalar function. The functions
 below dispatch on their arguments' types (see `primitive.bind`).
 """
 
+__version__ = "0.2.0"
+
 from . import api
 from .api import *  # noqa: F401,F403
 from .api import normalize_index  # noqa: F401

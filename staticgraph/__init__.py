@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shared_ops import __version__  # noqa: F401
 from shared_ops import register_library_dir as _register
 
 _register(__file__)

@@ -164,12 +164,23 @@ class Symbol:
     __slots__ = ("graph", "var")
     _gc_level = 20
     _gc_bind = staticmethod(bind_symbolic)
-    __array_ufunc__ = None  # ndarray (op) Symbol defers to the Symbol's reflected op
     __hash__ = object.__hash__
 
     def __init__(self, graph: Graph, var: Var) -> None:
         self.graph = graph
         self.var = var
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """`ndarray (op) symbol` builds the graph op; other NumPy ufuncs name the sg function."""
+        op = _UFUNC_OPERATORS.get(ufunc.__name__)
+        if op is not None and method == "__call__" and not kwargs and len(inputs) == 2:
+            return op(*inputs)
+        name = ufunc.__name__
+        hint = (f"use sg.{name}(...)" if hasattr(A, name)
+                else "build it from sg ops (sg.exp, sg.where, ...)")
+        raise SymbolicValueError(
+            f"np.{name} cannot run on symbol {self.name} ({self.var.aval}): NumPy needs a "
+            f"value, and a symbol has one only when the graph runs; {hint}")
 
     @property
     def shape(self) -> tuple:
@@ -336,3 +347,11 @@ _METHODS = {
 }
 for _name, _fn in _METHODS.items():
     setattr(Symbol, _name, _fn)
+
+_UFUNC_OPERATORS = {
+    "add": A.add, "subtract": A.sub, "multiply": A.mul, "true_divide": A.div,
+    "divide": A.div, "power": A.pow, "matmul": A.matmul,
+    "greater": A.greater, "less": A.less, "greater_equal": A.greater_equal,
+    "less_equal": A.less_equal, "equal": A.equal, "not_equal": A.not_equal,
+    "logical_and": A.logical_and, "logical_or": A.logical_or,
+}

@@ -5,8 +5,8 @@ ranks, broadcast pattern and dtypes), the target's options and the versions
 of Python, NumPy, Numba, llvmlite and this library's own source. Sizes are
 not in the key: kernels are generic in sizes.
 
-Layout under the cache dir (default ``~/.cache/graphcompare``, or
-``$GRAPHCOMPARE_CACHE_DIR``)::
+Layout under the cache dir (default: the platform's user cache dir, e.g.
+``~/.cache/graphcompare`` on Linux; or ``$GRAPHCOMPARE_CACHE_DIR``)::
 
     kernels/k_<key>.py        generated module (Numba needs a real file)
     kernels/k_<key>.ok        marker, written last: key + SHA-256 of the .py
@@ -57,6 +57,7 @@ from types import ModuleType
 import llvmlite
 import numba
 import numpy as np
+import platformdirs
 
 ENV_VAR = "GRAPHCOMPARE_CACHE_DIR"
 NUMBA_SUFFIXES = (".nbi", ".nbc")
@@ -67,12 +68,11 @@ class KernelCacheWarning(UserWarning):
 
 
 def default_cache_dir() -> Path:
-    """$GRAPHCOMPARE_CACHE_DIR, else $XDG_CACHE_HOME/graphcompare, else ~/.cache/..."""
+    """$GRAPHCOMPARE_CACHE_DIR, else the platform's user cache dir (platformdirs)."""
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "graphcompare"
+    return Path(platformdirs.user_cache_dir("graphcompare", appauthor=False))
 
 
 @functools.cache
