@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import gc
 import math
-import resource
 import statistics
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+try:
+    import resource  # POSIX only
+except ImportError:  # Windows
+    resource = None
 
 Step = Callable[[], object]
 BLAS_SETTLE_S = 0.15  # Workload.settle_s for multi-threaded BLAS: OpenBLAS spins ~0.1 s
@@ -162,7 +166,9 @@ def relative_spread(times: list[float]) -> float:
 
 
 def minor_faults() -> int:
-    """Minor page faults of this process so far (all threads)."""
+    """Minor page faults of this process so far (all threads); 0 where the OS has no count."""
+    if resource is None:
+        return 0
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 

@@ -5,6 +5,7 @@
                      [--variant NAME] [--set FIELD=VALUE] [--no-peers] [--out DIR]
                      [--json] [--quiet] [--readme README]
     graphcompare compare OLD.json NEW.json
+    graphcompare cache info|clear
 
 Exit status of `run`: 1 when any variant failed (its row says why); skipped
 variants (a peer not installed, no GPU) are not failures. `compare`: 1 when a
@@ -26,6 +27,8 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from staticgraph.compiler.cache_admin import cache_info, clear_cache  # noqa: E402
 
 from . import output, results  # noqa: E402
 from .report import Progress  # noqa: E402
@@ -73,6 +76,8 @@ def _parser() -> Parser:
     compare = sub.add_parser("compare", help="compare two results.json, flag regressions")
     compare.add_argument("old", type=Path)
     compare.add_argument("new", type=Path)
+    cache = sub.add_parser("cache", help="the on-disk kernel cache: where it is, or empty it")
+    cache.add_argument("action", choices=["info", "clear"])
     return parser
 
 
@@ -243,6 +248,16 @@ def cmd_compare(args: argparse.Namespace, parser: Parser) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    info = cache_info()
+    if args.action == "clear":
+        removed = clear_cache()
+        print(f"removed {removed} files from {info.root}")
+    else:
+        print("\n".join(info.lines()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -250,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_list()
     if args.command == "compare":
         return cmd_compare(args, parser)
+    if args.command == "cache":
+        return cmd_cache(args)
     return cmd_run(args, parser)
 
 

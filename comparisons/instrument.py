@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import importlib
 import os
-import resource
+import sys
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+try:
+    import resource  # POSIX only
+except ImportError:  # Windows
+    resource = None
 
 
 @dataclass
@@ -72,9 +77,12 @@ def current_rss() -> int:
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        scale = 1 if os.uname().sysname == "Darwin" else 1024
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    if resource is None:  # Windows: no cheap RSS reading without extra packages
+        return 0
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 @contextmanager

@@ -83,3 +83,28 @@ def test_api_reference_builds_without_warnings(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     page = (tmp_path / "site" / "api" / "dyngraph" / "index.html").read_text()
     assert "backward" in page and "Tensor" in page
+
+
+def test_cache_command_line(tmp_path, monkeypatch, capsys):
+    from comparisons.__main__ import main
+
+    monkeypatch.setenv("GRAPHCOMPARE_CACHE_DIR", str(tmp_path))
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "kernels" / "k_1.ok").write_text("{}")
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert f"cache dir: {tmp_path} (from $GRAPHCOMPARE_CACHE_DIR)" in out
+    assert "kernels:   1 " in out
+    assert main(["cache", "clear"]) == 0
+    assert "removed 1 files" in capsys.readouterr().out
+    assert not (tmp_path / "kernels").exists()
+
+
+def test_importable_without_posix_only_modules():
+    code = ("import sys; sys.modules['resource'] = None\n"
+            "import dyngraph, staticgraph, comparisons.instrument, benchmarks.harness\n"
+            "assert comparisons.instrument.current_rss() >= 0\n"
+            "assert benchmarks.harness.minor_faults() == 0\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
