@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[plots]"
+	$(BIN)/python -m pip install -q -e ".[plots,digits]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[test,plots]"
+	$(BIN)/python -m pip install -q -e ".[test,plots,digits]"
 	touch $@ $(VENV)/.installed-demo
 
 # Prints the tables; results.json, the plots and report.html go to the ignored

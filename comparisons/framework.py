@@ -47,6 +47,8 @@ class Prepared:
     sequence length): the dispersion is then per unit of work.
     `compile_on_first_call` marks a JIT that compiles lazily (its first call
     is in the setup time, as every variant's is).
+    `extra` holds more figures for the row; a callable value is called after
+    the timed steps (e.g. the test accuracy of the trained weights).
     """
 
     step: Callable[[], object]

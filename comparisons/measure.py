@@ -149,7 +149,7 @@ class StepRunner(Runner):
                         cache=cache_figure((0, 0), self.kernels))
         if self.unit:
             self.row["by_unit"] = by_unit(self.first_units, self.row["first_s"], self.samples)
-        self.row.update(prep.extra)
+        self.row.update({k: v() if callable(v) else v for k, v in prep.extra.items()})
 
         def short_run() -> int:
             again = self.variant.setup(self.problem)
