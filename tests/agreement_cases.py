@@ -129,7 +129,8 @@ def assert_same(got: list, want: list, name: str) -> None:
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64"]
-FLOAT_OPS = {"div", "exp", "log", "sqrt", "tanh", "sigmoid", "mean", "softmax", "log_softmax"}
+FLOAT_OPS = {"div", "exp", "log", "sqrt", "tanh", "sigmoid", "log1p", "expm1", "sin", "cos", "mean",
+             "softmax", "log_softmax"}
 BOOL_REFUSED = {"neg", "sub", "pow", "sign", "relu"}
 REDUCTIONS = ("sum", "mean", "max", "softmax", "log_softmax")
 PARAMS = {"clip": {"lo": 1, "hi": 2}, "cast": {"dtype": np.dtype(np.float32)}}
