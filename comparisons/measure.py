@@ -46,6 +46,15 @@ def _phases(compile_s) -> dict[str, float]:
     return {"compile": float(compile_s)}
 
 
+def _first_call(first_s: float, parts: dict | None) -> dict[str, float]:
+    """The first call's time, split into the compile phases a variant reports."""
+    if not parts:
+        return {"first call": first_s}
+    split = {f"first call: {k.removeprefix('first call: ')}": v for k, v in parts.items()}
+    split["first call: the rest"] = max(first_s - sum(parts.values()), 0.0)
+    return split
+
+
 class Runner:
     """One variant under measurement: start, timed samples, finish.
 
@@ -141,7 +150,7 @@ class StepRunner(Runner):
         rest = self.setup_only_s - sum(phases.values())
         if rest > 1e-3 * self.setup_s:
             phases["setup (other)"] = max(rest, 0.0)
-        phases["first call"] = self.row["first_s"]
+        phases.update(_first_call(self.row["first_s"], prep.extra.pop("first_call_phases", None)))
         self.row.update(figures, values=prep.values() if prep.values is not None else None,
                         build_s=prep.build_s, compile_s=_phases(prep.compile_s) or None,
                         setup_s=self.setup_s, setup_phases=phases, total_s=float(curve[-1]),

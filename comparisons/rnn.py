@@ -146,6 +146,8 @@ def static_setup(mode: str, backend: str):
             xs, ys = next(data)
             losses.append(model.train_step(xs, ys))
             extra["graphs_built"] = model.graphs_built
+            if "first_call_phases" not in extra:
+                extra["first_call_phases"] = compile_phases(model.session)
             return len(xs)
         if mode == "scan":
             model.tower(s.min_len)  # the one graph; unrolled towers come with new lengths
@@ -154,6 +156,16 @@ def static_setup(mode: str, backend: str):
         prep.compiles = lambda: model.graphs_built
         return prep
     return setup
+
+
+def compile_phases(session) -> dict[str, float]:
+    """The top-level compile phases of a session's compiled plans (empty for the
+    interpreter, which compiles nothing): what the first call spent compiling."""
+    phases: dict[str, float] = {}
+    for plan in getattr(session, "_plans", {}).values():
+        for name, seconds in getattr(plan.runner, "phases", {}).items():
+            phases[name] = phases.get(name, 0.0) + seconds
+    return phases
 
 
 def scan_variant(backend: str = "interpret") -> Variant:
