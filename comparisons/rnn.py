@@ -135,11 +135,12 @@ def dyngraph_setup(p: Problem) -> Prepared:
     return _prepared(step, losses)
 
 
-def static_setup(mode: str, backend: str):
-    """A staticgraph variant's setup: `StaticRNN` in `mode` on `backend`."""
+def static_setup(mode: str, backend: str, tiered: bool | None = None):
+    """A staticgraph variant's setup: `StaticRNN` in `mode` on `backend`
+    (`tiered`: the session's choice, None: the environment's)."""
     def setup(p: Problem) -> Prepared:
         s = p.size
-        model = rm.StaticRNN(s.cell, p.params, s.batch, mode, backend, lr=s.lr)
+        model = rm.StaticRNN(s.cell, p.params, s.batch, mode, backend, lr=s.lr, tiered=tiered)
         data, losses, extra = p.stream(), [], {}
 
         def step() -> int:
@@ -173,6 +174,21 @@ def scan_variant(backend: str = "interpret") -> Variant:
     return Variant(f"staticgraph-scan-{backend}", engine="staticgraph", backend=backend,
                    kind="static", setup=static_setup("scan", backend),
                    available=availability(backend), note="sg.scan: one graph, any length")
+
+
+def tiered_scan_variant(backend: str = "numba") -> Variant:
+    """The scan variant on a tiered session: the interpreter runs the first steps
+    while `backend` compiles in the background; the cumulative curve shows the switch.
+
+    Not registered by default: its background compile shares the CPU with the
+    other variants' interleaved steps and would slow their rows. Add it alone:
+    `rnn.SCENARIO.add(rnn.tiered_scan_variant())`, then
+    `rnn.run(only=["dyngraph", "staticgraph-scan-numba-tiered"])`.
+    """
+    return Variant(f"staticgraph-scan-{backend}-tiered", engine="staticgraph", backend=backend,
+                   kind="static", setup=static_setup("scan", backend, tiered=True),
+                   available=availability(backend),
+                   note="interpreted until the background compile is ready")
 
 
 def unrolled_variant(backend: str = "interpret") -> Variant:

@@ -114,7 +114,8 @@ class StaticRNN:
     """
 
     def __init__(self, cell: str, params: dict[str, np.ndarray], batch: int,
-                 mode: str = "scan", backend: str = "interpret", lr: float = 0.0) -> None:
+                 mode: str = "scan", backend: str = "interpret", lr: float = 0.0,
+                 tiered: bool | None = None) -> None:
         if mode not in ("scan", "unrolled"):
             raise ValueError(f"StaticRNN: mode must be 'scan' or 'unrolled', not {mode!r}")
         self.cell, self.mode, self.batch, self.lr = cell, mode, batch, lr
@@ -123,7 +124,7 @@ class StaticRNN:
         self.graph = sg.Graph(f"rnn-{cell}-{mode}")
         with self.graph.as_default():
             self.vars = {k: sg.Variable(params[k], name=k) for k in PARAMS}
-        self.session = sg.Session(self.graph, backend=backend)
+        self.session = sg.Session(self.graph, backend=backend, tiered=tiered)
         self.towers: dict[int | None, dict] = {}
         self.build_s = 0.0
 

@@ -6,6 +6,10 @@ machine, where spinning BLAS/OpenMP workers made steps up to 100x slower.
 `pin_environment()` sets the variables the libraries read when they load
 (values already in the environment win); `pinned()` also limits the pools of
 libraries already loaded, for the duration of a block.
+
+`pinned()` also switches tiered sessions off (`GRAPHCOMPARE_TIERED=0`) unless
+the environment says otherwise: a "staticgraph-numba" row times the compiled
+code, its compile counted in its setup; the rows named "-tiered" opt in.
 """
 
 from __future__ import annotations
@@ -30,5 +34,11 @@ def pinned() -> Iterator[None]:
     """BLAS and OpenMP pools of loaded libraries limited to one thread in the block."""
     from threadpoolctl import threadpool_limits
     pin_environment()
-    with threadpool_limits(limits=1):
-        yield
+    before = os.environ.get("GRAPHCOMPARE_TIERED")
+    os.environ.setdefault("GRAPHCOMPARE_TIERED", "0")
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("GRAPHCOMPARE_TIERED", None)
