@@ -77,6 +77,7 @@ int32, int64, bool_ = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.bool_)
 from . import nn  # noqa: E402,F401  (sg.nn, as tf.nn)
 from .creation import fill, identity, identity_p, ones, placeholder_with_default, zeros  # noqa: E402,F401,E501
 from .nn import clip_by_global_norm  # noqa: E402,F401
+from .ops import add_n  # noqa: E402,F401
 from .ops_nn import *  # noqa: E402,F401,F403  (log1p, gather, one_hot, einsum, split, ...)
 from .random_ops import (  # noqa: E402,F401
     random_normal,
