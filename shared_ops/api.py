@@ -235,7 +235,6 @@ def getitem_grad(g, x, index):
     return bind(P["getitem_grad"], g, x, index=normalize_index(index))
 
 
-
 from . import ops_nary  # noqa: E402,F401
 
 

@@ -175,6 +175,7 @@ sigmoid = _elementwise("sigmoid", expit, s_sigmoid,
                        kind="float")
 relu = _elementwise("relu", lambda x: np.maximum(x, 0), s_relu,  # out > 0 exactly where x > 0
                     lambda g, out, x, *, needs: (A.where(A.greater(out, 0), g, 0),))
+
 sign = _elementwise("sign", np.sign, s_sign, None, differentiable=False)
 zeros_like = _elementwise("zeros_like", np.zeros_like, s_zeros_like, None,
                           differentiable=False)
@@ -264,4 +265,3 @@ stop_gradient = register(Primitive(
     abstract_eval=lambda x: AbstractArray(shape_of(x), A.dtype_of(x)),
     scalar=s_identity, elementwise=True, differentiable=False,
     doc="identity whose output carries no gradient (detach)"))
-
