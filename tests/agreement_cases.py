@@ -68,6 +68,12 @@ INT_CASES = [
     Case("int-pow-scalar", lambda x: A.pow(x, -1), (INT_POW_BASE,)),
     Case("uint-sigmoid", A.sigmoid, (np.array([0, 1, 200], np.uint8),)),
     Case("int-div", A.div, (np.array([1, -7, 0], np.int8), np.array([2, 2, 3], np.int8))),
+    # float16 sums of 1000 x 100 overflow float16: mean accumulates in float32
+    Case("mean-float16", lambda x: A.mean(x), (np.full(1000, 100, np.float16),)),
+    Case("mean-float16-fused", lambda x: A.mean(A.mul(x, 2.0), axis=0),
+         (np.full((1000, 2), 100, np.float16),)),
+    Case("exp-int8", A.exp, (np.array([1, 2, -3], np.int8),)),
+    Case("sigmoid-uint8", lambda x: A.sigmoid(A.add(x, 1)), (np.array([0, 255], np.uint8),)),
 ]
 
 EMPTY = np.zeros((0,), np.float64)

@@ -41,6 +41,15 @@ def test_integer_pow_gives_pytorchs_values():
     np.testing.assert_array_equal(run_static(INT_CASES[2], "numba")[0], INT_POW_WANT + 1)
 
 
+def test_float16_mean_and_int_float_ops_follow_the_rule():
+    by_name = {c.name: c for c in INT_CASES}
+    assert run_static(by_name["mean-float16"], "numba")[0] == np.float16(100)
+    got = run_static(by_name["mean-float16-fused"], "numba")[0]
+    assert got.dtype == np.float16 and np.all(got == 200)
+    got = run_static(by_name["exp-int8"], "numba")[0]
+    np.testing.assert_allclose(got, np.exp([1.0, 2.0, -3.0]), rtol=1e-15)
+
+
 def test_reference_values_are_numpys():
     got = run_static(NAN_CASES[0], "interpret")[0]
     np.testing.assert_array_equal(got, [np.nan, np.nan, np.nan, 2])
