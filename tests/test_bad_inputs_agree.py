@@ -72,7 +72,8 @@ def test_unsupported_operands_are_refused(value):
     graph = sg.Graph()
     with graph.as_default():
         p = sg.placeholder(np.float64, (3,))
-        expect(DTypeError, lambda: p * value, "mul: unsupported operand", HERE)
+        msg = expect(DTypeError, lambda: p * value, "mul: ", HERE)
+        assert "unsupported operand" in msg or "as a constant" in msg, msg
     _good_static_step(graph, p, "numba")
 
 
