@@ -261,3 +261,14 @@ def compare(got: dict, want: dict, engine: str) -> list[str]:
             if not np.allclose(got_value, value, rtol=tol, atol=tol, equal_nan=True):
                 bad.append(f"{op}: {engine} values {got_value.tolist()} != {value.tolist()}")
     return bad
+
+
+def scan_with_empty_max(backend: str, dynamic: bool = True) -> list:
+    """A scan whose body takes the max of each (empty) step: the interpreter's error."""
+    graph = sg.Graph()
+    with graph.as_default():
+        xs = sg.placeholder(np.float64, (2, None) if dynamic else (2, 0))
+        h0 = sg.placeholder(np.float64, ())
+        hs = sg.scan(lambda h, x: A.tanh(A.add(h, A.max(x))), xs, initializer=h0)
+        with sg.Session(graph, backend=backend) as sess:
+            return sess.run(hs, {xs: np.zeros((2, 0)), h0: np.float64(0.0)})

@@ -17,6 +17,7 @@ from agreement_cases import (
     assert_same,
     run_dyngraph,
     run_static,
+    scan_with_empty_max,
 )
 from fuzz.agree import agreement_code, agreement_programs, check_agreement
 from hypothesis import HealthCheck, given, note, settings
@@ -77,3 +78,10 @@ def test_empty_axis_in_dyngraph(case):
 def test_random_programs_with_nan_empty_dims_and_every_dtype_agree(program):
     note(agreement_code(program))
     check_agreement(program, ["interpret", "numba"])
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+@pytest.mark.parametrize("backend", ["interpret", "numba"])
+def test_empty_max_inside_a_scan_body(backend, dynamic):
+    with pytest.raises(ShapeError, match=r"max: .*agreement_cases\.py:\d+"):
+        scan_with_empty_max(backend, dynamic)
