@@ -11,6 +11,7 @@ import numpy as np
 from shared_ops import REGISTRY as P
 from shared_ops import DTypeError, GradientError, ShapeError
 from shared_ops import normalize_index as _normalize_index
+from shared_ops.dtypes import CHECKED_TYPES, check_operand
 
 from . import functions as F
 from .grad_mode import GRAD_MODE
@@ -107,6 +108,8 @@ def _zero_(self):
 
 
 def _copy_(self, src):
+    if not isinstance(src, Tensor):
+        check_operand("copy_", src if type(src) in CHECKED_TYPES else np.asarray(src))
     src_grad = isinstance(src, Tensor) and src._requires_grad
     if GRAD_MODE.enabled and (self._requires_grad or src_grad):
         if self.grad_fn is None and self._requires_grad:

@@ -87,14 +87,14 @@ def _no_bool_impl(name, impl):
 def _float_impl(np_fn):
     """A float op's impl: integer and bool operands are computed in float64. Float
     arrays (with float arrays or Python floats) go straight to NumPy."""
-    def impl(x, *rest):
+    def impl(x, *rest, **out):  # `out=`: dyngraph's in-place ops
         if _kind(x) == "f":
             for y in rest:  # a loop: a generator would cost more than the ufunc
                 if type(y) is not float and _kind(y) != "f":
                     break
             else:
-                return np_fn(x, *rest)
-        return np_fn(*float_operands(x, *rest))
+                return np_fn(x, *rest, **out)
+        return np_fn(*float_operands(x, *rest), **out)
     return impl
 
 
@@ -112,13 +112,17 @@ def _elementwise(name, impl, scalar, vjp, kind="same", differentiable=True, doc=
         extra=extra or {}))
 
 
-def _pow_impl(x, y):
+def _pow_impl(x, y, **out):
     """np.power, except integer ** negative integer: PyTorch's value (dtypes.int_pow)."""
     if _kind(x) == "f" or _kind(y) == "f" or type(x) is float or type(y) is float or (
             getattr(x, "dtype", None) is not None and x.dtype.kind == "f") or (
             getattr(y, "dtype", None) is not None and y.dtype.kind == "f"):
-        return np.power(x, y)
-    return int_pow(x, y)
+        return np.power(x, y, **out)
+    result = int_pow(x, y)
+    if out:  # an in-place pow: the casting rule of np.power's `out`
+        np.copyto(out["out"], result, casting="same_kind")
+        return out["out"]
+    return result
 
 
 # ---- scalar (per-element) functions, compiled by Numba during fusion -------

@@ -24,6 +24,7 @@ from __future__ import annotations
 from shared_ops import REGISTRY
 
 from .compiler.group import FusedGroup, GroupInput, Reduction, Ref
+from .empty_reduction import folded_axes
 from .ir import Eqn
 from .passes.fused import make_fused_eqn
 from .scan_lowering_codegen import LoopWriter, Unsupported, Value, copy_source, index_source
@@ -78,6 +79,8 @@ def _arg(gi: GroupInput, value: Value, flat: bool) -> str:
 
 def emit_group(w: LoopWriter, eqn: Eqn, group: FusedGroup) -> None:
     """Call the compiled kernel of `group` on the eqn's operands, into buffers."""
+    if folded_axes(eqn) is not None:  # the loop cannot raise the reference's error
+        raise Unsupported("a max over a dim that may be empty")
     prefix, kernel = w.kernel_global(group)
     ins = [w.val(x) for x in eqn.inputs]
     outs = [w.dest(v) for v in eqn.outputs]

@@ -68,6 +68,12 @@ INT_CASES = [
     Case("int-pow-scalar", lambda x: A.pow(x, -1), (INT_POW_BASE,)),
     Case("uint-sigmoid", A.sigmoid, (np.array([0, 1, 200], np.uint8),)),
     Case("int-div", A.div, (np.array([1, -7, 0], np.int8), np.array([2, 2, 3], np.int8))),
+    # float16 sums of 1000 x 100 overflow float16: mean accumulates in float32
+    Case("mean-float16", lambda x: A.mean(x), (np.full(1000, 100, np.float16),)),
+    Case("mean-float16-fused", lambda x: A.mean(A.mul(x, 2.0), axis=0),
+         (np.full((1000, 2), 100, np.float16),)),
+    Case("exp-int8", A.exp, (np.array([1, 2, -3], np.int8),)),
+    Case("sigmoid-uint8", lambda x: A.sigmoid(A.add(x, 1)), (np.array([0, 255], np.uint8),)),
 ]
 
 EMPTY = np.zeros((0,), np.float64)
@@ -256,3 +262,14 @@ def compare(got: dict, want: dict, engine: str) -> list[str]:
             if not np.allclose(got_value, value, rtol=tol, atol=tol, equal_nan=True):
                 bad.append(f"{op}: {engine} values {got_value.tolist()} != {value.tolist()}")
     return bad
+
+
+def scan_with_empty_max(backend: str, dynamic: bool = True) -> list:
+    """A scan whose body takes the max of each (empty) step: the interpreter's error."""
+    graph = sg.Graph()
+    with graph.as_default():
+        xs = sg.placeholder(np.float64, (2, None) if dynamic else (2, 0))
+        h0 = sg.placeholder(np.float64, ())
+        hs = sg.scan(lambda h, x: A.tanh(A.add(h, A.max(x))), xs, initializer=h0)
+        with sg.Session(graph, backend=backend) as sess:
+            return sess.run(hs, {xs: np.zeros((2, 0)), h0: np.float64(0.0)})

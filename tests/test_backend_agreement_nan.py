@@ -17,6 +17,7 @@ from agreement_cases import (
     assert_same,
     run_dyngraph,
     run_static,
+    scan_with_empty_max,
 )
 from fuzz.agree import agreement_code, agreement_programs, check_agreement
 from hypothesis import HealthCheck, given, note, settings
@@ -39,6 +40,15 @@ def test_integer_pow_gives_pytorchs_values():
     got = run_static(INT_CASES[0], "interpret")[0]
     np.testing.assert_array_equal(got, INT_POW_WANT)
     np.testing.assert_array_equal(run_static(INT_CASES[2], "numba")[0], INT_POW_WANT + 1)
+
+
+def test_float16_mean_and_int_float_ops_follow_the_rule():
+    by_name = {c.name: c for c in INT_CASES}
+    assert run_static(by_name["mean-float16"], "numba")[0] == np.float16(100)
+    got = run_static(by_name["mean-float16-fused"], "numba")[0]
+    assert got.dtype == np.float16 and np.all(got == 200)
+    got = run_static(by_name["exp-int8"], "numba")[0]
+    np.testing.assert_allclose(got, np.exp([1.0, 2.0, -3.0]), rtol=1e-15)
 
 
 def test_reference_values_are_numpys():
@@ -68,3 +78,10 @@ def test_empty_axis_in_dyngraph(case):
 def test_random_programs_with_nan_empty_dims_and_every_dtype_agree(program):
     note(agreement_code(program))
     check_agreement(program, ["interpret", "numba"])
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+@pytest.mark.parametrize("backend", ["interpret", "numba"])
+def test_empty_max_inside_a_scan_body(backend, dynamic):
+    with pytest.raises(ShapeError, match=r"max: .*agreement_cases\.py:\d+"):
+        scan_with_empty_max(backend, dynamic)

@@ -149,8 +149,8 @@ def copy_into(dst: DeviceArray, src: DeviceArray) -> None:
         return
     if (tuple(dst.shape) == tuple(src.shape) and dst.dtype == src.dtype
             and dst.is_c_contiguous() and src.is_c_contiguous()
-            and not (simulator_enabled() and 0 in tuple(dst.strides))):  # the simulator's
-        # copy_to_device turns a view with a stride-0 (size-1) dim into a scalar
+            and not (simulator_enabled() and 0 in tuple(dst.strides) + tuple(src.strides))):
+        # (the simulator's copy_to_device drops a view's stride-0 size-1 dims)
         dst.copy_to_device(src)  # device-to-device memcpy
         return
     if dst.ndim == 0:

@@ -16,6 +16,7 @@ from agreement_cases import (
     compare,
     matrix_outcomes,
     run_static,
+    scan_with_empty_max,
 )
 from fuzz.agree import agreement_code, agreement_programs, check_agreement
 from hypothesis import HealthCheck, given, note, settings
@@ -66,3 +67,21 @@ def test_gradient_of_an_index_with_new_axes(index):
     want = sg.function([x], fetches, backend="interpret")(np.array([2.0]))
     got = sg.function([x], fetches, backend="cuda")(np.array([2.0]))
     assert_same(got, want, str(index))
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_empty_max_inside_a_scan_body(dynamic):
+    with pytest.raises(ShapeError, match=r"max: .*agreement_cases\.py:\d+"):
+        scan_with_empty_max("cuda", dynamic)
+
+
+def test_transpose_of_a_broadcast_view():
+    """A view with a stride-0 size-1 dim copied into a buffer of the same shape."""
+    graph = sg.Graph()
+    with graph.as_default():
+        x = sg.placeholder(np.float64, (3,))
+        y = A.transpose(A.broadcast_to(x, (1, 3)))
+        fetches = [y] + sg.gradients(A.sum(A.mul(y, 0.5)), [x])
+    want = sg.function([x], fetches, backend="interpret")(np.arange(3.0))
+    got = sg.function([x], fetches, backend="cuda")(np.arange(3.0))
+    assert_same(got, want, "transpose of broadcast_to")

@@ -36,7 +36,16 @@ def run(examples: int, backends: list[str], seed_value: int, **strategy) -> None
     def fuzz(program):
         note(to_code(program))
         check_program(program, backends)
+        report_progress()
     fuzz()
+
+
+def report_progress(every: int = 250) -> None:
+    """A line every `every` programs, so a long run shows how far it got."""
+    done = STATS["programs"] + STATS["agreement programs"]
+    if done % every == 0:
+        print(f"fuzz: {STATS['programs']} programs and {STATS['agreement programs']} "
+              f"value-agreement programs passed so far", flush=True)
 
 
 def run_agreement(examples: int, backends: list[str], seed_value: int) -> None:
@@ -49,6 +58,7 @@ def run_agreement(examples: int, backends: list[str], seed_value: int) -> None:
         note(agreement_code(program))
         check_agreement(program, backends)
         STATS["agreement programs"] += 1
+        report_progress()
     fuzz()
 
 
