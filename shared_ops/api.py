@@ -235,5 +235,16 @@ def getitem_grad(g, x, index):
     return bind(P["getitem_grad"], g, x, index=normalize_index(index))
 
 
+from . import ops_nary  # noqa: E402,F401
+
+
+def add_n(xs):
+    """The sum of a list of arrays of one shape and dtype (TensorFlow's add_n)."""
+    xs = tuple(xs)
+    if not xs:
+        raise ShapeError(f"add_n: needs at least one input{at_user()}")
+    return bind(P["add_n"], *xs)
+
+
 from .api_nn import *  # noqa: E402,F401,F403  (reductions, indexing, einsum, conv, pooling)
 from .api_nn import normalize_einsum, window_params  # noqa: E402,F401

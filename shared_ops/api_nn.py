@@ -86,14 +86,6 @@ def one_hot(indices, depth, dtype=np.float32):
     return bind(P["one_hot"], indices, depth=int(depth), dtype=np.dtype(dtype))
 
 
-def add_n(xs):
-    """The sum of a list of same-shaped arrays (TF's add_n)."""
-    xs = tuple(xs)
-    if not xs:
-        raise ShapeError(f"add_n: needs at least one input{at_user()}")
-    return bind_seq(P["add_n"], xs)
-
-
 def split(x, sizes, axis=0):
     """Pieces of x along axis, of the given sizes (which must add up to the dim)."""
     shape = shape_of(x)

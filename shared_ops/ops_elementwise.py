@@ -12,7 +12,6 @@ import numpy as np
 from scipy.special import expit
 
 from . import api as A
-from .errors import ShapeError
 from .grad_utils import unbroadcast
 from .primitive import Primitive, register
 from .shapes import AbstractArray, broadcast_shapes, float_dtype, result_dtype, shape_of
@@ -176,16 +175,6 @@ sigmoid = _elementwise("sigmoid", expit, s_sigmoid,
                        kind="float")
 relu = _elementwise("relu", lambda x: np.maximum(x, 0), s_relu,  # out > 0 exactly where x > 0
                     lambda g, out, x, *, needs: (A.where(A.greater(out, 0), g, 0),))
-log1p = _elementwise("log1p", np.log1p, s_log1p,
-                     lambda g, out, x, *, needs: (A.div(g, A.add(x, 1)),), kind="float",
-                     doc="log(1 + x), accurate for small x")
-expm1 = _elementwise("expm1", np.expm1, s_expm1,
-                     lambda g, out, x, *, needs: (A.add(A.mul(g, out), g),), kind="float",
-                     doc="exp(x) - 1, accurate for small x")
-sin = _elementwise("sin", np.sin, s_sin,
-                   lambda g, out, x, *, needs: (A.mul(g, A.cos(x)),), kind="float")
-cos = _elementwise("cos", np.cos, s_cos,
-                   lambda g, out, x, *, needs: (A.neg(A.mul(g, A.sin(x))),), kind="float")
 
 sign = _elementwise("sign", np.sign, s_sign, None, differentiable=False)
 zeros_like = _elementwise("zeros_like", np.zeros_like, s_zeros_like, None,
@@ -200,6 +189,17 @@ less_equal = _elementwise("less_equal", np.less_equal, s_less_equal, None, "bool
 logical_and = _elementwise("logical_and", np.logical_and, s_logical_and, None, "bool", False)
 logical_or = _elementwise("logical_or", np.logical_or, s_logical_or, None, "bool", False)
 logical_not = _elementwise("logical_not", np.logical_not, s_logical_not, None, "bool", False)
+
+log1p = _elementwise("log1p", np.log1p, s_log1p,
+                     lambda g, out, x, *, needs: (A.div(g, A.add(x, 1)),), kind="float",
+                     doc="log(1 + x), accurate for small x")
+expm1 = _elementwise("expm1", np.expm1, s_expm1,
+                     lambda g, out, x, *, needs: (A.add(A.mul(g, out), g),), kind="float",
+                     doc="exp(x) - 1, accurate for small x")
+sin = _elementwise("sin", np.sin, s_sin,
+                   lambda g, out, x, *, needs: (A.mul(g, A.cos(x)),), kind="float")
+cos = _elementwise("cos", np.cos, s_cos,
+                   lambda g, out, x, *, needs: (A.neg(A.mul(g, A.sin(x))),), kind="float")
 
 
 # ---- elementwise ops with parameters: `scalar` is a factory of params -------
@@ -265,32 +265,3 @@ stop_gradient = register(Primitive(
     abstract_eval=lambda x: AbstractArray(shape_of(x), A.dtype_of(x)),
     scalar=s_identity, elementwise=True, differentiable=False,
     doc="identity whose output carries no gradient (detach)"))
-
-
-# ---- add_n: the sum of any number of same-shaped operands (TF's add_n) -------
-
-def _add_n_eval(*xs):
-    shapes = [tuple(shape_of(x)) for x in xs]
-    if not xs:
-        raise ShapeError("add_n: needs at least one input")
-    for s in shapes[1:]:
-        if len(s) != len(shapes[0]) or any(
-                a is not None and b is not None and a != b for a, b in zip(s, shapes[0])):
-            raise ShapeError(f"add_n: inputs must all have one shape, got {shapes}")
-    out = tuple(next((d for d in dims if d is not None), None) for dims in zip(*shapes))
-    return AbstractArray(out, result_dtype("add_n", *xs))
-
-
-def _add_n_impl(*xs):
-    dtype = _add_n_eval(*xs).dtype
-    total = np.array(xs[0], dtype=dtype, copy=True)
-    xs = xs[1:]
-    for x in xs:
-        np.add(total, x, out=total)
-    return total
-
-
-add_n = register(Primitive(
-    name="add_n", impl=_add_n_impl, abstract_eval=_add_n_eval,
-    vjp=lambda g, out, *xs, needs: tuple(g if need else None for need in needs),
-    doc="x1 + x2 + ... + xn of same-shaped operands, one result buffer"))

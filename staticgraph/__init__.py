@@ -79,6 +79,7 @@ from .creation import fill, identity, identity_p, ones, placeholder_with_default
 from .custom_gradient import custom_gradient, custom_gradient_p  # noqa: E402,F401
 from .errors import ClosedSessionError  # noqa: E402,F401
 from .nn import clip_by_global_norm  # noqa: E402,F401
+from .ops import add_n  # noqa: E402,F401
 from .ops_nn import *  # noqa: E402,F401,F403  (log1p, gather, one_hot, einsum, split, ...)
 from .random_ops import (  # noqa: E402,F401
     random_normal,

@@ -246,3 +246,9 @@ __all__ = [
     "reduce_min", "softmax", "log_softmax", "matmul", "transpose", "reshape", "expand_dims",
     "squeeze", "broadcast_to", "concatenate", "concat", "stack",
 ]
+
+
+def add_n(inputs) -> Symbol:
+    """The sum of a list of symbols of one shape and dtype (TensorFlow's add_n)."""
+    inputs = list(inputs)
+    return A.add_n(_lift(tuple(inputs)) if inputs else inputs)

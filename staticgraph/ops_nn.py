@@ -125,14 +125,6 @@ def split(value, num_or_size_splits, axis: int = 0, num=None, name=None) -> list
     return A.split(value, sizes, axis_)
 
 
-def add_n(inputs, name=None) -> Symbol:
-    """The sum of a list of same-shaped tensors."""
-    inputs = list(inputs)
-    if inputs and not any(isinstance(x, Symbol) for x in inputs):
-        inputs[0] = as_symbol(inputs[0])
-    return A.add_n(inputs)
-
-
 def embedding_lookup(params, ids, partition_strategy: str = "mod", name=None,
                      validate_indices: bool = True) -> Symbol:
     """Rows of params at ids (TF1's tf.nn.embedding_lookup); differentiable in params.
@@ -230,4 +222,4 @@ def max_pool(value, ksize, strides, padding, data_format: str = "NHWC", name=Non
 
 
 __all__ = ["log1p", "expm1", "sin", "cos", "reduce_logsumexp", "reduce_variance",
-           "reduce_std", "argmax", "argmin", "gather", "one_hot", "einsum", "split", "add_n"]
+           "reduce_std", "argmax", "argmin", "gather", "one_hot", "einsum", "split"]

@@ -83,6 +83,8 @@ def all_prims_group(dtype):
                  "logical_not", "stop_gradient"):
         outs.append(b.op(name, x))
     outs += [b.op("log", pos), b.op("sqrt", pos), b.op("log", x), b.op("sqrt", x)]
+    outs += [b.op(name, x) for name in ("sin", "cos", "expm1")]
+    outs += [b.op("log1p", pos), b.op("log1p", b.op("mul", x, 2.0))]  # below -1: NaN
     outs.append(b.op("where", b.op("greater", x, s), x, y))
     outs.append(b.op("clip", x, lo=-0.5, hi=0.75))
     outs.append(b.op("clip", x, lo=None, hi=0.1))
