@@ -21,7 +21,7 @@ def _where(eqn: Eqn) -> str:
     return f"op '{eqn.prim.name}'" + (f" created at {site}" if site else "")
 
 
-def _op_error(eqn: Eqn, vals, exc: Exception) -> Exception:
+def run_time_error(eqn: Eqn, vals, exc: Exception) -> Exception:
     """A NumPy failure inside an op, as a documented error naming the op's line."""
     shapes = ", ".join("?" if v is None else str(np.shape(v)) for v in vals)
     site = format_site(eqn.site)
@@ -93,7 +93,7 @@ class Evaluator:
         except GraphCompareError:
             raise
         except Exception as exc:  # NumPy raises many types; map them to ours
-            raise _op_error(eqn, vals, exc) from None
+            raise run_time_error(eqn, vals, exc) from None
         outs = list(out) if prim.extra.get("multiple_results") else [out]
         outs = [o if type(o) is np.ndarray else np.asarray(o) for o in outs]
         if self.check_shapes:

@@ -96,6 +96,50 @@ def test_a_failed_run_commits_no_update(backend):
     m.good_step(before)
 
 
+def _row(x):
+    return sg.reshape(x, (1, -1))
+
+
+# Ops whose run-time dims do not fit, each feeding an update made after another
+# update was computed: (op name, fn(x, y) on one line, good (x, y), bad (x, y)).
+FAILING_RUNS = [
+    ("add", lambda x, y: x + y, (2, 2), (2, 3)),
+    ("matmul", lambda x, y: sg.matmul(sg.reshape(x, (2, -1)), sg.reshape(y, (-1, 1))),
+     (4, 2), (4, 3)),
+    ("reshape", lambda x, y: sg.reshape(x, (2, 2)) * 2.0 + y[0], (4, 1), (3, 1)),
+    ("concatenate", lambda x, y: sg.concat([_row(x), _row(y)], 0), (2, 2), (2, 3)),
+]
+
+
+def check_failing_run(backend: str, case: tuple) -> None:
+    """The run raises the interpreter's error type naming the op and its line, and
+    commits neither update; the next good run commits both."""
+    op, fn, good, bad = case
+    graph = sg.Graph("failing")
+    with graph.as_default():
+        x, y = sg.placeholder((None,), F64, name="x"), sg.placeholder((None,), F64, name="y")
+        w, v = sg.Variable(np.zeros(3), name="w"), sg.Variable(np.zeros(()), name="v")
+        new_w = sg.assign_add(w, np.ones(3))
+        step = sg.group(new_w, sg.assign_add(v, sg.reduce_sum(fn(x, y))))
+    line = f"{FILE}:{fn.__code__.co_firstlineno}"
+    sess = sg.Session(graph, backend=backend)
+    feed = {x: np.ones(good[0]), y: np.ones(good[1])}
+    sess.run(step, feed)
+    v_before = float(sess.get(v))
+    for _ in range(2):
+        expect(sg.ShapeError, lambda: sess.run(step, {x: np.ones(bad[0]), y: np.ones(bad[1])}),
+               f"{op}:", line)
+        assert sess.get(w).tolist() == [1.0] * 3 and float(sess.get(v)) == v_before
+    sess.run(step, feed)
+    assert sess.get(w).tolist() == [2.0] * 3 and float(sess.get(v)) == 2 * v_before
+
+
+@pytest.mark.parametrize("case", FAILING_RUNS, ids=[c[0] for c in FAILING_RUNS])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_run_time_dims_that_do_not_fit_commit_nothing(backend, case):
+    check_failing_run(backend, case)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_log_softmax_of_an_empty_input_commits_nothing(backend):
     m = Model(backend)

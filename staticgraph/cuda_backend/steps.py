@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from shared_ops import AbstractArray, format_site
+from shared_ops.errors import GraphCompareError
 
 from ..compiler import GroupBuilder, compile_group
 from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref
@@ -78,7 +79,13 @@ class Step:
         if shapes is None:
             avals = [AbstractArray(tuple(v.shape), np.dtype(v.dtype)) if _is_device(v) else v
                      for v in vals]
-            res = eqn.prim.abstract_eval(*avals, **eqn.params)
+            try:
+                res = eqn.prim.abstract_eval(*avals, **eqn.params)
+            except GraphCompareError as exc:  # run-time dims that do not fit: name the line
+                site = format_site(eqn.site)
+                if not site:
+                    raise
+                raise type(exc)(f"{exc} (created at {site})") from None
             res = list(res) if eqn.prim.extra.get("multiple_results") else [res]
             shapes = self._shapes[key] = [tuple(a.shape) for a in res]
         return shapes

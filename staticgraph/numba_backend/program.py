@@ -22,8 +22,7 @@ from shared_ops.errors import GraphCompareError
 
 from ..compiler import KernelCache, compile_group, default_cache_dir
 from ..compiler.cpu import CpuTarget
-from ..interpreter import Evaluator, InterpretRunner
-from ..interpreter import _op_error as interpreter_op_error
+from ..interpreter import Evaluator, InterpretRunner, run_time_error
 from ..ir import Eqn, Graph, Var
 from .hooks import LoweringContext
 from .lower import CPU_ARRAYS, GraphLowering
@@ -251,7 +250,7 @@ def op_error(comp: Compilation, exc: Exception) -> Exception | None:
     if found is None:
         return None
     eqn, vals = found
-    return interpreter_op_error(eqn, vals, exc)
+    return run_time_error(eqn, vals, exc)
 
 
 def lower_program(program: Graph, optimized: Graph, comp: Compilation) -> LoweredGraph:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_bad_inputs_state import FAILING_RUNS, check_failing_run
 
 import staticgraph as sg
 
@@ -54,3 +55,8 @@ def test_closed_session_and_fetches():
     sess.close()
     with pytest.raises(sg.ClosedSessionError):
         sess.get(w)
+
+
+@pytest.mark.parametrize("case", FAILING_RUNS, ids=[c[0] for c in FAILING_RUNS])
+def test_run_time_dims_that_do_not_fit_commit_nothing_on_cuda(case):
+    check_failing_run("cuda", case)
