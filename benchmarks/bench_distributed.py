@@ -13,6 +13,7 @@ seconds spent in the compiled partitions).
 from __future__ import annotations
 
 import staticgraph as sg
+from shared_ops.cluster import workers_now
 
 from . import distributed_model as model
 from .harness import Competitor, Workload
@@ -70,7 +71,7 @@ class _Runs:
         self.closers: list = []
 
     def floor(self):
-        workers = sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+        workers = sorted(workers_now(self.client))
 
         def step():
             self.client.gather([self.client.submit(_noop, pure=False, workers=[w],
