@@ -129,6 +129,16 @@ def gen_concatenate(b: Builder) -> str | None:
                                            else axis})
 
 
+def gen_add_n(b: Builder) -> str | None:
+    x = b.operand(FLOAT)
+    info = b.info[x]
+    parts = [Ref(x)] + [array_operand(b, info.shape) if b.c.boolean(0.8) else Ref(x)
+                        for _ in range(b.c.integer(1, 2))]
+    if any(b.info[p.name].dtype != info.dtype for p in parts if isinstance(p, Ref)):
+        return None
+    return b.emit("add_n", [parts])
+
+
 def gen_stack(b: Builder) -> str | None:
     x = b.operand(FLOAT)
     info = b.info[x]
@@ -203,4 +213,5 @@ GENERATORS = {
     "transpose": gen_transpose, "swapaxes": gen_swapaxes, "broadcast_to": gen_broadcast_to,
     "expand_dims": gen_expand_dims, "squeeze": gen_squeeze, "concatenate": gen_concatenate,
     "stack": gen_stack, "getitem": gen_getitem, "getitem_grad": gen_getitem_grad,
+    "add_n": gen_add_n,
 }

@@ -30,7 +30,7 @@ OP_ORDER = (
     "squeeze", "concatenate", "stack", "swapaxes", "cond", "scan", "cast", "greater", "less",
     "equal", "not_equal", "greater_equal", "less_equal", "logical_and", "logical_or",
     "logical_not", "sign", "zeros_like", "stop_gradient", "reshape_like", "axis_size",
-    "getitem_grad",
+    "getitem_grad", "add_n",
 )
 assert set(OP_ORDER) == set(GENERATORS), set(OP_ORDER) ^ set(GENERATORS)
 
