@@ -13,6 +13,7 @@ seconds spent in the compiled partitions).
 from __future__ import annotations
 
 import staticgraph as sg
+from shared_ops.cluster import workers_now
 
 from . import distributed_model as model
 from .harness import Competitor, Workload
@@ -70,7 +71,7 @@ class _Runs:
         self.closers: list = []
 
     def floor(self):
-        workers = sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+        workers = sorted(workers_now(self.client))
 
         def step():
             self.client.gather([self.client.submit(_noop, pure=False, workers=[w],
@@ -119,12 +120,13 @@ LAN_BANDWIDTH = 1.25e9  # 10 Gbit/s Ethernet, bytes/s
 LAN_LATENCY = 1e-4  # a LAN round trip beyond the software's own
 
 
-def _model_section(client, result, runs: _Runs, size: NetSize) -> Section:
+def _model_section(client, result, runs: _Runs, size: NetSize, tiny: bool) -> Section:
     """Fit the cost model to the measured model-parallel step and to calls measured
     here; check it against the other measured 2-worker rows; predict."""
     net = model.Net("tutorial", size.N, size.D_in, size.H, size.D_out)
     one = result.measurements["one"]
-    f = model.fit(client, one.median if one.ok else 1e-3, net.flops)
+    repeats, nbytes = (3, 1 << 16) if tiny else (30, 4 << 20)
+    f = model.fit(client, one.median if one.ok else 1e-3, net.flops, repeats, nbytes)
     mp = result.measurements.get("model_parallel")
     if mp is not None and mp.ok and "model_parallel" in runs.sessions:
         rest = model.model_parallel(f, net) - 3 * f.latency  # compute and bytes
@@ -224,7 +226,7 @@ def bench_distributed(ctx: BenchContext) -> list[Section]:
                 setup[f"{mode} ship and compile"] = runs.sessions[mode].cluster.setup.get(
                     "ship and compile", float("nan"))
         notes = _notes(result, runs, setup)
-        sections = [_model_section(client, result, runs, size)]
+        sections = [_model_section(client, result, runs, size, ctx.tiny)]
     finally:
         runs.close()
         client.close()

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shared_ops.cluster import workers_now
+
 
 @dataclass
 class Fit:
@@ -49,7 +51,7 @@ def _median_call(run, repeats: int) -> float:
 def fit(client, one_step_s: float, flops: float, repeats: int = 30,
         nbytes: int = 4 << 20) -> Fit:
     """Measure round trips on the cluster's first two workers and fit the model."""
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])[:2]
+    workers = sorted(workers_now(client))[:2]
     actors = [client.submit(Echo, actor=True, workers=[w]).result() for w in workers]
     payload = np.ones(nbytes // 8)
     one = _median_call(lambda: actors[0].echo().result(), repeats)

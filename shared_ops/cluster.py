@@ -80,14 +80,23 @@ def ordered_workers(workers: dict) -> list[str]:
     return sorted(workers)
 
 
+def workers_now(client) -> dict:
+    """The scheduler's current worker table (address -> info), asked for now.
+
+    Not `client.scheduler_info()`: that returns an attribute a periodic
+    callback of the client overwrites with a summary without workers, so it
+    can come back empty under load."""
+    return client.sync(client.scheduler.identity, n_workers=-1)["workers"]
+
+
 def worker_addresses(client) -> list[str]:
     """The cluster's worker addresses, in `ordered_workers` order."""
-    return ordered_workers(client.scheduler_info(n_workers=-1)["workers"])
+    return ordered_workers(workers_now(client))
 
 
 def alive_workers(client) -> set[str]:
     """Addresses of the workers the scheduler knows now."""
-    return set(client.scheduler_info(n_workers=-1)["workers"])
+    return set(workers_now(client))
 
 
 POLL_SECONDS = 0.5

@@ -124,6 +124,20 @@ def test_worker_leaves(cluster, client):
         expect(sg.DistributedError, lambda: train(sess, net, d, 1), "'worker:1' does not exist")
 
 
+def test_data_parallel_replica_lost(cluster, client):
+    init = {"w": np.ones((3, 1))}
+
+    def loss_fn(params, x, y):
+        return ((x @ params["w"] - y) ** 2).mean()
+    x, y = np.arange(12.0).reshape(4, 3), np.ones((4, 1))
+    with DataParallel(init, loss_fn, client, lr=0.01) as ddp:
+        ddp.step(x, y)
+        worker = next(w for w in cluster.workers.values() if w.address == ddp.workers[1])
+        client.sync(worker.close)
+        expect(sg.WorkerLostError, lambda: ddp.step(x, y), "replica 1 (", ") left the cluster")
+        expect(sg.WorkerLostError, lambda: ddp.parameters(), "replica 1")
+
+
 @documents("distributed", "`DataParallel` with a bad reduction, no optimizer and no lr, or "
            "a batch with fewer rows than workers")
 def test_bad_data_parallel(client):

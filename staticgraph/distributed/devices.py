@@ -8,7 +8,7 @@ that declares the Dask resource `GPU`.
 
 from __future__ import annotations
 
-from shared_ops.cluster import ordered_workers
+from shared_ops.cluster import ordered_workers, workers_now
 
 from ..errors import DistributedError
 from ..placement import parse_device
@@ -16,7 +16,7 @@ from ..placement import parse_device
 
 def worker_table(client) -> tuple[list[str], list[str]]:
     """(CPU worker addresses in device order, GPU worker addresses in order)."""
-    workers = client.scheduler_info(n_workers=-1)["workers"]
+    workers = workers_now(client)
     ordered = ordered_workers(workers)
     gpus = [a for a in ordered if workers[a].get("resources", {}).get("GPU", 0) > 0]
     return ordered, gpus

@@ -209,6 +209,9 @@ def _reduced_count(info: Info, out_shape: tuple) -> int:
 
 def _other_bounds(op: str, args: list, kwargs: dict, out_shape: tuple):
     x = args[0]
+    if op == "add_n":
+        spans = [span(part) for part in x]
+        return sum(s[0] for s in spans), sum(s[1] for s in spans)
     if op in FROZEN - {"sign", "zeros_like", "stop_gradient", "axis_size"}:
         return 0.0, 1.0
     if op == "where":
