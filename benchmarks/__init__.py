@@ -18,7 +18,7 @@ report says so and the other benches run. For example::
         xj = jnp.asarray(x)
         return lambda: f(xj).block_until_ready()
 
-    @register("fused", "staticgraph: fused elementwise chain", issue=4)
+    @register("fused", "staticgraph: fused elementwise chain")
     def bench_fused(ctx):
         x = np.random.default_rng(0).standard_normal(1000 if ctx.tiny else 10_000_000)
         out = np.empty_like(x)

@@ -60,7 +60,7 @@ METHOD = """\
 - A peer that cannot be imported reads "not installed"; `make bench` tries to install
   the `bench` extra (PyTorch CPU, JAX, threadpoolctl) first.
 - Adding a bench: a module `benchmarks/bench_<name>.py` with a function
-  `(ctx: BenchContext) -> list[Section]` decorated by `@register(name, title, issue)`;
+  `(ctx: BenchContext) -> list[Section]` decorated by `@register(name, title)`;
   it builds `Workload`s of `Competitor`s (`torch_competitor`/`jax_competitor` give
   peers that read "not installed" when absent; `tutorial_steps` has the tutorial
   step for every baseline) and returns `Section`s of `ctx.measure(workload)` results.
@@ -92,8 +92,7 @@ def render_page(runs: list[tuple[Bench, list[Section]]], mode: str, machine: str
     if rows:
         parts += ["## Targets", targets_table(rows)]
     for bench, sections in runs:
-        issue = f" (issue {bench.issue})" if bench.issue is not None else ""
-        parts.append(f"## {bench.title}{issue}")
+        parts.append(f"## {bench.title}")
         parts += [render_section(s) for s in sections]
     if IMPORT_ERRORS:
         parts.append("## Benches that could not be loaded")

@@ -1,4 +1,4 @@
-"""Issue 18: `dg.compile` on the tutorial step, and its trace + compile cost.
+"""`dg.compile` on the tutorial step, and its trace + compile cost.
 
 Step: the tutorial two-layer net (N=64, D_in=1000, H=100, D_out=10, float64)
 trained by eager dyngraph and by the same code with its loss function under
@@ -20,8 +20,8 @@ from .registry import BenchContext, register
 from .report import Section
 from .tutorial_steps import TINY_NET, NetSize, dyngraph_step, make_data, torch_step
 
-STEP_TARGET = 0.8   # issue 18: compiled step <= 0.8x the eager dyngraph step
-SETUP_TARGET = 1.0  # issue 18: trace + compile <= staticgraph's hand-built graph
+STEP_TARGET = 0.8   # compiled step <= 0.8x the eager dyngraph step
+SETUP_TARGET = 1.0  # trace + compile <= staticgraph's hand-built graph
 
 
 def torch_compiled_step(torch, data: dict, lr: float) -> Step:
@@ -82,7 +82,7 @@ is the same code with the loss function compiled; its forward and backward run a
 two compiled programs and one node on the tape. `torch.compile (peer)` compiles the
 same loss function with PyTorch's default inductor backend (its first call, the
 compile, is setup). Interleaved samples in one process; then with NumPy's BLAS and
-PyTorch held to one thread. Target (issue 18): dg.compile <= {STEP_TARGET:.1f}x
+PyTorch held to one thread. Target: dg.compile <= {STEP_TARGET:.1f}x
 dyngraph eager."""
 
 SETUP_INTRO = """\
@@ -90,11 +90,11 @@ What a new compiled function costs before its first step returns, on a warm kern
 cache: `dg.compile` traces the dyngraph code, differentiates the graph with
 `sg.gradients`, cuts it into a forward and a backward program and compiles both;
 staticgraph builds the hand-written graph (`sg.function` with SGD updates) and
-compiles it. Both then run one step. Target (issue 18): dg.compile <= 1.0x
+compiles it. Both then run one step. Target: dg.compile <= 1.0x
 staticgraph."""
 
 
-@register("compile", "dg.compile: the traced tutorial step and its compile cost", issue=18)
+@register("compile", "dg.compile: the traced tutorial step and its compile cost")
 def bench_compile(ctx: BenchContext) -> list[Section]:
     size = TINY_NET if ctx.tiny else NetSize()
     steps: list[WorkloadResult] = [ctx.measure(step_workload(size, not ctx.tiny, False))]

@@ -27,7 +27,7 @@ from .report import Section
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES, TINY_SIZES = (100, 1000), (4, 8)
-SECONDS_TARGET, JAX_RATIO_TARGET, GROWTH_TARGET = 5.0, 3.0, 15.0  # issue 17, at N=1000
+SECONDS_TARGET, JAX_RATIO_TARGET, GROWTH_TARGET = 5.0, 3.0, 15.0  # at N=1000
 
 
 def _static(n: int) -> float:
@@ -86,7 +86,7 @@ def _fixed(key: str, label: str, seconds: float | None) -> Measurement:
     return m
 
 
-@register("compile_scaling", "staticgraph numba: compile cost against graph size", issue=17)
+@register("compile_scaling", "staticgraph numba: compile cost against graph size")
 def bench_compile_scaling(ctx: BenchContext) -> list[Section]:
     from .peers import load_jax
     small, big = TINY_SIZES if ctx.tiny else SIZES
@@ -105,7 +105,7 @@ def bench_compile_scaling(ctx: BenchContext) -> list[Section]:
                            Target("big", "budget", 1.0)])
     result = WorkloadResult(wl, {m.competitor.key: m for m in ms})
     intro = __doc__.split("\n\n")[1].replace("\n", " ") + (
-        f" Targets (issue 17): N={big} within {GROWTH_TARGET:g}x N={small} (linear growth), "
+        f" Targets: N={big} within {GROWTH_TARGET:g}x N={small} (linear growth), "
         f"within {JAX_RATIO_TARGET:g}x JAX's first call and within {SECONDS_TARGET:g} s.")
     return [Section("Compile cost of an N-op chain and its gradient", [result], intro=intro)]
 

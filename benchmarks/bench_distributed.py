@@ -1,4 +1,4 @@
-"""Issue 19: what a distributed step costs beyond its compute, against Dask's floor.
+"""what a distributed step costs beyond its compute, against Dask's floor.
 
 The tutorial two-layer net (N=64, D_in=1000, H=100, D_out=10, float64, SGD)
 on a LocalCluster of 2 worker processes on 127.0.0.1: model-parallel (a
@@ -195,7 +195,7 @@ def _notes(result, runs: _Runs, setup: dict) -> list[str]:
     return notes
 
 
-@register("distributed", "staticgraph on Dask distributed: a step's overhead", issue=19)
+@register("distributed", "staticgraph on Dask distributed: a step's overhead")
 def bench_distributed(ctx: BenchContext) -> list[Section]:
     import time
 
@@ -232,4 +232,4 @@ def bench_distributed(ctx: BenchContext) -> list[Section]:
         client.close()
         cluster.close()
     intro = __doc__.split("\n\n", 1)[1]
-    return [Section("Distributed step (issue 19)", [result], intro=intro, notes=notes)] + sections
+    return [Section("Distributed step", [result], intro=intro, notes=notes)] + sections

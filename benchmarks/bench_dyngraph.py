@@ -1,4 +1,4 @@
-"""Issue 2: dyngraph's per-op overhead and the tutorial net's step time.
+"""dyngraph's per-op overhead and the tutorial net's step time.
 
 Per-op: a chain of 1000 small ops (mul, add, tanh in turn) on 1- and
 16-element float32 tensors, in three modes: forward without grad
@@ -26,8 +26,8 @@ from .tutorial_steps import TINY_NET, NetSize, dyngraph_step, make_data, tutoria
 N_OPS = 1000
 MODES = {"no_grad": "forward, no grad", "record": "forward, recording",
          "fwd_bwd": "forward + backward"}
-PER_OP_TARGET = 1.0     # issue 2: per-op forward+backward <= PyTorch eager
-TUTORIAL_TARGET = 1.2   # issue 2: tutorial step <= 1.2x PyTorch eager
+PER_OP_TARGET = 1.0     # per-op forward+backward <= PyTorch eager
+TUTORIAL_TARGET = 1.2   # tutorial step <= 1.2x PyTorch eager
 
 
 def chain(x, a, b, n_ops: int):
@@ -118,7 +118,7 @@ PER_OP_INTRO = f"""\
 A chain of {N_OPS} ops (`x*a`, `+b`, `tanh`, in turn) on float32 tensors of 1 and 16
 elements; time per op. `forward + backward` ends with `.sum().backward()`. The
 NumPy rows run the forward only (no tape): the floor of calling an op from Python.
-Target (issue 2): dyngraph forward+backward <= {PER_OP_TARGET:.1f}x PyTorch eager."""
+Target: dyngraph forward+backward <= {PER_OP_TARGET:.1f}x PyTorch eager."""
 
 TUTORIAL_INTRO = f"""\
 One training step of the 'Learning PyTorch with Examples' two-layer net (N=64,
@@ -127,10 +127,10 @@ back with `.item()`. JAX's setup column includes its `jit` compile. Measured wit
 each library's default threads, then (where threadpoolctl is installed) with NumPy's
 BLAS and PyTorch held to one thread, which is steadier when other processes load the
 machine; JAX's pool is fixed at import, so it sits out the second run. Target
-(issue 2): dyngraph <= {TUTORIAL_TARGET:.1f}x PyTorch eager."""
+: dyngraph <= {TUTORIAL_TARGET:.1f}x PyTorch eager."""
 
 
-@register("dyngraph", "dyngraph: per-op overhead and the tutorial step", issue=2)
+@register("dyngraph", "dyngraph: per-op overhead and the tutorial step")
 def bench_dyngraph(ctx: BenchContext) -> list[Section]:
     n_ops = 30 if ctx.tiny else N_OPS
     per_op = [ctx.measure(per_op_workload(size, mode, n_ops))

@@ -1,7 +1,7 @@
-"""Issue 5: scan compiled to one native loop. RNN BPTT, the tiny overhead-bound
+"""scan compiled to one native loop. RNN BPTT, the tiny overhead-bound
 RNN, and the compile cost of the RNN forward+gradient.
 
-Targets (issue 5): RNN BPTT (batch 32, input 64, hidden 128, 100 steps,
+Targets: RNN BPTT (batch 32, input 64, hidden 128, 100 steps,
 float64): staticgraph numba <= 1.0x JAX jit + lax.scan and <= 1.0x a
 hand-written NumPy BPTT with the input projection hoisted; dyngraph <= 1.0x
 PyTorch eager. Tiny RNN (batch 1, input 8, hidden 16, 1000 steps):
@@ -134,7 +134,7 @@ The same RNN at batch 1, input 8, hidden 16 over 1000 steps: the work per step i
 so the cost is what each framework pays per iteration. Time per time step."""
 
 
-@register("rnn", "scan: RNN BPTT, tiny RNN, compile cost", issue=5)
+@register("rnn", "scan: RNN BPTT, tiny RNN, compile cost")
 def bench_rnn(ctx: BenchContext) -> list[Section]:
     big = steps.SMOKE if ctx.tiny else steps.BIG
     tiny = steps.SMOKE if ctx.tiny else steps.TINY

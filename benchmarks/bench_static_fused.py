@@ -1,4 +1,4 @@
-"""Issue 4: fused elementwise kernels of the staticgraph numba backend.
+"""fused elementwise kernels of the staticgraph numba backend.
 
 `tanh(x*a+b)*sigmoid(x) - exp(-x*x)` on 10M elements (float32 and float64),
 written once with staticgraph and compiled to one fused, vectorised,
@@ -22,7 +22,7 @@ from .report import Section
 
 A, B = 0.5, 0.1
 N = 10_000_000
-CHAIN_TARGET = 1.0  # issue 4: fused numba <= 1.0x JAX jit
+CHAIN_TARGET = 1.0  # fused numba <= 1.0x JAX jit
 BANDWIDTH_TARGET = 1 / 0.8  # x*a+b reaches >= 80% of a copy's bandwidth
 
 
@@ -99,11 +99,11 @@ INTRO = f"""\
 Elementwise chains on {N // 1_000_000}M elements, one call each. The staticgraph function
 is built once (`sg.function([x], y, backend="numba")`): the passes fuse the chain into one
 kernel whose exp/tanh/sigmoid are branch-free vectorisable polynomials (docs/compiler.md),
-run on all cores (`prange`) above 2**17 elements. Targets (issue 4): the fused chain <= 1.0x
+run on all cores (`prange`) above 2**17 elements. Targets: the fused chain <= 1.0x
 JAX jit; `x*a+b` >= 80% of the copy's bandwidth, i.e. <= {BANDWIDTH_TARGET:.2f}x its time."""
 
 
-@register("static_fused", "staticgraph numba: fused elementwise chains", issue=4)
+@register("static_fused", "staticgraph numba: fused elementwise chains")
 def bench_static_fused(ctx: BenchContext) -> list[Section]:
     n = 1000 if ctx.tiny else N
     results = [ctx.measure(workload(n, dtype, expression))

@@ -1,4 +1,4 @@
-"""Issue 4: the staticgraph numba backend on the tutorial training step, and its compile time.
+"""the staticgraph numba backend on the tutorial training step, and its compile time.
 
 Step: the tutorial two-layer net (N=64, D_in=1000, H=100, D_out=10, float64),
 written once with staticgraph (`sg.function` with SGD `updates`), compiled
@@ -30,7 +30,7 @@ from .report import Section
 from .tutorial_steps import TINY_NET, NetSize, make_data, tutorial_competitors
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = [("jax", 0.7), ("numpy", 0.5), ("blas", 1.5)]  # issue 4: numba / baseline
+TARGETS = [("jax", 0.7), ("numpy", 0.5), ("blas", 1.5)]  # numba / baseline
 COLD_TARGET_S, WARM_TARGET_S = 2.0, 0.3
 
 
@@ -160,12 +160,12 @@ def compile_section(repeats: int) -> Section:
 TUTORIAL_INTRO = """\
 One SGD step of the tutorial two-layer net (N=64, D_in=1000, H=100, D_out=10, float64),
 the loss read back as a Python float. *staticgraph numba* calls the `sg.function` (argument
-checks included); *runner only* calls the backend's runner directly. Targets (issue 4):
+checks included); *runner only* calls the backend's runner directly. Targets:
 numba <= 0.7x JAX jit, <= 0.5x NumPy, <= 1.5x the BLAS floor, 0 minor page faults per step.
 The second table holds NumPy's BLAS to one thread (JAX's pool is fixed at import: left out)."""
 
 
-@register("static_tutorial", "staticgraph numba: tutorial step and compile time", issue=4)
+@register("static_tutorial", "staticgraph numba: tutorial step and compile time")
 def bench_static_tutorial(ctx: BenchContext) -> list[Section]:
     size = TINY_NET if ctx.tiny else NetSize()
     results = [ctx.measure(tutorial_workload(size))]

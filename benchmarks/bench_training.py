@@ -230,12 +230,12 @@ INTRO = """\
 Training steps at sizes users train (float32). MLP 784-512-512-10, batch 256: relu, softmax
 cross-entropy, SGD, the loss read back each step; staticgraph is one `sg.function` with the
 updates. LSTM BPTT, T=50, batch 32, input and hidden 256: loss sum(h_T**2), the gradients of
-Wx, Wh, b; staticgraph runs `sg.scan` and its gradient in a `Session`. Targets (issue 17):
+Wx, Wh, b; staticgraph runs `sg.scan` and its gradient in a `Session`. Targets:
 MLP numba <= 1.0x PyTorch eager and <= 1.0x JAX jit, dyngraph <= 1.15x PyTorch; LSTM
 numba <= 1.0x JAX `lax.scan`."""
 
 
-@register("training", "training steps: MLP and LSTM BPTT", issue=17)
+@register("training", "training steps: MLP and LSTM BPTT")
 def bench_training(ctx: BenchContext) -> list[Section]:
     mlp, lstm = (TINY_MLP, TINY_LSTM) if ctx.tiny else (MlpSize(), LstmSize())
     results = [ctx.measure(mlp_workload(mlp)), ctx.measure(lstm_workload(lstm))]

@@ -1,4 +1,4 @@
-"""The real-GPU check of issue 6: `python benchmarks/gpu_check.py [--tiny] [--skip-tests]`.
+"""The real-GPU check: `python benchmarks/gpu_check.py [--tiny] [--skip-tests]`.
 
 On a machine with an NVIDIA GPU (and the cuda extra installed) it
 1. prints the device;

@@ -22,24 +22,23 @@ BenchFn = Callable[["BenchContext"], list[Section]]
 
 @dataclass(frozen=True)
 class Bench:
-    """A registered bench: a name for --only, a title, the issue it measures."""
+    """A registered bench: a name for --only and a title."""
 
     name: str
     title: str
     fn: BenchFn
-    issue: int | None = None
 
 
 BENCHES: dict[str, Bench] = {}
 IMPORT_ERRORS: dict[str, str] = {}
 
 
-def register(name: str, title: str, issue: int | None = None) -> Callable[[BenchFn], BenchFn]:
+def register(name: str, title: str) -> Callable[[BenchFn], BenchFn]:
     """Decorator adding a bench function to the registry under `name`."""
     def add(fn: BenchFn) -> BenchFn:
         if name in BENCHES and BENCHES[name].fn is not fn:
             raise ValueError(f"bench {name!r} is already registered")
-        BENCHES[name] = Bench(name, title, fn, issue)
+        BENCHES[name] = Bench(name, title, fn)
         return fn
     return add
 

@@ -1,6 +1,6 @@
 """Primitives, their registry, and `bind`: dispatch of an op to an engine.
 
-A primitive holds everything any engine needs (see ARCHITECTURE.md):
+A primitive holds everything any engine needs:
 `impl` (NumPy), `abstract_eval` (shape/dtype), `vjp` (gradient rule written
 with this package's API), `scalar` (per-element function for fusion).
 
