@@ -18,6 +18,7 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 
 def generator() -> np.random.Generator:
+    """The NumPy Generator behind dg.randn / dg.rand (reseeded by `manual_seed`)."""
     return _RNG[0]
 
 
@@ -27,6 +28,7 @@ def set_default_dtype(dtype) -> None:
 
 
 def get_default_dtype() -> np.dtype:
+    """The dtype used for Python floats and factories (float32 by default)."""
     return DEFAULT_DTYPE[0]
 
 
@@ -61,18 +63,22 @@ def _dtype(dtype):
 
 
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of the given size (ints or one tuple), default dtype unless given."""
     return _make(np.zeros(_shape(size), _dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of the given size (ints or one tuple), default dtype unless given."""
     return _make(np.ones(_shape(size), _dtype(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor of the given size (ints or one tuple)."""
     return _make(np.empty(_shape(size), _dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape `size` filled with `fill_value`."""
     return _make(np.full(tuple(size), fill_value, _dtype(dtype)), requires_grad)
 
 
@@ -84,11 +90,13 @@ def _shape_dtype(t) -> tuple:
 
 
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros with the shape (and, unless `dtype` is given, the dtype) of `t`."""
     shape, own = _shape_dtype(t)
     return zeros(*shape, dtype=dtype or own, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones with the shape (and, unless `dtype` is given, the dtype) of `t`."""
     shape, own = _shape_dtype(t)
     return ones(*shape, dtype=dtype or own, requires_grad=requires_grad)
 
@@ -115,6 +123,7 @@ def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Values from `start` to `end` (exclusive) by `step`; `arange(n)` counts 0..n-1."""
     if end is None:
         start, end = 0, start
     data = np.arange(start, end, step)

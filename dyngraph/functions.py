@@ -67,10 +67,12 @@ def mm(input, mat2) -> Tensor:
 
 
 def where(condition, input, other) -> Tensor:
+    """Elementwise `input` where `condition` is true, else `other` (broadcast)."""
     return apply_primitive(P["where"], (condition, input, other), {})
 
 
 def clamp(input, min=None, max=None) -> Tensor:
+    """Clamp every element into [min, max]; either bound may be None."""
     return A.clip(_t(input), min, max)
 
 
@@ -83,10 +85,12 @@ def _reduce(name, input, dim, keepdim):
 
 
 def sum(input, dim=None, keepdim: bool = False) -> Tensor:
+    """Sum of all elements, or along `dim` (an int or tuple), keeping reduced dims if `keepdim`."""
     return _reduce("sum", input, dim, keepdim)
 
 
 def mean(input, dim=None, keepdim: bool = False) -> Tensor:
+    """Mean of all elements, or along `dim` (an int or tuple), keeping reduced dims if `keepdim`."""
     return _reduce("mean", input, dim, keepdim)
 
 
@@ -114,27 +118,33 @@ def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def softmax(input, dim: int = -1) -> Tensor:
+    """Softmax along `dim`: exp(x) normalised to sum to 1."""
     return A.softmax(_t(input), dim)
 
 
 def log_softmax(input, dim: int = -1) -> Tensor:
+    """Log of the softmax along `dim`, computed stably."""
     return A.log_softmax(_t(input), dim)
 
 
 def reshape(input, shape) -> Tensor:
+    """The same elements in a new shape (one entry may be -1)."""
     shape = tuple(int(d) for d in shape)
     return apply_primitive(P["reshape"], (_t(input),), {"shape": shape})
 
 
 def permute(input, dims) -> Tensor:
+    """Reorder the dims: output dim i is input dim `dims[i]`."""
     return A.transpose(_t(input), dims)
 
 
 def transpose(input, dim0: int, dim1: int) -> Tensor:
+    """Swap dims `dim0` and `dim1`."""
     return A.swapaxes(_t(input), dim0, dim1)
 
 
 def t(input) -> Tensor:
+    """Transpose a tensor with at most 2 dims (0-d and 1-d are returned as is)."""
     input = _t(input)
     if input.ndim > 2:
         raise so.ShapeError(f"t: expects a tensor with <= 2 dims, got {input.ndim}")
@@ -142,6 +152,7 @@ def t(input) -> Tensor:
 
 
 def squeeze(input, dim=None) -> Tensor:
+    """Remove size-1 dims (all of them, or those in `dim`; a dim of another size is kept)."""
     input = _t(input)
     if dim is None:
         axes = tuple(i for i, d in enumerate(input.shape) if d == 1)
@@ -152,10 +163,12 @@ def squeeze(input, dim=None) -> Tensor:
 
 
 def unsqueeze(input, dim: int) -> Tensor:
+    """Insert a size-1 dim at position `dim`."""
     return A.expand_dims(_t(input), dim)
 
 
 def broadcast_to(input, shape) -> Tensor:
+    """Broadcast `input` to `shape` with NumPy's rules."""
     return apply_primitive(P["broadcast_to"], (_t(input),), {"shape": tuple(shape)})
 
 
@@ -180,6 +193,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Flatten dims `start_dim`..`end_dim` into one (a 0-d tensor becomes 1-d)."""
     input = _t(input)
     if input.ndim == 0:
         return reshape(input, (1,))
@@ -190,6 +204,7 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def getitem(input, index) -> Tensor:
+    """`input[index]` with NumPy indexing (ints, slices, None, Ellipsis, int/bool arrays)."""
     if type(index) is int or type(index) is slice:  # the common case, already canonical
         index = (index,)
     else:
@@ -212,6 +227,7 @@ def _index_data(index):
 
 
 def cast(input, dtype) -> Tensor:
+    """`input` converted to `dtype` (recorded; a float cast passes the gradient through)."""
     return A.cast(_t(input), dtype)
 
 
@@ -221,9 +237,11 @@ def clone(input) -> Tensor:
 
 
 def numel(input) -> int:
+    """The number of elements of `input`."""
     return int(np.prod(_t(input).shape, dtype=np.int64))
 
 
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    """True if `a` and `b` are elementwise equal within `atol + rtol * abs(b)`."""
     return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol))
 

@@ -187,6 +187,7 @@ def _ceil_pads(n, k, s, pads, d) -> tuple:
 
 
 def _split_method(self, split_size, dim: int = 0) -> tuple:
+    """Split into chunks of `split_size` (int or list of sizes) along `dim`; a tuple of tensors."""
     return split(self, split_size, dim)
 
 

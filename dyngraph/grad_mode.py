@@ -23,6 +23,7 @@ GRAD_MODE = _GradMode()
 
 
 def is_grad_enabled() -> bool:
+    """True if operations are currently recorded for backward (not inside `no_grad`)."""
     return GRAD_MODE.enabled
 
 

@@ -280,6 +280,7 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for backward."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -301,6 +302,7 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor not made by a recorded op (user-created, or requires_grad=False)."""
         return self._edge is None
 
     @property
@@ -319,6 +321,7 @@ class Tensor:
         return t
 
     def detach_(self) -> Tensor:
+        """Detach this tensor from the tape in place: no history, no grad; returns self."""
         self._edge = None
         self._requires_grad = False
         return self
@@ -342,37 +345,46 @@ class Tensor:
     # ---- array views --------------------------------------------------------
     @property
     def shape(self) -> tuple:
+        """The tensor's shape as a tuple of ints."""
         return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The tensor's NumPy dtype."""
         return self._data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self._data.ndim
 
     def size(self, dim: int | None = None):
+        """The shape (a tuple), or the length of dim `dim` when given, as torch.Tensor.size."""
         return self._data.shape if dim is None else self._data.shape[dim]
 
     def dim(self) -> int:
+        """The number of dimensions (same as `ndim`)."""
         return self._data.ndim
 
     def numel(self) -> int:
+        """The number of elements."""
         return self._data.size
 
     def numpy(self) -> np.ndarray:
+        """The values as a NumPy array sharing memory; refused while it requires grad."""
         if self._requires_grad:
             raise GradientError("numpy() on a tensor that requires grad: use "
                                 "tensor.detach().numpy()")
         return self._data
 
     def item(self):
+        """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise ShapeError(f"item(): tensor has {self._data.size} elements, not 1")
         return self._data.item()
 
     def tolist(self):
+        """The values as (nested) Python lists."""
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
@@ -426,4 +438,5 @@ class Tensor:
 
 
 def is_tensor(x) -> bool:
+    """True if `x` is a dyngraph Tensor."""
     return isinstance(x, Tensor)

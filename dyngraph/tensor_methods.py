@@ -92,6 +92,7 @@ def _setitem(self: Tensor, index, value) -> None:
 
 
 def _fill_(self, value):
+    """In place: set every element to `value`; returns self."""
     if GRAD_MODE.enabled and self._requires_grad:
         if self.grad_fn is None:
             raise GradientError("in-place 'fill_' on a leaf tensor that requires grad: wrap "
@@ -104,10 +105,12 @@ def _fill_(self, value):
 
 
 def _zero_(self):
+    """In place: set every element to zero; returns self."""
     return _fill_(self, 0)
 
 
 def _copy_(self, src):
+    """In place: copy `src` (broadcast, cast to self's dtype) into self; returns self."""
     if not isinstance(src, Tensor):
         check_operand("copy_", src if type(src) in CHECKED_TYPES else np.asarray(src))
     src_grad = isinstance(src, Tensor) and src._requires_grad
@@ -123,10 +126,12 @@ def _copy_(self, src):
 
 
 def _max(self, dim=None, keepdim=False):
+    """The max of all elements, or (values, indices) along `dim`, as torch.max."""
     return F.max(self, dim, keepdim)
 
 
 def _min(self, dim=None, keepdim=False):
+    """The min of all elements, or (values, indices) along `dim`, as torch.min."""
     return F.min(self, dim, keepdim)
 
 
@@ -184,10 +189,36 @@ METHODS = {
     "cpu": lambda self: self,
 }
 
+_METHOD_DOCS = {
+    "add_": "In place: self += other (broadcast to self's shape); returns self.",
+    "sub_": "In place: self -= other (broadcast to self's shape); returns self.",
+    "mul_": "In place: self *= other (broadcast to self's shape); returns self.",
+    "div_": "In place: self /= other (broadcast to self's shape); returns self.",
+    "reshape": "The same elements in a new shape, given as ints or one tuple (one may be -1).",
+    "view": "The same elements in a new shape, as `reshape` (ints or one tuple).",
+    "permute": "Reorder the dims, given as ints or one tuple.",
+    "expand": "Broadcast to a larger size (ints or one tuple; -1 keeps a dim) as a new tensor.",
+    "expand_as": "Broadcast to `other`'s shape.",
+    "view_as": "The same elements in `other`'s shape.",
+    "reshape_as": "The same elements in `other`'s shape.",
+    "type": "This tensor cast to `dtype`.",
+    "float": "This tensor as float32.",
+    "double": "This tensor as float64.",
+    "long": "This tensor as int64.",
+    "int": "This tensor as int32.",
+    "bool": "This tensor as bool.",
+    "contiguous": "This tensor itself (storage is always contiguous).",
+    "cpu": "This tensor itself (dyngraph tensors live on the CPU).",
+}
+for _name, _doc in _METHOD_DOCS.items():
+    METHODS[_name].__doc__ = _doc
+
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
-Tensor.T = property(lambda self: F.permute(self, tuple(range(self.ndim))[::-1]))
-Tensor.mT = property(lambda self: F.transpose(self, -2, -1))
+Tensor.T = property(lambda self: F.permute(self, tuple(range(self.ndim))[::-1]),
+                    doc="The tensor with all dims reversed (the transpose of a matrix).")
+Tensor.mT = property(lambda self: F.transpose(self, -2, -1),
+                     doc="The tensor with its last two dims swapped (batched matrix transpose).")
 
 
 class device:  # noqa: N801  (torch.device's name)
@@ -250,8 +281,8 @@ def _register_hook(self, hook):
 
 
 Tensor.to = _to
-Tensor.cpu = lambda self: self
+Tensor.cpu = METHODS["cpu"]
 CPU = device("cpu")
-Tensor.device = property(lambda self: CPU)
-Tensor.is_cuda = property(lambda self: False)
+Tensor.device = property(lambda self: CPU, doc="The tensor's device: always the CPU.")
+Tensor.is_cuda = property(lambda self: False, doc="False: dyngraph tensors live on the CPU.")
 Tensor.register_hook = _register_hook

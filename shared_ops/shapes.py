@@ -105,6 +105,7 @@ def float_dtype(op: str, dtype: np.dtype) -> np.dtype:
 
 
 def normalize_axis(op: str, axis: int, ndim: int) -> int:
+    """`axis` as a non-negative index into `ndim` dims; ShapeError if out of range."""
     if not -ndim <= axis < ndim:
         raise ShapeError(f"{op}: axis {axis} is out of range for {ndim}-d input{at_user()}")
     return axis % ndim

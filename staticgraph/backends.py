@@ -58,6 +58,7 @@ def register_backend(name: str, factory: BackendFactory | str, replace: bool = F
 
 
 def backend_names() -> list[str]:
+    """The names of the registered backends, sorted."""
     return sorted(_BACKENDS)
 
 

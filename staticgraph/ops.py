@@ -94,6 +94,7 @@ def constant(value, dtype=None, name: str | None = None) -> Symbol:
 
 
 def as_symbol(x) -> Symbol:
+    """`x` itself if it is a Symbol, else a constant holding `x`."""
     return x if isinstance(x, Symbol) else constant(x)
 
 
@@ -156,6 +157,7 @@ def clip_by_value(x, clip_value_min=None, clip_value_max=None) -> Symbol:
 
 
 def clip(x, lo=None, hi=None) -> Symbol:
+    """Clip every element into [lo, hi]; either bound may be None."""
     return A.clip(as_symbol(x), lo, hi)
 
 
@@ -165,18 +167,22 @@ def cast(x, dtype) -> Symbol:
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Symbol:
+    """Sum of all elements, or along `axis` (int or tuple), keeping reduced dims if `keepdims`."""
     return A.sum(as_symbol(x), axis, keepdims)
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Symbol:
+    """Mean of all elements, or along `axis` (int or tuple), keeping reduced dims if `keepdims`."""
     return A.mean(as_symbol(x), axis, keepdims)
 
 
 def max(x, axis=None, keepdims: bool = False) -> Symbol:
+    """Max of all elements, or along `axis` (int or tuple), keeping reduced dims if `keepdims`."""
     return A.max(as_symbol(x), axis, keepdims)
 
 
 def min(x, axis=None, keepdims: bool = False) -> Symbol:
+    """Min of all elements, or along `axis` (int or tuple), keeping reduced dims if `keepdims`."""
     return A.neg(A.max(A.neg(as_symbol(x)), axis, keepdims))
 
 
@@ -184,10 +190,12 @@ reduce_sum, reduce_mean, reduce_max, reduce_min = sum, mean, max, min
 
 
 def softmax(x, axis: int = -1) -> Symbol:
+    """Softmax along `axis`: exp(x) normalised to sum to 1."""
     return A.softmax(as_symbol(x), axis)
 
 
 def log_softmax(x, axis: int = -1) -> Symbol:
+    """Log of the softmax along `axis`, computed stably."""
     return A.log_softmax(as_symbol(x), axis)
 
 
@@ -202,26 +210,32 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False) -> Symbol
 
 
 def transpose(x, perm=None) -> Symbol:
+    """Permute the dims by `perm` (default: reverse them), as tf.transpose."""
     return A.transpose(as_symbol(x), perm)
 
 
 def reshape(x, shape) -> Symbol:
+    """The same elements in a new shape (one entry may be -1)."""
     return A.reshape(as_symbol(x), shape)
 
 
 def expand_dims(x, axis) -> Symbol:
+    """Insert a size-1 dim at position `axis`."""
     return A.expand_dims(as_symbol(x), axis)
 
 
 def squeeze(x, axis=None) -> Symbol:
+    """Remove size-1 dims (all of them, or those in `axis`)."""
     return A.squeeze(as_symbol(x), axis)
 
 
 def broadcast_to(x, shape) -> Symbol:
+    """Broadcast `x` to `shape` with NumPy's rules."""
     return A.broadcast_to(as_symbol(x), shape)
 
 
 def concatenate(values, axis: int = 0) -> Symbol:
+    """Join a sequence of symbols along an existing `axis`."""
     values = list(values)
     return A.concatenate(_lift(tuple(values)) if values else values, axis)
 
@@ -232,6 +246,7 @@ def concat(values, axis: int) -> Symbol:
 
 
 def stack(values, axis: int = 0) -> Symbol:
+    """Stack a sequence of same-shaped symbols along a new `axis`."""
     values = list(values)
     return A.stack(_lift(tuple(values)) if values else values, axis)
 

@@ -117,6 +117,7 @@ def global_variables(graph=None) -> list[Variable]:
 
 
 def trainable_variables(graph=None) -> list[Variable]:
+    """The trainable Variables of `graph` (default graph if None), as tf.trainable_variables."""
     graph = graph or get_default_graph()
     return [Variable.wrap(graph, v) for v, info in graph.variables.items() if info.trainable]
 

@@ -189,14 +189,17 @@ class Symbol:
 
     @property
     def dtype(self) -> np.dtype:
+        """The symbol's NumPy dtype."""
         return self.var.aval.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return len(self.var.aval.shape)
 
     @property
     def name(self) -> str:
+        """The symbol's name in the graph."""
         return self.var.label
 
     @property
@@ -206,6 +209,7 @@ class Symbol:
 
     @property
     def T(self) -> Symbol:
+        """The symbol with all dims reversed (the transpose of a matrix)."""
         return A.transpose(self)
 
     def eval(self, feed_dict=None, session=None):
@@ -317,6 +321,9 @@ def _bin(fn, reflected=False):
 def _reduce(fn):
     def method(self, axis=None, keepdims=False):
         return fn(self, axis=axis, keepdims=keepdims)
+    method.__name__ = fn.__name__
+    method.__doc__ = (f"The {fn.__name__} of all elements, or along `axis` (an int or tuple), "
+                      "keeping reduced dims if `keepdims`.")
     return method
 
 
@@ -345,6 +352,9 @@ _METHODS = {
     "transpose": lambda self, *axes: A.transpose(self, _shape_args(axes) or None),
     "astype": lambda self, dtype: A.cast(self, dtype),
 }
+_METHODS["reshape"].__doc__ = "The same elements in a new shape, given as ints or one tuple."
+_METHODS["transpose"].__doc__ = "Permute the dims (ints or one tuple; none given: reverse them)."
+_METHODS["astype"].__doc__ = "This symbol cast to `dtype`."
 for _name, _fn in _METHODS.items():
     setattr(Symbol, _name, _fn)
 

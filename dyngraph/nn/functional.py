@@ -30,6 +30,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error between `input` and `target`; `reduction` is 'mean', 'sum' or 'none'."""
     diff = input - target
     return _reduce(diff * diff, reduction)
 
