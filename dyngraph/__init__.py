@@ -81,3 +81,22 @@ from .functions_nn import (  # noqa: E402,F401
 )
 from .serialization import load, save  # noqa: E402,F401
 from .tensor_methods import device  # noqa: E402,F401
+
+__all__ = [
+    "CompileWarning", "CompiledFunction", "CompiledModule", "DTypeError", "DistributedError",
+    "Function", "FunctionCtx", "FunctionError", "GradientError", "GraphCompareError",
+    "InPlaceError", "ShapeError", "Tensor", "TraceError", "WorkerLostError", "abs", "add",
+    "allclose", "arange", "argmax", "argmin", "autograd", "backward", "bmm", "bool_",
+    "broadcast_to", "cast", "cat", "clamp", "clip", "clone", "compile", "concatenate",
+    "conv2d", "cos", "device", "div", "divide", "double", "einsum", "embedding", "empty",
+    "enable_grad", "eq", "exp", "expm1", "flatten", "float", "float16", "float32", "float64",
+    "from_numpy", "full", "gather", "ge", "get_default_dtype", "getitem", "grad", "gradcheck",
+    "gt", "index_select", "int32", "int64", "is_grad_enabled", "is_tensor", "le", "load",
+    "log", "log1p", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp",
+    "long", "lt", "manual_seed", "matmul", "max", "max_pool2d", "maximum", "mean", "min",
+    "minimum", "mm", "mul", "multiply", "ne", "neg", "nn", "no_grad", "numel", "ones",
+    "ones_like", "optim", "permute", "pow", "rand", "randn", "relu", "reshape", "save",
+    "set_default_dtype", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax", "split",
+    "sqrt", "squeeze", "stack", "std", "sub", "subtract", "sum", "t", "tanh", "tensor",
+    "transpose", "true_divide", "unsqueeze", "var", "where", "zeros", "zeros_like",
+]

@@ -95,3 +95,31 @@ from .random_ops import (  # noqa: E402,F401
     truncated_normal,
 )
 from .while_loop import fori_loop, while_loop, while_p  # noqa: E402,F401,F811
+
+__all__ = [
+    "BackendError", "ClosedSessionError", "DTypeError", "DistributedError", "Eqn", "FeedError",
+    "Function", "GRAD_RULES", "GradientError", "Graph", "GraphCompareError", "GraphError",
+    "IndexingError", "InvalidGraphError", "NumericsError", "Operation", "Runner", "Session",
+    "ShapeError", "Symbol", "SymbolicValueError", "UninitializedVariableError", "Var",
+    "Variable", "VariableInfo", "WorkerLostError", "abs", "add", "add_n", "argmax", "argmin",
+    "as_symbol", "assign", "assign_add", "assign_p", "assign_sub", "backend_names", "bool_",
+    "broadcast_to", "cast", "check_graph", "clip", "clip_by_global_norm", "clip_by_value",
+    "concat", "concatenate", "cond", "cond_p", "constant", "cos", "cuda_available",
+    "custom_gradient", "custom_gradient_p", "device", "div", "divide", "einsum", "equal",
+    "eval_graph", "exp", "expand_dims", "expm1", "extract_program", "fill", "float16",
+    "float32", "float64", "fori_loop", "function", "gather", "get_backend",
+    "get_default_graph", "get_default_session", "global_variables",
+    "global_variables_initializer", "gradients", "greater", "greater_equal", "group",
+    "group_p", "identity", "identity_p", "initializers", "int32", "int64", "layers", "less",
+    "less_equal", "log", "log1p", "log_softmax", "logical_and", "logical_not", "logical_or",
+    "make_runner", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "multiply",
+    "neg", "negative", "nn", "not_equal", "one_hot", "ones", "ones_like", "partition",
+    "partition_p", "placeholder", "placeholder_with_default", "pow", "random_normal",
+    "random_normal_like", "random_p", "random_uniform", "random_uniform_like",
+    "reduce_logsumexp", "reduce_max", "reduce_mean", "reduce_min", "reduce_std", "reduce_sum",
+    "reduce_variance", "register_backend", "relu", "reset_default_graph", "reshape", "scan",
+    "scan_p", "set_random_seed", "sigmoid", "sign", "sin", "softmax", "split", "sqrt",
+    "square", "squeeze", "stack", "stop_gradient", "sub", "subtract", "sum", "tanh", "train",
+    "trainable_variables", "transpose", "truncated_normal", "where", "while_loop", "while_p",
+    "zeros", "zeros_like",
+]
