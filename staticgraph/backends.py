@@ -37,6 +37,8 @@ from .ir import Graph, Var
 
 
 class Runner(Protocol):
+    """A backend's compiled program: `runner(inputs, state) -> outputs`, and `explain()`."""
+
     program: Graph
 
     def __call__(self, inputs: Sequence[np.ndarray], state: dict[Var, np.ndarray]) -> list:

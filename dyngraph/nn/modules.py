@@ -126,16 +126,22 @@ class Linear(Module):
 
 
 class ReLU(Module):
+    """Applies relu elementwise: max(x, 0)."""
+
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
 
 class Tanh(Module):
+    """Applies tanh elementwise."""
+
     def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
 
 
 class Sigmoid(Module):
+    """Applies the logistic sigmoid elementwise: 1 / (1 + exp(-x))."""
+
     def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
 
