@@ -32,6 +32,7 @@ from ..compiler import GroupBuilder, compile_group
 from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref
 from ..control import cond_p
 from ..empty_reduction import EmptyAxisGuard, folded_axes
+from ..interpreter import Evaluator
 from ..ir import Eqn, Var
 from ..passes import make_fused_eqn
 from ..passes.fused import fused_p
@@ -326,6 +327,9 @@ class CondStep(Step):
         return self.branches[0].kernels() + self.branches[1].kernels()
 
 
+HOST = Evaluator()
+
+
 class HostStep(Step):
     """Fallback: inputs to the host, the NumPy `impl`, outputs back to the device."""
 
@@ -333,8 +337,7 @@ class HostStep(Step):
 
     def run(self, env: dict, mem: Any) -> None:
         vals = [arrays.download(v) if _is_device(v) else v for v in self.values(env)]
-        result = self.eqn.prim.impl(*vals, **self.eqn.params)
-        results = list(result) if self.eqn.prim.extra.get("multiple_results") else [result]
+        results = HOST.apply(self.eqn, vals)  # the interpreter's errors, naming the op
         for var, value in zip(self.outs, results):
             value = np.asarray(value, dtype=var.dtype)
             dst = self.block.out(mem, env, var, value.shape)

@@ -85,3 +85,16 @@ def test_transpose_of_a_broadcast_view():
     want = sg.function([x], fetches, backend="interpret")(np.arange(3.0))
     got = sg.function([x], fetches, backend="cuda")(np.arange(3.0))
     assert_same(got, want, "transpose of broadcast_to")
+
+
+def test_host_fallback_raises_the_interpreters_error():
+    """softmax of bool runs on the host: an empty axis is still a ShapeError."""
+    graph = sg.Graph()
+    with graph.as_default():
+        x = sg.placeholder(np.bool_, (None,))
+        y = A.softmax(x, axis=-1)
+        with sg.Session(graph, backend="cuda") as sess:
+            with pytest.raises(ShapeError, match=r"softmax: .*test_cuda_agreement\.py:\d+"):
+                sess.run(y, {x: np.zeros(0, bool)})
+            np.testing.assert_allclose(sess.run(y, {x: np.array([True, False])}),
+                                       [np.e / (np.e + 1), 1 / (np.e + 1)])
