@@ -62,7 +62,10 @@ def test_scenario_engines_agree_in_float64(name):
     rows = run_tiny(name)
     assert_agree(rows, rtol=1e-9)
     engines = {r["engine"] for r in rows if r["status"] == "ok"}
-    assert {"numpy", "dyngraph"} <= engines
+    assert {"numpy", "dyngraph"} - NO_NUMPY_REFERENCE.get(name, set()) <= engines
+
+
+NO_NUMPY_REFERENCE = {"digits_cnn": {"numpy"}}  # the CNN's reference is eager dyngraph
 
 
 @pytest.mark.parametrize("name", ["tutorial", "dynamic_net", "fusion"])
