@@ -308,8 +308,3 @@ def _interleave(scenario: str, runners: list[Runner], note: Progress) -> None:
         for runner in active[shift:] + active[:shift]:
             if not _guard(runner, runner.sample):
                 runners.remove(runner)
-
-
-def measure_variant(scenario: str, variant: Variant, problem, plan: Plan) -> dict:
-    """Measure a single variant on its own (see `measure_variants`)."""
-    return measure_variants(scenario, [variant], problem, plan)[0]

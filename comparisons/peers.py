@@ -57,8 +57,3 @@ def _peer(lib: str, name: str, backend: str, setup, loop, note: str) -> Variant:
     wrapped_loop = None if loop is None else (lambda p, n: loop(p, n, load(lib)))
     return Variant(name, engine=lib, backend=backend, kind="peer", setup=wrapped_setup,
                    loop=wrapped_loop, available=_missing(lib), memory="rss", note=note)
-
-
-def torch_dtype(torch: ModuleType, dtype) -> Any:
-    """The torch dtype for a NumPy dtype."""
-    return torch.float64 if str(dtype) == "float64" else torch.float32

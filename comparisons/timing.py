@@ -2,45 +2,7 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 import numpy as np
-
-
-def time_calls(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> list[float]:
-    """Wall times (seconds) of `repeats` calls after `warmup` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def time_batches(fn: Callable[[], object], samples: int, inner: int = 1) -> list[float]:
-    """Seconds per call, one figure per sample of `inner` back-to-back calls.
-
-    Batching keeps the timer's own cost out of microsecond-scale calls.
-    """
-    clock = time.perf_counter
-    per_call = []
-    for _ in range(samples):
-        start = clock()
-        for _ in range(inner):
-            fn()
-        per_call.append((clock() - start) / inner)
-    return per_call
-
-
-def median_spread(times: list[float]) -> tuple[float, float]:
-    """Median and half the inter-quartile-ish spread (max-min)/2 of a sample."""
-    if not times:
-        return float("nan"), float("nan")
-    return statistics.median(times), (max(times) - min(times)) / 2
 
 
 def quartiles(times: list[float]) -> tuple[float, float, float]:

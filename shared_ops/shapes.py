@@ -56,10 +56,6 @@ def shape_of(x) -> Shape:
     return np.shape(x)
 
 
-def ndim_of(x) -> int:
-    return len(shape_of(x))
-
-
 def dtype_of(x) -> np.dtype:
     if isinstance(x, SCALAR_TYPES):
         return np.result_type(x)
