@@ -22,9 +22,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from numba import njit, prange
@@ -34,29 +32,8 @@ from staticgraph.compiler.compile import compile_group
 from staticgraph.compiler.cpu import CpuTarget
 from staticgraph.compiler.group import FusedGroup, GroupBuilder
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def interleaved(fns: dict[str, Callable], rounds: int, warmup: int = 2,
-                inner: int = 1) -> dict[str, list[float]]:
-    """Seconds per call of each fn, one sample per round, round-robin (rotating order)."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    names = list(fns)
-    samples: dict[str, list[float]] = {k: [] for k in names}
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            fn = fns[name]
-            start = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            samples[name].append((time.perf_counter() - start) / inner)
-    return samples
-
-
-def medians(samples: dict[str, list[float]]) -> dict[str, float]:
-    return {k: statistics.median(v) for k, v in samples.items()}
+from .compiler_design_tutorial import run_tutorial
+from .design_timing import ROOT, interleaved, medians
 
 
 def chain_group(dtype) -> FusedGroup:
@@ -221,7 +198,6 @@ def main(argv: list[str] | None = None) -> None:
         for name, row in compile_times(1 if args.quick else 3).items():
             print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
     if args.only in (None, "tutorial"):
-        from .compiler_design_tutorial import run_tutorial
         run_tutorial(quick=args.quick)
     print(f"\nload average after: {os.getloadavg()}")
 

@@ -28,7 +28,7 @@ from numba import njit
 from staticgraph.compiler.compile import compile_group
 from staticgraph.compiler.group import GroupBuilder
 
-from .compiler_design import ROOT, interleaved, medians
+from .design_timing import ROOT, interleaved, medians
 from .tutorial_steps import jax_step as _jax_step
 from .tutorial_steps import numpy_step as _numpy_step
 
