@@ -28,7 +28,7 @@ import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,8 +36,16 @@ from shared_ops import REGISTRY
 
 from .group import FusedGroup, Ref
 
-if TYPE_CHECKING:
-    from .target import Target
+
+class ElementTarget(Protocol):
+    """What element code generation asks of a target (`target.Target` provides it)."""
+
+    def bind_scalar(self, prim: str, params: dict[str, Any]) -> str:
+        """Source of the scalar function of `prim` bound to `params`."""
+
+    def math_override(self, prim: str, dtype: Any) -> str | None:
+        """Name of the target's own function for `prim` at `dtype`, or None."""
+
 
 INLINE_GLOBALS = frozenset({"math", "abs", "bool", "min", "max"})
 
@@ -144,7 +152,7 @@ def live_steps(group: FusedGroup) -> list[int]:
 class ElementGenerator:
     """Builds the `ElementCode` of one group for one target."""
 
-    def __init__(self, group: FusedGroup, target: Target, inline: bool = True) -> None:
+    def __init__(self, group: FusedGroup, target: ElementTarget, inline: bool = True) -> None:
         self.group, self.target, self.inline = group, target, inline
         self.code = ElementCode()
 
@@ -208,7 +216,7 @@ class ElementGenerator:
         return f"t{k} = {expr}  # {step.prim}{where}"
 
 
-def generate_element(group: FusedGroup, target: Target,
+def generate_element(group: FusedGroup, target: ElementTarget,
                      inline: bool | None = None) -> ElementCode:
     """The composed element function of `group`, as statements for `target`.
 
