@@ -23,7 +23,12 @@ from shared_ops.errors import (  # noqa: E402,F401
     ShapeError,
 )
 
-from . import initializers, layers, train  # noqa: E402,F401  (sg.train, sg.layers, ...)
+from . import (  # noqa: E402,F401  (sg.train, sg.layers, ...)
+    initializers,
+    layers,
+    scan_grad,  # noqa: E402,F401  (registers scan's gradient rule)
+    train,
+)
 from .backends import (  # noqa: E402,F401
     Runner,
     backend_names,

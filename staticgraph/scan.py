@@ -308,6 +308,3 @@ def fori_loop(lower: int, upper: int, body_fn, init_val, name: str | None = None
     finals, _ = scan_core(lambda val, i: body_fn(i, val), [steps], flatten(steps)[1], init, tree,
                           emit_ys=False, name=name, site=site)
     return unflatten(tree, finals)
-
-
-from . import scan_grad  # noqa: E402,F401  (registers the gradient rule)
