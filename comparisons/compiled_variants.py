@@ -18,6 +18,7 @@ from . import rnn_models as rm
 from . import rnn_numpy as rn
 from .framework import Prepared, Variant
 from .peers import torch_variant
+from .tutorial_code import torch_compiled_setup
 
 BACKEND = "numba"
 NAME = f"dyngraph-compiled-{BACKEND}"
@@ -55,29 +56,9 @@ def _tutorial_setup(problem) -> Prepared:
     return _prepared(step, lambda: losses, loss_fn)
 
 
-def _torch_tutorial_setup(problem, torch) -> Prepared:
-    d, lr = problem.data, problem.size.lr
-    x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
-    w1 = torch.from_numpy(d["w1"].copy()).requires_grad_()
-    w2 = torch.from_numpy(d["w2"].copy()).requires_grad_()
-    loss_fn = torch.compile(lambda x, y: (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum())
-    losses: list[float] = []
-
-    def step() -> None:
-        loss = loss_fn(x, y)
-        losses.append(loss.item())
-        loss.backward()
-        with torch.no_grad():
-            w1.sub_(lr * w1.grad)
-            w2.sub_(lr * w2.grad)
-            w1.grad.zero_()
-            w2.grad.zero_()
-    return Prepared(step, values=lambda: losses, compile_on_first_call=True)
-
-
 def tutorial_variants() -> list[Variant]:
     return [_variant(NAME, _tutorial_setup, "loss traced once; forward+backward one tape node"),
-            torch_variant("torch-compile", setup=_torch_tutorial_setup,
+            torch_variant("torch-compile", setup=torch_compiled_setup,
                           note="torch.compile of the loss; first call is setup")]
 
 

@@ -34,6 +34,7 @@ import dyngraph as dg
 from .framework import Plan, Prepared
 from .peers import torch_variant
 from .scenarios import Column, Scenario
+from .tutorial_code import torch_setup
 
 
 @dataclass(frozen=True)
@@ -264,22 +265,4 @@ def data_parallel_variant(p: Problem) -> Prepared:
 
 
 # ---- peer -----------------------------------------------------------------------------------
-def _torch_setup(p: Problem, torch) -> Prepared:
-    d, lr = p.data, p.size.lr
-    x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
-    w1 = torch.from_numpy(d["w1"].copy()).requires_grad_()
-    w2 = torch.from_numpy(d["w2"].copy()).requires_grad_()
-    losses: list[float] = []
-
-    def step() -> None:
-        loss = (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum()
-        losses.append(loss.item())
-        loss.backward()
-        with torch.no_grad():
-            for w in (w1, w2):
-                w.sub_(lr * w.grad)
-                w.grad.zero_()
-    return Prepared(step, values=lambda: losses)
-
-
-SCENARIO.add(torch_variant("torch-eager", setup=_torch_setup, note="one process"))
+SCENARIO.add(torch_variant("torch-eager", setup=torch_setup, note="one process"))

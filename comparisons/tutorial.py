@@ -101,25 +101,6 @@ SCENARIO = TutorialScenario(
 run = SCENARIO.run
 
 
-def _torch_setup(problem: Problem, torch) -> Prepared:
-    d, lr = problem.data, problem.size.lr
-    x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
-    w1 = torch.from_numpy(d["w1"].copy()).requires_grad_()
-    w2 = torch.from_numpy(d["w2"].copy()).requires_grad_()
-    losses: list[float] = []
-
-    def step() -> None:
-        loss = (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum()
-        losses.append(loss.item())
-        loss.backward()
-        with torch.no_grad():
-            w1.sub_(lr * w1.grad)
-            w2.sub_(lr * w2.grad)
-            w1.grad.zero_()
-            w2.grad.zero_()
-    return Prepared(step, values=lambda: losses)
-
-
 def _jax_setup(problem: Problem, jax) -> Prepared:
     jnp, d, lr = jax.numpy, problem.data, problem.size.lr
 
@@ -141,7 +122,7 @@ def _jax_setup(problem: Problem, jax) -> Prepared:
     return Prepared(step, values=lambda: losses, compile_on_first_call=True)
 
 
-SCENARIO.add(torch_variant("torch-eager", setup=_torch_setup))
+SCENARIO.add(torch_variant("torch-eager", setup=tutorial_code.torch_setup))
 SCENARIO.add(jax_variant("jax-jit", setup=_jax_setup, note="compiles on the first call"))
 
 

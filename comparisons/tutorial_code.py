@@ -14,6 +14,8 @@ import numpy as np
 
 import dyngraph as dg
 
+from .framework import Prepared
+
 
 @dataclass(frozen=True)
 class TutorialSize:
@@ -104,3 +106,32 @@ VARIANTS = {
     "dyngraph-function": train_dyngraph_function,
 }
 
+
+def torch_setup(problem, torch, compiled: bool = False):
+    """The tutorial step in PyTorch eager (or with `torch.compile` of the loss), from
+    `problem.data` (x, y, w1, w2) at `problem.size.lr`: a step-based peer's setup."""
+    d, lr = problem.data, problem.size.lr
+    x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
+    w1 = torch.from_numpy(d["w1"].copy()).requires_grad_()
+    w2 = torch.from_numpy(d["w2"].copy()).requires_grad_()
+
+    def loss_fn(x, y):
+        return (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum()
+    if compiled:
+        loss_fn = torch.compile(loss_fn)
+    losses: list[float] = []
+
+    def step() -> None:
+        loss = loss_fn(x, y)
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            for w in (w1, w2):
+                w.sub_(lr * w.grad)
+                w.grad.zero_()
+    return Prepared(step, values=lambda: losses, compile_on_first_call=compiled)
+
+
+def torch_compiled_setup(problem, torch):
+    """`torch_setup` with the loss under `torch.compile` (compiles on the first call)."""
+    return torch_setup(problem, torch, compiled=True)
