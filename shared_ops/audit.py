@@ -43,7 +43,7 @@ def audit_primitive(prim: Primitive) -> list[str]:
             problems.append("flags: both elementwise and reduction")
         if not callable(prim.scalar):
             problems.append("scalar: missing on an elementwise primitive")
-        elif prim.extra.get("scalar_factory"):
+        elif prim.scalar_factory:
             try:
                 params = inspect.signature(prim.scalar).parameters.values()
             except (TypeError, ValueError):

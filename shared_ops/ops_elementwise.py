@@ -99,7 +99,7 @@ def _float_impl(np_fn):
 
 
 def _elementwise(name, impl, scalar, vjp, kind="same", differentiable=True, doc="",
-                 shape_only=(), no_bool=False, extra=None):
+                 shape_only=(), no_bool=False, **properties):
     evals = {"same": _same_eval, "float": _float_eval, "bool": _bool_eval}
     abstract_eval = evals[kind](name)
     if kind == "float":
@@ -109,7 +109,7 @@ def _elementwise(name, impl, scalar, vjp, kind="same", differentiable=True, doc=
     return register(Primitive(
         name=name, impl=impl, abstract_eval=abstract_eval, vjp=vjp, scalar=scalar,
         elementwise=True, differentiable=differentiable, doc=doc, shape_only=shape_only,
-        extra=extra or {}))
+        **properties))
 
 
 def _pow_impl(x, y, **out):
@@ -220,14 +220,15 @@ def _where_vjp(g, out, c, x, y, *, needs):
             unbroadcast(A.where(c, 0, g), y) if needs[2] else None)
 
 
-add = _elementwise("add", np.add, s_add, _add_vjp, doc="x + y", shape_only=(0, 1))
+add = _elementwise("add", np.add, s_add, _add_vjp, doc="x + y", shape_only=(0, 1),
+                  commutative=True)
 sub = _elementwise("sub", np.subtract, s_sub, _sub_vjp, doc="x - y", shape_only=(0, 1),
                   no_bool=True)
-mul = _elementwise("mul", np.multiply, s_mul, _mul_vjp, doc="x * y")
+mul = _elementwise("mul", np.multiply, s_mul, _mul_vjp, doc="x * y", commutative=True)
 div = _elementwise("div", np.true_divide, s_div, _div_vjp, kind="float", doc="x / y",
                    shape_only=(0,))
 pow_ = _elementwise("pow", _pow_impl, s_pow, _pow_vjp, doc="x ** y", no_bool=True,
-                    extra={"int_scalar": s_int_pow})
+                    int_scalar=s_int_pow)
 maximum = _elementwise("maximum", np.maximum, s_maximum,
                        _extremum_vjp(lambda a, b: A.greater(a, b)))
 minimum = _elementwise("minimum", np.minimum, s_minimum,
@@ -270,13 +271,17 @@ zeros_like = _elementwise("zeros_like", np.zeros_like, s_zeros_like, None,
                           differentiable=False)
 greater = _elementwise("greater", np.greater, s_greater, None, "bool", False)
 less = _elementwise("less", np.less, s_less, None, "bool", False)
-equal = _elementwise("equal", np.equal, s_equal, None, "bool", False)
-not_equal = _elementwise("not_equal", np.not_equal, s_not_equal, None, "bool", False)
+equal = _elementwise("equal", np.equal, s_equal, None, "bool", False,
+                     commutative=True)
+not_equal = _elementwise("not_equal", np.not_equal, s_not_equal, None, "bool", False,
+                         commutative=True)
 greater_equal = _elementwise("greater_equal", np.greater_equal, s_greater_equal, None,
                              "bool", False)
 less_equal = _elementwise("less_equal", np.less_equal, s_less_equal, None, "bool", False)
-logical_and = _elementwise("logical_and", np.logical_and, s_logical_and, None, "bool", False)
-logical_or = _elementwise("logical_or", np.logical_or, s_logical_or, None, "bool", False)
+logical_and = _elementwise("logical_and", np.logical_and, s_logical_and, None, "bool", False,
+                           commutative=True)
+logical_or = _elementwise("logical_or", np.logical_or, s_logical_or, None, "bool", False,
+                          commutative=True)
 logical_not = _elementwise("logical_not", np.logical_not, s_logical_not, None, "bool", False)
 
 log1p = _elementwise("log1p", np.log1p, s_log1p,
@@ -318,7 +323,7 @@ def clip_scalar(*, lo, hi):
 
 clip = register(Primitive(
     name="clip", impl=lambda x, *, lo, hi: np.clip(x, lo, hi), abstract_eval=_clip_eval,
-    vjp=_clip_vjp, scalar=clip_scalar, elementwise=True, extra={"scalar_factory": True},
+    vjp=_clip_vjp, scalar=clip_scalar, elementwise=True, scalar_factory=True,
     doc="clip(x, lo, hi): lo or hi may be None"))
 
 
@@ -348,7 +353,7 @@ def cast_scalar(*, dtype):
 cast = register(Primitive(
     name="cast", impl=lambda x, *, dtype: np.asarray(x).astype(dtype, copy=False),
     abstract_eval=_cast_eval, vjp=_cast_vjp, scalar=cast_scalar, elementwise=True,
-    extra={"scalar_factory": True}, doc="cast(x, dtype)", shape_only=(0,)))
+    scalar_factory=True, doc="cast(x, dtype)", shape_only=(0,)))
 
 
 def s_identity(a):
@@ -358,5 +363,5 @@ def s_identity(a):
 stop_gradient = register(Primitive(
     name="stop_gradient", impl=lambda x: x,
     abstract_eval=lambda x: AbstractArray(shape_of(x), A.dtype_of(x)),
-    scalar=s_identity, elementwise=True, differentiable=False,
+    scalar=s_identity, elementwise=True, differentiable=False, views=True,
     doc="identity whose output carries no gradient (detach)"))

@@ -222,12 +222,18 @@ def index_shape(shape, index) -> tuple:
     return tuple(out[:adv_at]) + tuple(adv) + tuple(out[adv_at:])
 
 
+def _basic_view(index) -> bool:
+    """NumPy gives a view for basic indexing only (no integer or boolean arrays)."""
+    return not any(isinstance(i, np.ndarray) for i in index)
+
+
 def _getitem_impl(x, *, index):
     return x[index]
 
 
 getitem = register(Primitive(
-    name="getitem", views=True, impl=_getitem_impl,
+    name="getitem", views=True, view_when=lambda params: _basic_view(params["index"]),
+    impl=_getitem_impl,
     abstract_eval=lambda x, *, index: _aval(index_shape(shape_of(x), index), x),
     vjp=lambda g, out, x, *, needs, index: (A.getitem_grad(g, x, index=index),),
     shape_only=(0,),

@@ -2,7 +2,9 @@
 
 A primitive holds everything any engine needs:
 `impl` (NumPy), `abstract_eval` (shape/dtype), `vjp` (gradient rule written
-with this package's API), `scalar` (per-element function for fusion).
+with this package's API), `scalar` (per-element function for fusion), and
+its properties (views, effects, control flow, fusibility, in-place writes),
+declared once as typed fields that every pass and backend reads.
 
 `bind(prim, *args, **params)` looks at the argument types: an engine type
 (dyngraph Tensor, staticgraph Symbol) carries a `_gc_bind` handler with a
@@ -13,16 +15,31 @@ right away on arrays, which is how VJP rules evaluate during a plain backward.
 from __future__ import annotations
 
 import dis
+import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 REGISTRY: dict[str, Primitive] = {}
 
 
+class Effect(enum.Enum):
+    """What running a primitive does besides computing its outputs from its inputs."""
+
+    NONE = "none"  # a function of its inputs and params
+    RANDOM = "random"  # fresh values every run: never constant-folded
+    STATE = "state"  # writes session state or orders other ops (assign, group):
+    # kept when unused, never moved, merged or folded
+
+
 @dataclass(eq=False)
 class Primitive:
-    """One op, defined once for every engine."""
+    """One op, defined once for every engine, with its properties.
+
+    Passes and backends read the property fields below instead of testing
+    names; an op that is one specific op to a pass is tested by identity
+    (`eqn.prim is scan_p`).
+    """
 
     name: str
     impl: Callable
@@ -33,9 +50,39 @@ class Primitive:
     reduction: bool = False
     differentiable: bool = True
     doc: str = ""
-    extra: dict = field(default_factory=dict)
     shape_only: tuple = ()  # inputs whose shape and dtype are all the VJP rule reads
-    views: bool = False  # impl may return a view of its first input (shape ops, basic indexing)
+    views: bool = False
+    """`impl` may return a view of its first input (of input i for output i of
+    a multiple-result op): the output shares memory with it, so an engine
+    must not reuse that memory while the output lives."""
+    view_when: Callable[[dict], bool] | None = None
+    """For a view op, whether the params give a view (getitem: basic indexing
+    only; advanced indexing copies). None: always, when `views` is set."""
+    multiple_results: bool = False
+    """`impl` and `abstract_eval` return a sequence, one item per output."""
+    effect: Effect = Effect.NONE
+    """What running it does besides computing its outputs (see `Effect`)."""
+    control: bool = False
+    """Control flow: params hold sub-graphs that the op runs (cond, scan, while)."""
+    eval_with: Callable | None = None
+    """How an interpreter runs it instead of `impl`: `eval_with(run, *values,
+    **params)`, where `run(graph, args)` evaluates a sub-graph."""
+    fused: bool = False
+    """A fused group of elementwise ops (and at most one reduction) compiled as
+    one kernel; params["group"] holds the group, params["body"] its graph."""
+    commutative: bool = False
+    """A binary op whose two operands may swap (CSE keys it either way)."""
+    overwrites: tuple[int, ...] = ()
+    """Inputs (not elementwise ops, which may overwrite any) whose buffer the
+    output may take: the op reads each element of them before writing it."""
+    scalar_factory: bool = False
+    """`scalar` takes the params and returns the per-element function."""
+    int_scalar: Callable | None = None
+    """Per-element function for integer operands, when it differs from `scalar`."""
+
+    def views_for(self, params: dict) -> bool:
+        """Whether the output may be a view of the input, for these params."""
+        return self.views and (self.view_when is None or self.view_when(params))
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

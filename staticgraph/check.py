@@ -56,7 +56,7 @@ def _check_eqn(graph: Graph, eqn: Eqn, index: int, defined: set) -> None:
         out = eqn.prim.abstract_eval(*avals, **eqn.params)
     except (GraphCompareError, TypeError, ValueError, IndexError) as exc:
         _fail(graph, f"abstract_eval rejects the inputs: {exc}", eqn, index)
-    expected = list(out) if eqn.prim.extra.get("multiple_results") else [out]
+    expected = list(out) if eqn.prim.multiple_results else [out]
     if len(expected) != len(eqn.outputs):
         _fail(graph, f"{len(eqn.outputs)} outputs, the primitive gives {len(expected)}",
               eqn, index)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import AbstractArray, DTypeError, Primitive, ShapeError, format_site
+from shared_ops import AbstractArray, DTypeError, Effect, Primitive, ShapeError, format_site
 from shared_ops.shapes import aval_of
 
 from .context import graph_scope
@@ -72,7 +72,7 @@ def _cond_impl(pred, *operands, true_graph, false_graph):
 
 cond_p = Primitive(
     name="cond", impl=_cond_impl, abstract_eval=_cond_abstract_eval,
-    extra={"multiple_results": True, "control": True, "eval_with": _cond_eval_with},
+    multiple_results=True, control=True, eval_with=_cond_eval_with,
     doc="outs = (true_graph if pred else false_graph)(*operands)")
 
 
@@ -105,7 +105,7 @@ def _align(graph: Graph, operands: list[Var]) -> None:
     graph.inputs = [inner.get(id(v)) or graph.new_var(v.aval, v.name, v.site)
                     for v in operands]
     graph.captures = []
-    if any(e.prim.extra.get("effect") for e in graph.eqns):
+    if any(e.prim.effect is Effect.STATE for e in graph.eqns):
         raise GraphError("cond: assign/group inside a branch is not supported; assign the "
                          "cond's result outside it")
 

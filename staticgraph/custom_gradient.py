@@ -37,7 +37,7 @@ def _outputs_eval(*avals, n_out: int, grad_fn, variables):
 custom_gradient_p = Primitive(
     name="custom_gradient", impl=lambda *xs, n_out, grad_fn, variables: tuple(xs[:n_out]),
     abstract_eval=_outputs_eval, differentiable=True, views=True,
-    extra={"multiple_results": True},
+    multiple_results=True,
     doc="the first n_out inputs unchanged; the gradient is the user's grad_fn")
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import ShapeError
+from shared_ops import REGISTRY, ShapeError
 from shared_ops.shapes import broadcast_shapes
 
 from .interpreter import Evaluator, _where
 from .ir import Eqn, Var
 from .passes.common import is_fused
 
-NO_IDENTITY = ("max", "softmax", "log_softmax")
+NO_IDENTITY = ("max", "softmax", "log_softmax")  # reduction kinds of a fused group
+NO_IDENTITY_PRIMS = tuple(REGISTRY[kind] for kind in NO_IDENTITY)
 
 
 def _static_shape(x) -> tuple:
@@ -36,7 +37,7 @@ def folded_axes(eqn: Eqn) -> tuple[int, ...] | None:
             return None
         shape = broadcast_shapes("fused", *(_static_shape(x) for x in eqn.inputs))
         axes = tuple(red.axes)
-    elif eqn.prim.name in NO_IDENTITY and eqn.inputs and isinstance(eqn.inputs[0], Var):
+    elif eqn.prim in NO_IDENTITY_PRIMS and eqn.inputs and isinstance(eqn.inputs[0], Var):
         shape = _static_shape(eqn.inputs[0])
         axis = eqn.params.get("axis")
         axes = tuple(range(len(shape))) if axis is None else tuple(axis)

@@ -1,7 +1,7 @@
 """The reference interpreter: each equation's NumPy `impl`, in order.
 
 `eval_graph` is the semantics every compiled backend is tested against.
-Control-flow primitives provide `extra["eval_with"](run, *values, **params)`,
+Control-flow primitives provide `prim.eval_with(run, *values, **params)`,
 where `run(graph, args)` evaluates a subgraph with the same options.
 """
 
@@ -82,7 +82,7 @@ class Evaluator:
     def apply(self, eqn: Eqn, vals: list) -> list:
         prim = eqn.prim
         try:
-            special = prim.extra.get("eval_with")
+            special = prim.eval_with
             if self.check_numerics:  # reported below, naming the op: no NumPy warning
                 with np.errstate(all="ignore"):
                     out = special(self.run, *vals, **eqn.params) if special else \
@@ -94,7 +94,7 @@ class Evaluator:
             raise
         except Exception as exc:  # NumPy raises many types; map them to ours
             raise run_time_error(eqn, vals, exc) from None
-        outs = list(out) if prim.extra.get("multiple_results") else [out]
+        outs = list(out) if prim.multiple_results else [out]
         outs = [o if type(o) is np.ndarray else np.asarray(o) for o in outs]
         if self.check_shapes:
             for var, value in zip(eqn.outputs, outs):

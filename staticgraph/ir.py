@@ -14,14 +14,15 @@ Vars and Eqns are treated as immutable: a pass builds a new Graph (start
 from `graph.copy()`) with new Eqns (`eqn.replace(...)`), and runs
 `check_graph` on the result.
 
-Primitives staticgraph adds (cond now; scan and fused ops later) are plain
-`shared_ops.Primitive`s kept out of the shared REGISTRY, and say what they
-need through `prim.extra`:
+Primitives staticgraph adds (cond, scan, while_loop, fused ops, assign, ...)
+are plain `shared_ops.Primitive`s kept out of the shared REGISTRY, and say
+what they need through the primitive's property fields:
 - `multiple_results`: `abstract_eval` returns a list of avals, `impl` a tuple;
 - `eval_with(run, *values, **params)`: how the interpreter runs it, where
   `run(graph, args)` evaluates a subgraph with the same options;
-- `effect`: assign / group, only in user graphs (`extract_program` turns them
-  into `Graph.updates`; programs never contain them);
+- `control`: its params hold sub-graphs it runs (cond, scan, while_loop);
+- `effect=Effect.STATE`: assign / group, only in user graphs (`extract_program`
+  turns them into `Graph.updates`; programs never contain them);
 and register a gradient rule in `gradients.GRAD_RULES` if they are
 differentiable without a `vjp`.
 """

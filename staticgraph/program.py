@@ -9,11 +9,12 @@ request needs are kept, in their original order.
 
 from __future__ import annotations
 
-from shared_ops import format_site
+from shared_ops import Effect, format_site
 
 from .check import check_graph
 from .errors import FeedError, GraphError
 from .ir import Eqn, Graph, Var
+from .state import assign_p
 
 
 def needed_values(graph: Graph, roots: list[Var], fed: set) -> tuple[set, set]:
@@ -32,13 +33,13 @@ def needed_values(graph: Graph, roots: list[Var], fed: set) -> tuple[set, set]:
         if eqn is None or eqn in eqns:
             continue
         eqns.add(eqn)
-        deps = eqn.inputs[1:] if eqn.prim.name == "assign" and _is_effect(eqn) else eqn.inputs
+        deps = eqn.inputs[1:] if eqn.prim is assign_p else eqn.inputs
         stack.extend(x for x in deps if isinstance(x, Var))
     return vars_, eqns
 
 
 def _is_effect(eqn: Eqn) -> bool:
-    return bool(eqn.prim.extra.get("effect"))
+    return eqn.prim.effect is Effect.STATE
 
 
 def _missing_feed(graph: Graph, placeholder: Var, eqns: list[Eqn], fetches) -> FeedError:
@@ -84,7 +85,7 @@ def extract_program(graph: Graph, fetches: list[Var], feeds: list[Var],
     prog.inputs = list(feeds)
     all_updates: list[tuple[Var, Var, Var]] = []  # (variable, value, where)
     for eqn in ordered:
-        if eqn.prim.name == "assign" and _is_effect(eqn):
+        if eqn.prim is assign_p:
             value = resolve(eqn.inputs[1])
             alias[eqn.outputs[0]] = value
             all_updates.append((eqn.inputs[0], value, eqn.outputs[0]))

@@ -12,16 +12,16 @@ seed (`sg.set_random_seed`) and the op-level `seed`, as TF1 combines them:
 
 Every run that computes the op draws fresh values: the stream advances. A new
 `sg.Session` on the graph restarts every stream, so each session sees the
-same sequence (TF1's behaviour). The primitive is marked `random` in its
-`extra`, which keeps it out of constant folding and common-subexpression
-merging; every backend runs its NumPy impl.
+same sequence (TF1's behaviour). The primitive declares `Effect.RANDOM`,
+which keeps it out of constant folding and common-subexpression merging;
+every backend runs its NumPy impl.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import AbstractArray, DTypeError, Primitive, ShapeError, format_site
+from shared_ops import AbstractArray, DTypeError, Effect, Primitive, ShapeError, format_site
 
 from .context import get_default_graph
 from .ir import Graph
@@ -80,7 +80,7 @@ def _random_impl(*like, kind, shape, dtype, stream, a, b):
 
 random_p = Primitive(
     name="random", impl=_random_impl, abstract_eval=_random_eval, differentiable=False,
-    extra={"random": True},
+    effect=Effect.RANDOM,
     doc="fresh random values every run (normal, uniform or truncated normal)")
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import AbstractArray, Primitive, ShapeError, format_site
+from shared_ops import AbstractArray, Effect, Primitive, ShapeError, format_site
 from shared_ops import api as A
 
 from .check import compatible
@@ -99,7 +99,7 @@ def infer_body_avals(body: Graph, in_avals: list) -> list[AbstractArray]:
     for eqn in body.eqns:
         args = [env[x] if isinstance(x, Var) else x for x in eqn.inputs]
         out = eqn.prim.abstract_eval(*args, **eqn.params)
-        env.update(zip(eqn.outputs, out if eqn.prim.extra.get("multiple_results") else [out]))
+        env.update(zip(eqn.outputs, out if eqn.prim.multiple_results else [out]))
     return [env[v] for v in body.outputs]
 
 
@@ -141,7 +141,7 @@ def _scan_impl(*values, **params):
 
 scan_p = Primitive(
     name="scan", impl=_scan_impl, abstract_eval=_scan_abstract_eval,
-    extra={"multiple_results": True, "control": True, "eval_with": _scan_eval_with},
+    multiple_results=True, control=True, eval_with=_scan_eval_with,
     doc="*carry, *ys = loop body(*consts, *carry, *xs[t]) over t (docs/scan.md)")
 
 
@@ -157,7 +157,7 @@ def prune_graph(graph: Graph) -> tuple[Graph, set]:
     live = set(graph.outputs)
     kept = []
     for eqn in reversed(graph.eqns):
-        if any(v in live for v in eqn.outputs) or eqn.prim.extra.get("effect"):
+        if any(v in live for v in eqn.outputs) or eqn.prim.effect is Effect.STATE:
             kept.append(eqn)
             live.update(eqn.in_vars)
     pruned = graph.copy()
@@ -167,7 +167,7 @@ def prune_graph(graph: Graph) -> tuple[Graph, set]:
 
 
 def _check_closed(body: Graph, site) -> None:
-    if body.variables or any(e.prim.extra.get("effect") for e in body.eqns):
+    if body.variables or any(e.prim.effect is Effect.STATE for e in body.eqns):
         raise GraphError("scan: Variables and assign/group inside the step function are not "
                          "supported; return the new values and assign outside" + _where(site))
 

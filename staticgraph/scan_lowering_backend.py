@@ -29,6 +29,7 @@ from .interpreter import InterpretRunner
 from .ir import Eqn, Graph
 from .passes import DEFAULT_PASSES, optimize
 from .passes.common import fresh_copy
+from .scan import scan_p
 from .scan_lowering_fallback import LoweredBodyEvaluator
 from .scan_lowering_hoist import inline_fused
 
@@ -45,7 +46,7 @@ def _mini_graph(eqn: Eqn) -> Graph:
 
 
 def _single_scan(graph: Graph) -> Eqn | None:
-    return graph.eqns[0] if len(graph.eqns) == 1 and graph.eqns[0].prim.name == "scan" \
+    return graph.eqns[0] if len(graph.eqns) == 1 and graph.eqns[0].prim is scan_p \
         else None
 
 
@@ -80,7 +81,7 @@ class LoweredScan:
         else:
             self.evaluator = LoweredBodyEvaluator(lower)
             for e in graph.eqns:
-                if e.prim.name == "scan":
+                if e.prim is scan_p:
                     self.evaluator._scans[id(e)] = loop = lower(e)
                     self.loops.append(loop)
             self._run = self._evaluate
@@ -102,7 +103,7 @@ class LoweredScan:
 
     def explain(self) -> str:
         from .scan_lowering import _at
-        others = [e.prim.name for e in self.graph.eqns if e.prim.name != "scan"]
+        others = [e.prim.name for e in self.graph.eqns if e.prim is not scan_p]
         lines = [f"scan{_at(self.eqn)}: lowered in {self.seconds:.2f} s"]
         if others:
             lines.append(f"  moved out of the loop: {', '.join(others)}")
@@ -154,7 +155,7 @@ class ScanRunner(InterpretRunner):
         super().__init__(optimized, check_numerics)
         self.evaluator = LoweredBodyEvaluator(lower_one)
         for e in optimized.eqns:
-            if e.prim.name == "scan":
+            if e.prim is scan_p:
                 self.evaluator._scans[id(e)] = lower_one(e)
 
     def explain(self) -> str:

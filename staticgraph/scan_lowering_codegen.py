@@ -35,11 +35,10 @@ import numpy as np
 from shared_ops import format_site
 
 from .ir import Eqn, Graph, Var
+from .scan import scan_p
 from .scan_lowering_shapes import shape_expressions, shape_source
 
 MAX_EMBEDDED_CONSTANT = 1 << 16  # elements of a body constant baked into the source
-VIEW_PRIMS = frozenset({"getitem", "transpose", "expand_dims", "squeeze", "reshape",
-                        "reshape_like", "broadcast_to"})  # no buffer: NumPy views
 
 
 class Unsupported(Exception):
@@ -275,7 +274,7 @@ def write_loop(body: Graph, params: dict, kernel_global, inner_global,
     C, K, X = params["num_consts"], params["num_carry"], params["num_xs"]
     w = LoopWriter(body, C, K, params["reverse"], kernel_global, inner_global)
     producers = {v: e for e in body.eqns for v in e.outputs
-                 if e.prim.name not in VIEW_PRIMS and e.prim.name != "scan"}
+                 if not e.prim.views and e.prim is not scan_p}  # views, nested loops: no buffer
     carries = w.plan_carries(producers)
     _bind_inputs(w)
     for eqn in body.eqns:

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared_ops import REGISTRY, AbstractArray
+from shared_ops import REGISTRY, AbstractArray, Effect
 
 from .check import compatible
 from .ir import Eqn, Graph, Var
-from .passes.common import fresh_copy, is_control, is_effect, is_fused, map_subgraphs
+from .passes.common import fresh_copy, is_control, is_fused, map_subgraphs
 from .scan import scan_p, split_operands
 
 INV, SEQ, LOOP = "inv", "seq", "loop"
@@ -54,7 +54,7 @@ class Outer:
             aval = prim.abstract_eval(*avals, **params)
         except Exception as exc:  # a rule that does not fit these shapes
             raise NotBatchable(str(exc)) from None
-        if prim.extra.get("multiple_results"):
+        if prim.multiple_results:
             raise NotBatchable("multiple results")
         out = Var(AbstractArray(tuple(aval.shape), aval.dtype), site=site)
         self.eqns.append(Eqn(prim, tuple(inputs), dict(params), (out,), site))
@@ -139,7 +139,7 @@ def batch(outer: Outer, eqn: Eqn, kinds: list, ins: list) -> Var:
     prim = eqn.prim
     if prim.elementwise and REGISTRY.get(prim.name) is prim:
         out = _elementwise(outer, eqn, kinds, ins)
-    elif prim.name == "matmul":
+    elif prim is REGISTRY["matmul"]:
         out = _matmul(outer, eqn, kinds, ins)
     elif kinds[0] == SEQ and all(k != SEQ for k in kinds[1:]):
         args, params = _shifted(eqn, ins)
@@ -154,7 +154,7 @@ def batch(outer: Outer, eqn: Eqn, kinds: list, ins: list) -> Var:
 
 
 def _movable(eqn: Eqn) -> bool:
-    return not (is_control(eqn) or is_effect(eqn) or eqn.prim.extra.get("multiple_results")
+    return not (is_control(eqn) or eqn.prim.effect is not Effect.NONE or eqn.prim.multiple_results
                 or len(eqn.outputs) != 1)
 
 
@@ -217,7 +217,7 @@ def _keep_cheap_in_loop(body: Graph, kind: dict) -> None:
     users = body.consumers()
     for e in reversed(body.eqns):
         out = e.outputs[0]
-        if kind[out] == SEQ and e.prim.name != "matmul" and \
+        if kind[out] == SEQ and e.prim is not REGISTRY["matmul"] and \
                 all(kind[u.outputs[0]] != SEQ for u in users.get(out, [])):
             kind[out] = LOOP
 

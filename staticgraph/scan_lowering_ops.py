@@ -172,6 +172,10 @@ def emit_getitem(w: LoopWriter, eqn: Eqn) -> None:
         w.values[out].scalar = True
 
 
+def emit_same_array(w: LoopWriter, eqn: Eqn) -> None:
+    w.bind(eqn.outputs[0], w.val(eqn.inputs[0]))
+
+
 def emit_transpose(w: LoopWriter, eqn: Eqn) -> None:
     x = _array(w, eqn.inputs[0])
     axes = tuple(eqn.params["axes"])
@@ -271,7 +275,8 @@ EMITTERS = {
     "fused": emit_fused, "matmul": emit_matmul, "getitem": emit_getitem,
     "transpose": emit_transpose, "expand_dims": emit_expand_dims, "squeeze": emit_squeeze,
     "reshape": emit_reshape, "reshape_like": emit_reshape_like,
-    "broadcast_to": emit_broadcast_to, "getitem_grad": emit_getitem_grad,
+    "broadcast_to": emit_broadcast_to, "stop_gradient": emit_same_array,
+    "getitem_grad": emit_getitem_grad,
     "concatenate": emit_concatenate, "axis_size": emit_axis_size, "scan": emit_scan,
     "sum": emit_reduction, "mean": emit_reduction, "max": emit_reduction,
 }

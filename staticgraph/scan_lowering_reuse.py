@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from .ir import Eqn, Graph, Var
 from .passes.common import fresh_copy, map_subgraphs, scalar_key
-from .passes.cse import COMMUTATIVE
 from .passes.keys import array_key, params_key
 from .scan import prune_graph, scan_p, split_operands
 from .scan_lowering_hoist import drop_unread_inputs
@@ -60,7 +59,7 @@ def number_body(eqn: Eqn, input_keys: list) -> dict[Var, tuple]:
     keys.update({v: ("const",) + array_key(c) for v, c in body.constants.items()})
     for e in body.eqns:
         ins = [keys[x] if isinstance(x, Var) else ("lit",) + scalar_key(x) for x in e.inputs]
-        if e.prim.name in COMMUTATIVE:
+        if e.prim.commutative:
             ins.sort()
         head = (e.prim.name, params_key(e.params), tuple(ins))
         for n, v in enumerate(e.outputs):

@@ -39,10 +39,10 @@ def first_step_only(v, producers: dict, first: tuple) -> list[Var] | None:
     e = producers.get(v) if isinstance(v, Var) else None
     if e is None:
         return None
-    if e.prim.name == "getitem_grad" and same_value(tuple(e.params["index"]), first) and \
+    if e.prim is REGISTRY["getitem_grad"] and same_value(tuple(e.params["index"]), first) and \
             isinstance(e.inputs[0], Var):
         return [e.inputs[0]]
-    if e.prim.name == "add" and all(isinstance(x, Var) and same_aval(x.aval, v.aval)
+    if e.prim is REGISTRY["add"] and all(isinstance(x, Var) and same_aval(x.aval, v.aval)
                                     for x in e.inputs):
         parts = [first_step_only(x, producers, first) for x in e.inputs]
         if all(p is not None for p in parts):
@@ -60,7 +60,7 @@ def _seeded_carry(eqn: Eqn, j: int, producers: dict) -> tuple[int, Eqn, list] | 
     x_in = body.inputs[C + K + j]
     users = body.consumers()
     uses = users.get(x_in, [])
-    if len(uses) != 1 or x_in in body.outputs or uses[0].prim.name != "add":
+    if len(uses) != 1 or x_in in body.outputs or uses[0].prim is not REGISTRY["add"]:
         return None
     add = uses[0]
     others = [x for x in add.inputs if x is not x_in]

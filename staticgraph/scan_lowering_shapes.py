@@ -29,7 +29,7 @@ from .passes.symbolic import infer_shapes
 def _apply(eqn, env: dict) -> list:
     args = [env[x] if isinstance(x, Var) else x for x in eqn.inputs]
     out = eqn.prim.abstract_eval(*args, **eqn.params)
-    return list(out) if eqn.prim.extra.get("multiple_results") else [out]
+    return list(out) if eqn.prim.multiple_results else [out]
 
 
 def input_slots(body: Graph, num_consts: int, num_carry: int) -> list[tuple[str, int]]:
@@ -85,8 +85,7 @@ def shape_source(dims: tuple, lead: str | None = None) -> str:
 def _no_runtime_broadcast(eqn, env: dict, outs: list) -> None:
     """Elementwise/fused operands must match the output dim wherever their static
     aval does not say 1 (the kernels index them without a bounds check)."""
-    extra = eqn.prim.extra
-    if not (eqn.prim.elementwise or extra.get("fused")):
+    if not (eqn.prim.elementwise or eqn.prim.fused):
         return
     loop = np.broadcast_shapes(*[tuple(o.shape) for o in outs]) if outs else ()
     for x in eqn.in_vars:
@@ -103,7 +102,7 @@ def check_concrete(body: Graph, in_avals: list[AbstractArray]) -> list[AbstractA
     """Shape-check one step of the body on concrete input avals (recursing into
     nested scans); raises ShapeError on a mismatch the kernels cannot take.
     Returns the concrete avals of the body's outputs."""
-    from .scan import split_operands
+    from .scan import scan_p, split_operands
     env: dict = dict(zip(body.inputs, in_avals))
     env.update({v: AbstractArray(c.shape, c.dtype) for v, c in body.constants.items()})
     for eqn in body.eqns:
@@ -116,7 +115,7 @@ def check_concrete(body: Graph, in_avals: list[AbstractArray]) -> list[AbstractA
                                  f"expects {var.aval}")
             env[var] = aval
         _no_runtime_broadcast(eqn, env, [env[v] for v in eqn.outputs])
-        if eqn.prim.name == "scan":
+        if eqn.prim is scan_p:
             p = eqn.params
             consts, carry, xs = split_operands([env[x] for x in eqn.inputs],
                                                p["num_consts"], p["num_carry"])

@@ -48,7 +48,7 @@ def delay_operands(eqn: Eqn) -> tuple[Var, Var, bool] | None:
 def _flattened(v: Var, producers: dict) -> tuple[Var, int] | None:
     """(S, n) when `v = reshape(S, (-1, n))` keeps S's steps as blocks of rows."""
     e = producers.get(v)
-    if e is None or e.prim.name != "reshape" or not isinstance(e.inputs[0], Var):
+    if e is None or e.prim is not REGISTRY["reshape"] or not isinstance(e.inputs[0], Var):
         return None
     shape = tuple(e.params["shape"])
     s = e.inputs[0]
@@ -64,10 +64,10 @@ def _flattened(v: Var, producers: dict) -> tuple[Var, int] | None:
 
 def _plan(eqn: Eqn, producers: dict) -> tuple | None:
     """(delay eqn, side of the delayed operand, [(stacked, n), (stacked, n)])."""
-    if eqn.prim.name != "matmul" or not all(isinstance(x, Var) for x in eqn.inputs):
+    if eqn.prim is not REGISTRY["matmul"] or not all(isinstance(x, Var) for x in eqn.inputs):
         return None
     t = producers.get(eqn.inputs[0])
-    if t is None or t.prim.name != "transpose" or tuple(t.params["axes"]) != (1, 0):
+    if t is None or t.prim is not REGISTRY["transpose"] or tuple(t.params["axes"]) != (1, 0):
         return None
     left, right = _flattened(t.inputs[0], producers), _flattened(eqn.inputs[1], producers)
     if left is None or right is None:

@@ -42,15 +42,15 @@ def _term_plan(term: Var, producers: dict, variant: set):
     p = producers.get(term)
     if p is None:
         return None
-    if p.prim.name == "matmul":
+    if p.prim is REGISTRY["matmul"]:
         t = producers.get(p.inputs[0]) if isinstance(p.inputs[0], Var) else None
         b = p.inputs[1]
-        if t is None or t.prim.name != "transpose" or tuple(t.params["axes"]) != (1, 0):
+        if t is None or t.prim is not REGISTRY["transpose"] or tuple(t.params["axes"]) != (1, 0):
             return None
         a = t.inputs[0]
         if len(a.shape) == 2 and len(b.shape) == 2 and a in variant and b in variant:
             return ("gemm", a, b)
-    if p.prim.name == "sum" and not p.params.get("keepdims") and p.inputs[0] in variant:
+    if p.prim is REGISTRY["sum"] and not p.params.get("keepdims") and p.inputs[0] in variant:
         v = p.inputs[0]
         axes = p.params.get("axis")
         return ("sum", v, tuple(range(len(v.shape))) if axes is None else tuple(axes))
@@ -70,7 +70,7 @@ def find_accumulators(eqn: Eqn) -> dict[int, tuple]:
         if len(uses) != 1 or acc_in in body.outputs or body.outputs.count(acc_out) != 1:
             continue
         add = uses[0]
-        if add.prim.name != "add" or add.outputs[0] is not acc_out or users.get(acc_out):
+        if add.prim is not REGISTRY["add"] or add.outputs[0] is not acc_out or users.get(acc_out):
             continue
         terms = [x for x in add.inputs if x is not acc_in]
         if len(terms) != 1 or not isinstance(terms[0], Var) or users.get(terms[0]) != [add]:

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import AbstractArray, DTypeError, Primitive, ShapeError, format_site, user_site
+from shared_ops import (
+    AbstractArray,
+    DTypeError,
+    Effect,
+    Primitive,
+    ShapeError,
+    format_site,
+    user_site,
+)
 
 from .context import get_default_graph
 from .errors import GraphError
@@ -36,13 +44,13 @@ def _assign_eval(var, value):
 
 assign_p = Primitive(
     name="assign", impl=lambda var, value: value, abstract_eval=_assign_eval,
-    differentiable=False, extra={"effect": True},
+    differentiable=False, effect=Effect.STATE,
     doc="var <- value when the run ends; the output is the new value")
 
 group_p = Primitive(
     name="group", impl=lambda *deps: np.bool_(True),
     abstract_eval=lambda *deps: AbstractArray((), BOOL), differentiable=False,
-    extra={"effect": True}, doc="run every input; no value")
+    effect=Effect.STATE, doc="run every input; no value")
 
 
 class Variable(Symbol):

@@ -37,7 +37,7 @@ def infer_avals(prim, avals, params, site) -> list:
     except (TypeError, ValueError, IndexError) as exc:
         kind = DTypeError if isinstance(exc, TypeError) else ShapeError
         raise kind(_op_message(prim, exc, avals, site)) from None
-    return list(out) if prim.extra.get("multiple_results") else [out]
+    return list(out) if prim.multiple_results else [out]
 
 
 def _op_message(prim, exc, avals, site) -> str:
@@ -130,7 +130,7 @@ def bind_symbolic(prim, args, params):
     out_avals = infer_avals(prim, avals, params, site)
     outs = graph.add_eqn(prim, inputs, params, out_avals, site)
     syms = tuple(Symbol(graph, v) for v in outs)
-    return syms if prim.extra.get("multiple_results") else syms[0]
+    return syms if prim.multiple_results else syms[0]
 
 
 def replay_graph(graph: Graph, args: list) -> list:
@@ -151,7 +151,7 @@ def replay_graph(graph: Graph, args: list) -> list:
             _SITE_OVERRIDE[0] = eqn.site
             vals = [env[x] if isinstance(x, Var) else x for x in eqn.inputs]
             res = bind(eqn.prim, *vals, **eqn.params)
-            env.update(zip(eqn.outputs, res if eqn.prim.extra.get("multiple_results")
+            env.update(zip(eqn.outputs, res if eqn.prim.multiple_results
                            else (res,)))
     finally:
         _SITE_OVERRIDE[0] = saved

@@ -23,7 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import AbstractArray, DTypeError, GradientError, Primitive, ShapeError, format_site
+from shared_ops import (
+    AbstractArray,
+    DTypeError,
+    Effect,
+    GradientError,
+    Primitive,
+    ShapeError,
+    format_site,
+)
 from shared_ops.shapes import aval_of
 
 from .context import graph_scope
@@ -72,7 +80,7 @@ def _while_impl(*operands, **params):
 
 while_p = Primitive(
     name="while", impl=_while_impl, abstract_eval=_while_abstract_eval,
-    extra={"multiple_results": True, "control": True, "eval_with": _while_eval_with},
+    multiple_results=True, control=True, eval_with=_while_eval_with,
     doc="vars = body(vars) while cond(vars); the final vars")
 
 
@@ -152,7 +160,7 @@ def _close_over(graphs: list[Graph], n_vars: int) -> list[Var]:
         g.inputs = g.inputs[:n_vars] + [inner.get(id(v)) or g.new_var(v.aval, v.name, v.site)
                                         for v in captured]
         g.captures = []
-        if any(e.prim.extra.get("effect") for e in g.eqns):
+        if any(e.prim.effect is Effect.STATE for e in g.eqns):
             raise GraphError("while_loop: assign/group inside the loop is not supported; "
                              "carry the value as a loop variable")
     return captured

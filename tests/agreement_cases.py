@@ -172,7 +172,7 @@ def matrix_inputs(op: str, dtype: str) -> list[np.ndarray]:
         np.array([[1, 2, 3], [3, 1, 2]]).astype(dt)
     if op == "where":
         return [np.array([[True, False, True], [True, True, False]]), base, base[::-1].copy()]
-    if op in SHAPE_CALLS or op in REDUCTIONS or REGISTRY[op].extra.get("scalar_factory"):
+    if op in SHAPE_CALLS or op in REDUCTIONS or REGISTRY[op].scalar_factory:
         return [base]
     prim = REGISTRY[op]
     arity = prim.scalar.__code__.co_argcount

@@ -208,7 +208,7 @@ def _jitted_scalar(case: OpCase):
     prim = case.primitive
     key = (prim.name, repr(sorted(case.params.items())))
     if key not in _JITTED:
-        fn = prim.scalar(**case.params) if prim.extra.get("scalar_factory") else prim.scalar
+        fn = prim.scalar(**case.params) if prim.scalar_factory else prim.scalar
         _JITTED[key] = numba.njit(fn)
     return _JITTED[key]
 

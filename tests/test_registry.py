@@ -72,7 +72,7 @@ def test_audit_flags_fake_incomplete_primitives():
     assert any("needs" in p for p in audit_primitive(no_needs))
     both = dataclasses.replace(complete, reduction=True)
     assert any("reduction" in p for p in audit_primitive(both))
-    bad_factory = dataclasses.replace(complete, extra={"scalar_factory": True})
+    bad_factory = dataclasses.replace(complete, scalar_factory=True)
     assert any("factory" in p for p in audit_primitive(bad_factory))
     stray_vjp = dataclasses.replace(complete, differentiable=False)
     assert any("not differentiable" in p for p in audit_primitive(stray_vjp))

@@ -7,7 +7,7 @@ inside its own loop skeleton; this module knows no loops and no arrays.
 
 Each step becomes, in order of preference:
 1. a target override (CPU: the vectorisable `vecmath` exp/tanh/sigmoid),
-   or, for integer operands, the op's `extra["int_scalar"]` inlined,
+   or, for integer operands, the op's `int_scalar` inlined,
 2. with ``inline=True``, the op's `scalar` function inlined as an expression
    when it is a single `return <expr>` (its parameters substituted by
    temporaries, closure constants of `clip`/`cast` by literals),
@@ -194,11 +194,11 @@ class ElementGenerator:
             return f"{override}({', '.join(args)})"
         prim = REGISTRY[step.prim]
         params = step.param_dict
-        int_scalar = prim.extra.get("int_scalar")
+        int_scalar = prim.int_scalar
         if int_scalar is not None and op_dtype.kind in "iu":  # e.g. pow's negative exponents
             return inline_expression(int_scalar, args)
         if self.inline:
-            fn = prim.scalar(**params) if prim.extra.get("scalar_factory") else prim.scalar
+            fn = prim.scalar(**params) if prim.scalar_factory else prim.scalar
             expr = inline_expression(fn, args)
             if expr is not None:
                 return expr

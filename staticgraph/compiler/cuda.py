@@ -57,7 +57,7 @@ def cuda_scalar_fn(name: str, **params: Any) -> Any:
     if fn is None:
         from numba import cuda
         prim = REGISTRY[name]
-        py_fn = prim.scalar(**params) if prim.extra.get("scalar_factory") else prim.scalar
+        py_fn = prim.scalar(**params) if prim.scalar_factory else prim.scalar
         fn = _SCALAR_FNS[key] = cuda.jit(device=True)(py_fn)
     return fn
 

@@ -26,7 +26,7 @@ def scalar_fn(name: str, **params: Any) -> Any:
     fn = _SCALAR_FNS.get(key)
     if fn is None:
         prim = REGISTRY[name]
-        py_fn = prim.scalar(**params) if prim.extra.get("scalar_factory") else prim.scalar
+        py_fn = prim.scalar(**params) if prim.scalar_factory else prim.scalar
         fn = _SCALAR_FNS[key] = njit(**NJIT_OPTIONS)(py_fn)
     return fn
 

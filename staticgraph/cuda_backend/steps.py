@@ -5,7 +5,7 @@
 | `fused`, any elementwise op | one generated kernel (`compile_group` with `CudaTarget`) |
 | sum / mean / max | a generated tree-reduction kernel (a group with no steps) |
 | matmul | `matmul.matmul_into`: tiled shared-memory kernel (cuBLAS via CuPy if present) |
-| transpose, reshape, expand_dims, squeeze, broadcast_to, basic getitem, ... | a device view |
+| a declared view in `VIEW_OPS` (transpose, reshape, basic getitem, ...) | a device view |
 | getitem_grad (basic index), concatenate | zero fill / copies into views |
 | axis_size | a 0-d device value, uploaded only when it changes |
 | cond | the predicate comes to the host (one scalar), the taken branch's block runs |
@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from shared_ops import AbstractArray, format_site
+from shared_ops import REGISTRY, AbstractArray, Primitive, format_site
 from shared_ops.errors import GraphCompareError
 
 from ..compiler import GroupBuilder, compile_group
 from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref
 from ..control import cond_p
+from ..creation import identity_p
 from ..empty_reduction import EmptyAxisGuard, folded_axes
 from ..interpreter import Evaluator
 from ..ir import Eqn, Var
@@ -41,13 +42,23 @@ from ..scan import scan_p
 from . import arrays
 from .matmul import matmul_into
 
-VIEW_OPS = {
-    "transpose": lambda a, p, shape: a.transpose(p["axes"]),
-    "expand_dims": lambda a, p, shape: np.expand_dims(a, p["axis"]),
-    "squeeze": lambda a, p, shape: np.squeeze(a, p["axis"]),
-    "broadcast_to": lambda a, p, shape: np.broadcast_to(a, shape),
-    "getitem": lambda a, p, shape: a[_with_ellipsis(p["index"])],
-    "stop_gradient": lambda a, p, shape: a,
+RESHAPES = (REGISTRY["reshape"], REGISTRY["reshape_like"])  # a device reshape
+REDUCTIONS = (REGISTRY["sum"], REGISTRY["mean"], REGISTRY["max"])  # a tree-reduction kernel
+MATMUL, AXIS_SIZE, CONCATENATE = REGISTRY["matmul"], REGISTRY["axis_size"], REGISTRY["concatenate"]
+GETITEM_GRAD = REGISTRY["getitem_grad"]
+SOFTMAX, LOG_SOFTMAX = REGISTRY["softmax"], REGISTRY["log_softmax"]
+
+# A device view per view primitive (reshapes: `arrays.reshape`). Every key
+# declares `views`; a declared view missing here runs on the host
+# (checked_labels checks its labels, custom_gradient has several outputs).
+VIEW_OPS: dict[Primitive, object] = {
+    REGISTRY["transpose"]: lambda a, p, shape: a.transpose(p["axes"]),
+    REGISTRY["expand_dims"]: lambda a, p, shape: np.expand_dims(a, p["axis"]),
+    REGISTRY["squeeze"]: lambda a, p, shape: np.squeeze(a, p["axis"]),
+    REGISTRY["broadcast_to"]: lambda a, p, shape: np.broadcast_to(a, shape),
+    REGISTRY["getitem"]: lambda a, p, shape: a[_with_ellipsis(p["index"])],
+    REGISTRY["stop_gradient"]: lambda a, p, shape: a,
+    identity_p: lambda a, p, shape: a,
 }
 
 
@@ -89,7 +100,7 @@ class Step:
                 if not site:
                     raise
                 raise type(exc)(f"{exc} (created at {site})") from None
-            res = list(res) if eqn.prim.extra.get("multiple_results") else [res]
+            res = list(res) if eqn.prim.multiple_results else [res]
             shapes = self._shapes[key] = [tuple(a.shape) for a in res]
         return shapes
 
@@ -183,11 +194,11 @@ class ViewStep(Step):
     def run(self, env: dict, mem: Any) -> None:
         vals = self.values(env)
         shape = self.out_shapes(vals)[0]
-        name, params = self.eqn.prim.name, self.eqn.params
-        if name in ("reshape", "reshape_like"):
+        prim, params = self.eqn.prim, self.eqn.params
+        if prim in RESHAPES:
             result = arrays.reshape(vals[0], shape)
         else:
-            result = arrays.view(vals[0], lambda a: VIEW_OPS[name](a, params, shape))
+            result = arrays.view(vals[0], lambda a: VIEW_OPS[prim](a, params, shape))
         if not self.alias:
             out = self.buffers(env, mem, [shape])[0]
             arrays.copy_into(out, result)
@@ -258,7 +269,7 @@ class SoftmaxStep(Step):
         super().__init__(eqn, block, index)
         x = eqn.inputs[0]
         nd, dt, axes = len(x.shape), np.dtype(x.dtype), tuple(sorted(eqn.params["axis"]))
-        log = eqn.prim.name == "log_softmax"
+        log = eqn.prim is LOG_SOFTMAX
         target = arrays._target()
         self.max = compile_group(FusedGroup((GroupInput(nd, dt),), (), (), Reduction(
             "max", Ref("in", 0), axes, True), f"{eqn.prim.name}_max"), target)
@@ -287,7 +298,7 @@ class SoftmaxStep(Step):
         env[self.outs[0]] = out
 
     def describe(self) -> list[str]:
-        last = "x - max - log(sum)" if self.eqn.prim.name == "log_softmax" else "exp / sum"
+        last = "x - max - log(sum)" if self.eqn.prim is LOG_SOFTMAX else "exp / sum"
         return [f"{self.label()}: kernels max, exp + sum, {last}"]
 
     def kernels(self) -> list:
@@ -364,32 +375,32 @@ def lower_eqn(eqn: Eqn, block: Any, index: int) -> Step:
 
 def _step_for(eqn: Eqn, block: Any, index: int) -> Step:
     from .scan import ScanStep
-    name = eqn.prim.name
-    if eqn.prim is fused_p:
+    prim = eqn.prim
+    if prim is fused_p:
         return KernelStep(eqn, block, index)
     if eqn.prim is cond_p:
         return CondStep(eqn, block, index)
     if eqn.prim is scan_p:
         return ScanStep(eqn, block, index)
     try:
-        if name in VIEW_OPS or name in ("reshape", "reshape_like"):
-            if name != "getitem" or is_view(eqn):
+        if prim in VIEW_OPS or prim in RESHAPES:
+            if is_view(eqn):
                 return ViewStep(eqn, block, index)
         elif _elementwise(eqn):
             return KernelStep(eqn, block, index)
-        elif name in ("sum", "mean", "max") and isinstance(eqn.inputs[0], Var):
+        elif prim in REDUCTIONS and isinstance(eqn.inputs[0], Var):
             return KernelStep(eqn, block, index, reduction_group(eqn))
-        elif name == "matmul" and all(np.dtype(x.dtype).kind in "iuf" for x in eqn.in_vars) \
+        elif prim is MATMUL and all(np.dtype(x.dtype).kind in "iuf" for x in eqn.in_vars) \
                 and len(eqn.in_vars) == 2:
             return MatmulStep(eqn, block, index)
-        elif name == "axis_size":
+        elif prim is AXIS_SIZE:
             return AxisSizeStep(eqn, block, index)
-        elif name == "getitem_grad" and not any(
+        elif prim is GETITEM_GRAD and not any(
                 isinstance(i, np.ndarray) for i in eqn.params["index"]):
             return GetitemGradStep(eqn, block, index)
-        elif name == "concatenate" and all(isinstance(x, Var) for x in eqn.inputs):
+        elif prim is CONCATENATE and all(isinstance(x, Var) for x in eqn.inputs):
             return ConcatStep(eqn, block, index)
-        elif name in ("softmax", "log_softmax") and isinstance(eqn.inputs[0], Var) \
+        elif prim in (SOFTMAX, LOG_SOFTMAX) and isinstance(eqn.inputs[0], Var) \
                 and np.dtype(eqn.inputs[0].dtype).kind == "f":
             return SoftmaxStep(eqn, block, index)
     except ValueError:  # no kernel describes it (e.g. an unsupported dtype): host fallback

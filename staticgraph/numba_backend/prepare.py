@@ -29,10 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from shared_ops import AbstractArray
+from shared_ops import AbstractArray, Primitive
 from shared_ops.shapes import aval_of
 
+from ..control import cond_p
 from ..ir import Graph, Var
+from ..scan import scan_p
 
 
 class Unplannable(Exception):
@@ -66,11 +68,11 @@ def _replay(graph: Graph, known: dict[Var, Any]) -> dict[Var, Any]:
         avals[v] = known.get(v, v.aval)
     for eqn in graph.eqns:
         args = [avals[x] if isinstance(x, Var) else x for x in eqn.inputs]
-        if eqn.prim.name in SUBGRAPH_RULES:
-            outs = SUBGRAPH_RULES[eqn.prim.name](args, **eqn.params)
+        if eqn.prim in SUBGRAPH_RULES:
+            outs = SUBGRAPH_RULES[eqn.prim](args, **eqn.params)
         else:
             out = eqn.prim.abstract_eval(*args, **eqn.params)
-            outs = list(out) if eqn.prim.extra.get("multiple_results") else [out]
+            outs = list(out) if eqn.prim.multiple_results else [out]
         for v, a in zip(eqn.outputs, outs):
             avals[v] = aval_of(a) if not isinstance(a, AbstractArray) else a
     return avals
@@ -105,7 +107,7 @@ def _scan_shapes(args: list, *, body: Graph, num_consts: int, num_carry: int, nu
     return carries + [AbstractArray((length, *y.shape), y.dtype) for y in outs[num_carry:]]
 
 
-SUBGRAPH_RULES: dict[str, Callable] = {"cond": _cond_shapes, "scan": _scan_shapes}
+SUBGRAPH_RULES: dict[Primitive, Callable] = {cond_p: _cond_shapes, scan_p: _scan_shapes}
 
 
 @dataclass

@@ -3,8 +3,9 @@
 In order of preference (`lower_eqn`):
 1. a lowering registered with `register_lowering` (opaque ops: scan's loop);
 2. `fused` ops, and lone elementwise ops as one-op kernels (`kernels.py`);
-3. views (transpose, reshape, expand_dims, squeeze, broadcast_to,
-   stop_gradient, reshape_like, basic getitem): a NumPy view, no copy;
+3. ops whose primitive declares a view and that `VIEWS` renders (transpose,
+   reshape, expand_dims, squeeze, broadcast_to, stop_gradient, identity,
+   reshape_like, basic getitem): a NumPy view, no copy;
 4. `matmul` into its planned buffer: `np.matmul(a, b, out=buf)` (BLAS);
 5. unfused `sum`/`max`/`mean` of a float array: `np.sum(x, axis, out=buf)`;
 6. `cond`: a Python `if` over two sub-orchestrators;
@@ -19,17 +20,22 @@ import hashlib
 
 import numpy as np
 
+from shared_ops import REGISTRY, Primitive
+
 from ..control import cond_p
+from ..creation import identity_p
 from ..empty_reduction import EmptyAxisGuard, folded_axes
 from ..ir import Eqn, Graph, Var
 from ..passes import make_fused_eqn
 from ..passes.common import is_fused
 from ..passes.fusion import fusible
+from ..passes.gemm_update import gemm_update_p
 from ..passes.memory import is_view
 from .hooks import lowering_for
 from .kernels import lower_kernel
 
-REDUCERS = {"sum": np.sum, "max": np.max, "mean": np.mean}
+MATMUL, GETITEM, SQUEEZE = REGISTRY["matmul"], REGISTRY["getitem"], REGISTRY["squeeze"]
+REDUCERS = {REGISTRY["sum"]: np.sum, REGISTRY["max"]: np.max, REGISTRY["mean"]: np.mean}
 
 
 def _param(value) -> str:
@@ -72,16 +78,16 @@ def lower_eqn(lw, eqn: Eqn) -> None:
         lower_kernel(lw, eqn, kernel, f"{label}  [k_{kernel.key[:8]}]")
     elif fusible(eqn) and lower_lone_elementwise(lw, eqn, label):
         return
-    elif is_view(eqn) and eqn.prim.name in VIEWS and _view_keeps_array(eqn):
+    elif is_view(eqn) and eqn.prim in VIEWS and _view_keeps_array(eqn):
         lower_view(lw, eqn, label)
-    elif eqn.prim.name == "matmul" and writable(lw, eqn):
+    elif eqn.prim is MATMUL and writable(lw, eqn):
         lw.matmuls.append(eqn)
         lower_into(lw, eqn, label, "_matmul({0}, {1}, out={out})")
-    elif eqn.prim.name == "gemm_update" and writable(lw, eqn):
+    elif eqn.prim is gemm_update_p and writable(lw, eqn):
         lw.matmuls.append(eqn)
         lower_gemm_update(lw, eqn, label)
-    elif eqn.prim.name in REDUCERS and writable(lw, eqn) and _float_same_dtype(eqn):
-        reducer = lw.global_(f"_np_{eqn.prim.name}", REDUCERS[eqn.prim.name])
+    elif eqn.prim in REDUCERS and writable(lw, eqn) and _float_same_dtype(eqn):
+        reducer = lw.global_(f"_np_{eqn.prim.name}", REDUCERS[eqn.prim])
         axis, keep = eqn.params["axis"], eqn.params["keepdims"]
         lower_into(lw, eqn, label, f"{reducer}({{0}}, axis={axis!r}, keepdims={keep}, "
                                    "out={out})")
@@ -101,7 +107,7 @@ def guard_empty_axes(lw, eqn: Eqn) -> None:
 
 def _view_keeps_array(eqn: Eqn) -> bool:
     """Indexing every dim gives a NumPy scalar, not an array: leave those to impl."""
-    return eqn.prim.name not in ("getitem", "squeeze") or len(eqn.outputs[0].shape) > 0
+    return (eqn.prim is not GETITEM and eqn.prim is not SQUEEZE) or len(eqn.outputs[0].shape) > 0
 
 
 def writable(lw, eqn: Eqn) -> bool:
@@ -168,16 +174,25 @@ def _squeeze(lw, x: str, eqn: Eqn) -> str:
     return f"{x}[{', '.join('0' if d in axes else ':' for d in range(rank))},]"
 
 
-VIEWS = {
-    "transpose": (_transpose, False),
-    "reshape": (lambda lw, x, e: f"{x}.reshape({tuple(e.params['shape'])!r})", True),
-    "expand_dims": (_expand_dims, True),
-    "squeeze": (_squeeze, True),
-    "broadcast_to": (lambda lw, x, e: f"{lw.global_('_broadcast_to', np.broadcast_to)}"
-                                      f"({x}, {tuple(e.params['shape'])!r})", False),
-    "stop_gradient": (lambda lw, x, e: x, True),
-    "reshape_like": (lambda lw, x, e: f"{x}.reshape({lw.expr(e.inputs[1])}.shape)", True),
-    "getitem": (lambda lw, x, e: f"{x}[{lw.global_('IDX', tuple(e.params['index']))}]", False),
+def _same_array(lw, x: str, eqn: Eqn) -> str:
+    return x
+
+
+# How each view primitive is rendered (source, keeps C-contiguity). Every key
+# declares `views`; a declared view missing here runs its impl (checked_labels
+# checks its labels, custom_gradient has several outputs).
+VIEWS: dict[Primitive, tuple] = {
+    REGISTRY["transpose"]: (_transpose, False),
+    REGISTRY["reshape"]: (lambda lw, x, e: f"{x}.reshape({tuple(e.params['shape'])!r})", True),
+    REGISTRY["expand_dims"]: (_expand_dims, True),
+    SQUEEZE: (_squeeze, True),
+    REGISTRY["broadcast_to"]: (lambda lw, x, e: f"{lw.global_('_broadcast_to', np.broadcast_to)}"
+                                                f"({x}, {tuple(e.params['shape'])!r})", False),
+    REGISTRY["stop_gradient"]: (_same_array, True),
+    identity_p: (_same_array, True),
+    REGISTRY["reshape_like"]: (lambda lw, x, e: f"{x}.reshape({lw.expr(e.inputs[1])}.shape)",
+                               True),
+    GETITEM: (lambda lw, x, e: f"{x}[{lw.global_('IDX', tuple(e.params['index']))}]", False),
 }
 
 
@@ -185,7 +200,7 @@ def lower_view(lw, eqn: Eqn, label: str) -> None:
     """A view of the operand; copied when the value is returned and its memory
     would be reused (a planned buffer, a variable updated in place)."""
     x, out = eqn.inputs[0], eqn.outputs[0]
-    render, keeps_contig = VIEWS[eqn.prim.name]
+    render, keeps_contig = VIEWS[eqn.prim]
     expr = render(lw, lw.names[x], eqn)
     kind, root = lw.root[x]
     contig = keeps_contig and lw.contig.get(x, True)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from shared_ops import AbstractArray
+from shared_ops import AbstractArray, Effect
 
 from ..ir import Eqn, Graph, Var
 
@@ -46,18 +46,18 @@ def finish(graph: Graph, alias: dict) -> Graph:
 
 
 def is_fused(eqn: Eqn) -> bool:
-    return bool(eqn.prim.extra.get("fused"))
+    return eqn.prim.fused
 
 
 def is_effect(eqn: Eqn) -> bool:
-    return bool(eqn.prim.extra.get("effect"))
+    """Whether the op writes state or orders others (never removed, moved or merged)."""
+    return eqn.prim.effect is Effect.STATE
 
 
 def is_control(eqn: Eqn) -> bool:
     """Control flow, fused ops, anything the interpreter runs specially."""
-    extra = eqn.prim.extra
-    return bool(extra.get("control") or extra.get("eval_with") or extra.get("fused")
-                or eqn.subgraphs())
+    prim = eqn.prim
+    return bool(prim.control or prim.eval_with is not None or prim.fused or eqn.subgraphs())
 
 
 def map_subgraphs(eqn: Eqn, fn: GraphPass) -> Eqn:

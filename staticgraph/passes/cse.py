@@ -2,23 +2,21 @@
 
 Two equations are the same when they apply the same primitive to the same
 inputs with equal params (`keys.params_key`). The later one is dropped and
-its outputs become aliases of the earlier one's. Inputs of commutative ops
-(add, mul, equal, not_equal, logical_and/or) are put in a canonical order
+its outputs become aliases of the earlier one's. Inputs of ops declared
+`commutative` (add, mul, equal, not_equal, logical_and/or) are put in a canonical order
 first, which is exact in IEEE arithmetic. Constants holding equal arrays
-(same dtype, shape, bytes) are merged the same way. Effectful equations are
-never merged. Subgraphs are processed first (each on its own); equations
+(same dtype, shape, bytes) are merged the same way. Equations with an effect
+(state or random draws) are never merged. Subgraphs are processed first (each on its own); equations
 holding subgraphs merge when the subgraphs are structurally equal.
 """
 
 from __future__ import annotations
 
-from shared_ops import REGISTRY
+from shared_ops import Effect
 
 from ..ir import Eqn, Graph, Var
 from .common import finish, is_effect, map_subgraphs, scalar_key, substitute
 from .keys import array_key, params_key
-
-COMMUTATIVE = frozenset({"add", "mul", "equal", "not_equal", "logical_and", "logical_or"})
 
 
 def _atom_key(x) -> tuple:
@@ -28,7 +26,7 @@ def _atom_key(x) -> tuple:
 def eqn_key(eqn: Eqn) -> tuple:
     """What makes two equations compute the same values."""
     inputs = [_atom_key(x) for x in eqn.inputs]
-    if eqn.prim.name in COMMUTATIVE and REGISTRY.get(eqn.prim.name) is eqn.prim:
+    if eqn.prim.commutative:
         inputs.sort()
     return (id(eqn.prim), eqn.device, tuple(inputs), params_key(eqn.params), len(eqn.outputs))
 
@@ -56,7 +54,7 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
     eqns = []
     for eqn in graph.eqns:
         eqn = map_subgraphs(substitute(eqn, alias), eliminate_common_subexpressions)
-        if is_effect(eqn):
+        if is_effect(eqn) or eqn.prim.effect is Effect.RANDOM:
             eqns.append(eqn)
             continue
         key = eqn_key(eqn)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from shared_ops import REGISTRY, Effect
+
 from ..ir import Eqn, Graph
 from .common import is_control, is_effect, literal_value, map_subgraphs
 
@@ -45,16 +47,14 @@ def _evaluate(eqn: Eqn, constants: dict) -> np.ndarray | None:
 
 def fold_value(eqn: Eqn, constants: dict, max_elements: int) -> np.ndarray | None:
     """The constant value of `eqn`'s single output, or None if it does not fold."""
-    if is_effect(eqn) or is_control(eqn) or len(eqn.outputs) != 1 or eqn.prim.extra.get(
-            "random"):
-        return None
-    if eqn.prim.extra.get("multiple_results"):
+    if is_effect(eqn) or is_control(eqn) or len(eqn.outputs) != 1 or \
+            eqn.prim.effect is Effect.RANDOM or eqn.prim.multiple_results:
         return None
     out = eqn.outputs[0]
     known = [d for d in out.shape if d is not None]
     if len(known) == len(out.shape) and int(np.prod(known, dtype=np.int64)) > max_elements:
         return None
-    if eqn.prim.name == "axis_size":
+    if eqn.prim is REGISTRY["axis_size"]:
         value = _static_axis_size(eqn)
     else:
         value = _evaluate(eqn, constants)

@@ -9,7 +9,7 @@
   its result last. They are the original Vars, so consumers are unchanged.
 - `body`: a closed `Graph` holding the original equations (fresh Vars):
   `body.inputs` match `inputs`, `body.outputs` match `outputs`. The
-  interpreter runs it (`extra["eval_with"]`), `abstract_eval` replays its
+  interpreter runs it (`eval_with`), `abstract_eval` replays its
   equations' `abstract_eval`s, `check_graph` validates it.
 - `group`: the compiler's `staticgraph.compiler.group.FusedGroup` for the same
   computation: `group.inputs[j]` describes `inputs[j]` (rank, dtype, dims
@@ -60,7 +60,7 @@ def _impl(*values, body: Graph, **_params) -> tuple:
 
 fused_p = Primitive(
     name="fused", impl=_impl, abstract_eval=_abstract_eval, differentiable=False,
-    extra={"multiple_results": True, "eval_with": _eval_with, "fused": True},
+    multiple_results=True, eval_with=_eval_with, fused=True,
     doc="a fused elementwise group (params: body, group, sites, name)")
 
 

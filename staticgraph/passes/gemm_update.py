@@ -29,12 +29,13 @@ from ..ir import Eqn, Graph, Var
 from .common import map_subgraphs
 
 FLOATS = ("float32", "float64")
+MATMUL, MUL, ADD, SUB = REGISTRY["matmul"], REGISTRY["mul"], REGISTRY["add"], REGISTRY["sub"]
 
 
 def _impl(a, b, c, *, scale: float, sign: int):
     """The ops it stands for, through their own impls: matmul, mul, then sub or add."""
-    product = REGISTRY["mul"].impl(scale, REGISTRY["matmul"].impl(a, b))
-    return REGISTRY["sub" if sign < 0 else "add"].impl(c, product)
+    product = MUL.impl(scale, MATMUL.impl(a, b))
+    return (SUB if sign < 0 else ADD).impl(c, product)
 
 
 def _abstract_eval(a, b, c, *, scale: float, sign: int) -> AbstractArray:
@@ -43,7 +44,7 @@ def _abstract_eval(a, b, c, *, scale: float, sign: int) -> AbstractArray:
 
 gemm_update_p = Primitive(
     name="gemm_update", impl=_impl, abstract_eval=_abstract_eval, differentiable=False,
-    extra={"overwrites": (2,)},  # the output may take c's buffer (memory.py)
+    overwrites=(2,),  # the output may take c's buffer (memory.py)
     doc="c + sign * scale * (a @ b), fused for one BLAS call (params: scale, sign)")
 
 
@@ -71,7 +72,7 @@ def _scaled_product(mul: Eqn, producers: dict, uses: dict) -> tuple | None:
                 or not isinstance(s, (int, float)):
             continue
         mm = producers.get(m)
-        if mm is not None and mm.prim.name == "matmul" and uses.get(m) == 1 \
+        if mm is not None and mm.prim is MATMUL and uses.get(m) == 1 \
                 and all(_matrix(x) for x in mm.inputs):
             return float(s), mm
     return None
@@ -79,13 +80,13 @@ def _scaled_product(mul: Eqn, producers: dict, uses: dict) -> tuple | None:
 
 def _match(eqn: Eqn, producers: dict, uses: dict) -> tuple | None:
     """(matmul eqn, mul eqn, c, scale, sign) for an update `eqn` of the pattern."""
-    if eqn.prim.name not in ("sub", "add"):
+    if eqn.prim is not SUB and eqn.prim is not ADD:
         return None
-    orders = [(0, 1)] if eqn.prim.name == "sub" else [(0, 1), (1, 0)]
+    orders = [(0, 1)] if eqn.prim is SUB else [(0, 1), (1, 0)]
     for ci, ti in orders:
         c, t = eqn.inputs[ci], eqn.inputs[ti]
         mul = producers.get(t) if isinstance(t, Var) else None
-        if mul is None or mul.prim.name != "mul" or uses.get(t) != 1 or not _matrix(c):
+        if mul is None or mul.prim is not MUL or uses.get(t) != 1 or not _matrix(c):
             continue
         found = _scaled_product(mul, producers, uses)
         if found is None:
@@ -94,7 +95,7 @@ def _match(eqn: Eqn, producers: dict, uses: dict) -> tuple | None:
         out = eqn.outputs[0]
         same = {np.dtype(v.dtype) for v in (*mm.inputs, c, out)}
         if len(same) == 1 and tuple(mm.outputs[0].shape) == tuple(c.shape) == tuple(out.shape):
-            return mm, mul, c, scale, (-1 if eqn.prim.name == "sub" else 1)
+            return mm, mul, c, scale, (-1 if eqn.prim is SUB else 1)
     return None
 
 

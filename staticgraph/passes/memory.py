@@ -5,10 +5,10 @@ changed) for a lowering that allocates its buffers once and reuses them on
 every call. Over the top-level equations, in order:
 
 - *external* values (inputs, variables, constants) own their storage;
-- *views*: reshape, transpose, expand_dims, squeeze, broadcast_to,
-  stop_gradient, reshape_like and basic-index getitem may return a view of
-  their operand (NumPy does), so they get no buffer and keep their root's
-  buffer alive as long as they are;
+- *views*: an op whose primitive declares `views` (reshape, transpose,
+  basic-index getitem, stop_gradient, identity, ...) may return a view of its
+  operand (output i of a multiple-result op: of operand i), so it gets no
+  buffer and keeps its root's buffer alive as long as it is;
 - *escaping* values (the program's outputs) are returned to the caller, who
   may keep them: they get no slot (a fresh array per call; a view op
   producing one must copy);
@@ -25,7 +25,7 @@ every call. Over the top-level equations, in order:
   written). An update value computed that way from its own variable, when
   nothing reads the variable afterwards, is written straight into the
   variable's storage (`into_variable[value] = variable`). A primitive that
-  names the inputs it may overwrite (`extra["overwrites"]`, `gemm_update`'s
+  names the inputs it may overwrite (`overwrites`, `gemm_update`'s
   accumulator) gets the same, when none of its other operands views that
   input's memory (a GEMM reads them while it writes).
 """
@@ -38,9 +38,6 @@ import numpy as np
 
 from ..ir import Eqn, Graph, Var
 from .symbolic import Monomial, ShapeInference, infer_shapes, size_of
-
-VIEW_PRIMS = frozenset({"reshape", "transpose", "expand_dims", "squeeze", "broadcast_to",
-                        "stop_gradient", "reshape_like", "getitem"})
 
 
 @dataclass
@@ -91,22 +88,29 @@ class MemoryPlan:
 
 
 def is_view(eqn: Eqn) -> bool:
-    if eqn.prim.name not in VIEW_PRIMS or not isinstance(eqn.inputs[0], Var):
-        return False
-    index = eqn.params.get("index", ())
-    return not any(isinstance(i, np.ndarray) for i in index)
+    """Whether the primitive declares its (single) output a view of its first input."""
+    return len(eqn.outputs) == 1 and bool(eqn.inputs) and isinstance(eqn.inputs[0], Var) \
+        and eqn.prim.views_for(eqn.params)
+
+
+def view_sources(eqn: Eqn) -> list[tuple[Var, Var]]:
+    """(output, the input it may view) pairs the primitive declares (output i of a
+    multiple-result op views input i)."""
+    if not eqn.prim.views_for(eqn.params):
+        return []
+    return [(out, x) for out, x in zip(eqn.outputs, eqn.inputs) if isinstance(x, Var)]
 
 
 def writes_elementwise(eqn: Eqn) -> bool:
-    return bool(eqn.prim.elementwise or eqn.prim.extra.get("fused"))
+    return bool(eqn.prim.elementwise or eqn.prim.fused)
 
 
 def overwritable(eqn: Eqn) -> list[Var]:
     """The inputs whose buffer the output may take: every input of an elementwise
-    or fused op, the ones `extra["overwrites"]` names for others, else none."""
+    or fused op, the ones the primitive's `overwrites` names for others, else none."""
     if writes_elementwise(eqn):
         return eqn.in_vars
-    positions = eqn.prim.extra.get("overwrites", ())
+    positions = eqn.prim.overwrites
     return [eqn.inputs[j] for j in positions if isinstance(eqn.inputs[j], Var)]
 
 
@@ -138,10 +142,9 @@ class _Planner:
                 self.last[v] = i
             for x in eqn.in_vars:
                 self.last[x] = i
-            out = eqn.outputs[0]
-            if is_view(eqn) and out not in materialize:
-                src = eqn.inputs[0]
-                self.views[out] = self.views.get(src, src)
+            for out, src in view_sources(eqn):
+                if out not in materialize:
+                    self.views[out] = self.views.get(src, src)
         for v in self.escapes + list(self.updates):
             self.last[v] = self.n
         for view, root in self.views.items():
@@ -181,12 +184,12 @@ class _Planner:
         """Whether `out` can be written over input `x`: not a fused reduction's
         result (its kernel clears that buffer before reading the inputs), and
         no other operand of the op views `x`'s memory (`m + m.T`)."""
-        group = eqn.params.get("group") if eqn.prim.extra.get("fused") else None
+        group = eqn.params.get("group") if eqn.prim.fused else None
         if group is not None and group.reduction is not None and out is eqn.outputs[-1]:
             return False
         root = self.views.get(x, x)
         if not writes_elementwise(eqn):  # every other operand, even `x` itself again
-            positions = eqn.prim.extra["overwrites"]
+            positions = eqn.prim.overwrites
             others = [y for j, y in enumerate(eqn.inputs)
                       if isinstance(y, Var) and j not in positions]
             return not any(self.views.get(y, y) is root for y in others)

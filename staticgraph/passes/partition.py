@@ -54,7 +54,7 @@ def _partition_eval_with(run, *values, program: Graph, device: str, level: int,
 partition_p = Primitive(
     name="partition_call", impl=None, abstract_eval=_partition_eval, differentiable=False,
     doc="One device's share of a program: a closed program run as one task.",
-    extra={"multiple_results": True, "eval_with": _partition_eval_with})
+    multiple_results=True, eval_with=_partition_eval_with)
 
 
 @dataclass

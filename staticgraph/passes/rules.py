@@ -32,12 +32,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared_ops import REGISTRY
+from shared_ops import REGISTRY, Primitive
 
 from ..ir import Eqn, Var
 from .common import all_equal_to, literal_value, same_aval
 
 Rewrite = Var | Eqn | None
+
+ZEROS_LIKE = REGISTRY["zeros_like"]
 
 
 @dataclass
@@ -52,10 +54,10 @@ class RuleContext:
         """The constant (array or Python scalar) `x` is, or None."""
         return literal_value(x, self.constants)
 
-    def producer(self, x, name: str | None = None) -> Eqn | None:
-        """The equation defining Var `x` (if its primitive is `name`, when given)."""
+    def producer(self, x, prim: Primitive | None = None) -> Eqn | None:
+        """The equation defining Var `x` (if its primitive is `prim`, when given)."""
         eqn = self.producers.get(x) if isinstance(x, Var) else None
-        if eqn is None or (name is not None and eqn.prim.name != name):
+        if eqn is None or (prim is not None and eqn.prim is not prim):
             return None
         return eqn
 
@@ -85,14 +87,14 @@ def rule_add(eqn: Eqn, ctx: RuleContext) -> Rewrite:
         return x
     a, b = eqn.inputs
     for g, z in ((a, b), (b, a)):
-        if ctx.producer(z, "zeros_like") is not None and _keeps(eqn, g) is not None:
+        if ctx.producer(z, ZEROS_LIKE) is not None and _keeps(eqn, g) is not None:
             return g
     return None
 
 
 def rule_sub(eqn: Eqn, ctx: RuleContext) -> Rewrite:
     a, b = eqn.inputs
-    if all_equal_to(ctx.value(b), 0) or ctx.producer(b, "zeros_like") is not None:
+    if all_equal_to(ctx.value(b), 0) or ctx.producer(b, ZEROS_LIKE) is not None:
         return _keeps(eqn, a)
     return None
 
@@ -118,12 +120,12 @@ def rule_pow(eqn: Eqn, ctx: RuleContext) -> Rewrite:
 
 
 def _involution(eqn: Eqn, ctx: RuleContext) -> Rewrite:
-    inner = ctx.producer(eqn.inputs[0], eqn.prim.name)
+    inner = ctx.producer(eqn.inputs[0], eqn.prim)
     return _keeps(eqn, inner.inputs[0]) if inner is not None else None
 
 
 def _idempotent(eqn: Eqn, ctx: RuleContext) -> Rewrite:
-    inner = ctx.producer(eqn.inputs[0], eqn.prim.name)
+    inner = ctx.producer(eqn.inputs[0], eqn.prim)
     return _keeps(eqn, _out(inner)) if inner is not None else None
 
 
@@ -135,7 +137,7 @@ def rule_transpose(eqn: Eqn, ctx: RuleContext) -> Rewrite:
     axes = tuple(eqn.params["axes"])
     if axes == tuple(range(len(axes))):
         return _keeps(eqn, eqn.inputs[0])
-    inner = ctx.producer(eqn.inputs[0], "transpose")
+    inner = ctx.producer(eqn.inputs[0], eqn.prim)
     if inner is None:
         return None
     first = tuple(inner.params["axes"])
@@ -151,7 +153,7 @@ def rule_reshape(eqn: Eqn, ctx: RuleContext) -> Rewrite:
         found = _keeps(eqn, x)
         if found is not None:
             return found
-    inner = ctx.producer(x, "reshape")
+    inner = ctx.producer(x, eqn.prim)
     if inner is not None:
         return eqn.replace(inputs=(inner.inputs[0],))
     return None
@@ -183,7 +185,7 @@ def rule_cast(eqn: Eqn, ctx: RuleContext) -> Rewrite:
     x = eqn.inputs[0]
     if isinstance(x, Var) and np.dtype(x.dtype) == np.dtype(eqn.params["dtype"]):
         return _keeps(eqn, x)
-    inner = ctx.producer(x, "cast")
+    inner = ctx.producer(x, eqn.prim)
     if inner is not None and isinstance(inner.inputs[0], Var):
         source = inner.inputs[0].dtype
         if lossless(source, inner.params["dtype"]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..control import cond_p
 from ..ir import Eqn, Graph, Var
 from .common import finish, fresh_copy, map_subgraphs, resolve, substitute
 from .rules import RuleContext, apply_rules
@@ -57,7 +58,7 @@ def simplify(graph: Graph, unsafe: bool = False) -> Graph:
     eqns: list[Eqn] = []
     for eqn in graph.eqns:
         eqn = map_subgraphs(substitute(eqn, alias), lambda g: simplify(g, unsafe))
-        if eqn.prim.name == "cond" and eqn.prim.extra.get("control"):
+        if eqn.prim is cond_p:
             taken = _constant_predicate(eqn, ctx.constants)
             if taken is not None:
                 branch = eqn.params["true_graph" if taken else "false_graph"]

@@ -182,7 +182,7 @@ def _fused(eqn: Eqn, inf: ShapeInference) -> list[tuple]:
 
 def infer_eqn(eqn: Eqn, inf: ShapeInference) -> None:
     """Set `inf.shapes` for `eqn`'s outputs."""
-    if eqn.prim.extra.get("fused"):
+    if eqn.prim.fused:
         for v, dims in zip(eqn.outputs, _fused(eqn, inf)):
             inf.shapes[v] = _static_or(v, list(dims), inf)
         return
