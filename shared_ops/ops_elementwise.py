@@ -351,7 +351,7 @@ def cast_scalar(*, dtype):
 
 
 cast = register(Primitive(
-    name="cast", impl=lambda x, *, dtype: np.asarray(x).astype(dtype, copy=False),
+    name="cast", impl=lambda x, *, dtype: np.array(x, dtype=dtype),  # a new array, never a view
     abstract_eval=_cast_eval, vjp=_cast_vjp, scalar=cast_scalar, elementwise=True,
     scalar_factory=True, doc="cast(x, dtype)", shape_only=(0,)))
 

@@ -104,7 +104,9 @@ def _einsum_eval(*xs, spec):
 
 
 def _einsum_impl(*xs, spec):
-    return np.asarray(np.einsum(spec, *xs, optimize=len(xs) > 2))
+    """A new array (NumPy returns a view for a pure permutation such as 'ij->ji')."""
+    out = np.asarray(np.einsum(spec, *xs, optimize=len(xs) > 2))
+    return out.copy() if any(np.may_share_memory(out, x) for x in xs) else out
 
 
 def _einsum_vjp(g, out, *xs, needs, spec):
