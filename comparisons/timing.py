@@ -45,14 +45,11 @@ def fmt_bytes(n: float | None) -> str:
     return f"{n:.3g} GB"
 
 
-VIEW_OPS = frozenset({"transpose", "reshape", "expand_dims", "squeeze", "broadcast_to"})
-
-
 def compiled_ops_per_run(session) -> int | None:
     """Operations a compiled backend runs per `sess.run`: the equations of its
-    optimised program (fused loops, matmuls, fallbacks), views excluded; None
+    optimised program (fused loops, matmuls, fallbacks), declared views excluded; None
     for the interpreter, whose ops the registry count already sees."""
-    counts = [sum(e.prim.name not in VIEW_OPS for e in plan.runner.optimized.eqns)
+    counts = [sum(not e.prim.views_for(e.params) for e in plan.runner.optimized.eqns)
               for plan in getattr(session, "_plans", {}).values()
               if hasattr(plan.runner, "optimized")]
     return max(counts) if counts else None
