@@ -27,7 +27,7 @@ class Effect(enum.Enum):
     """What running a primitive does besides computing its outputs from its inputs."""
 
     NONE = "none"  # a function of its inputs and params
-    RANDOM = "random"  # fresh values every run: never constant-folded
+    RANDOM = "random"  # fresh values every run: never folded, merged or moved out of a loop
     STATE = "state"  # writes session state or orders other ops (assign, group):
     # kept when unused, never moved, merged or folded
 
