@@ -119,6 +119,12 @@ def einsum(spec: str, *xs):
     return bind_seq(P["einsum"], xs, spec=normalize_einsum(spec, [shape_of(x) for x in xs]))
 
 
+def einsum_embed(g, x, spec: str):
+    """Zeros shaped like x with g on the diagonal that x's subscripts name:
+    spec 'ij->iij' writes g[i, j] at [i, i, j] (einsum's VJP for repeated letters)."""
+    return bind(P["einsum_embed"], g, x, spec=spec)
+
+
 def normalize_einsum(spec: str, shapes: list) -> str:
     """'...ij,...jk' -> 'abij,abjk->abik': explicit output, ellipses spelled out."""
     spec = spec.replace(" ", "")
