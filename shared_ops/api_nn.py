@@ -206,3 +206,25 @@ def max_pool2d_grad(g, x, **params):
 def max_pool2d_pick(gg, x, **params):
     """gg read at each window's first maximum of x (max_pool2d_grad's VJP)."""
     return bind(P["max_pool2d_pick"], gg, x, **params)
+
+
+def max_pool2d_argmax(x, kernel, stride=None, padding=0, dilation=1, layout="hw"):
+    """int64 flat index of each max_pool2d window's first maximum (arguments as
+    max_pool2d's): y * W + x per plane ("hw", PyTorch's return_indices),
+    (y * W + x) * C + c ("hwc", TF's argmax) or with n * H * W * C added ("nhwc")."""
+    kernel = _pair("max_pool2d", kernel, "kernel size")
+    params = window_params("max_pool2d", kernel if stride is None else stride, padding,
+                           dilation)
+    return bind(P["max_pool2d_argmax"], x, kernel=kernel, layout=layout, **params)
+
+
+def max_unpool2d(x, indices, size, accumulate=False):
+    """Zeros (N, C, *size) with x written at the flat per-plane indices (PyTorch's
+    max_unpool2d; accumulate adds instead, so repeated indices sum)."""
+    size = _pair("max_unpool2d", size, "output size")
+    return bind(P["max_unpool2d"], x, indices, size=size, accumulate=bool(accumulate))
+
+
+def max_unpool2d_pick(g, indices):
+    """g (N, C, H, W) read at flat per-plane indices (max_unpool2d's VJP)."""
+    return bind(P["max_unpool2d_pick"], g, indices)
