@@ -55,7 +55,7 @@ def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def gather(input, dim: int, index) -> Tensor:
-    """out[i][j] = input[i][index[i][j]] for dim 1 (PyTorch's gather); the gradient
+    """`out[i][j] = input[i][index[i][j]]` for dim 1 (PyTorch's gather); the gradient
     scatter-adds (repeated indices accumulate)."""
     return A.gather(_t(input), _t(index), dim)
 

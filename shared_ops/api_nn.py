@@ -70,7 +70,7 @@ def take_grad(g, x, indices, axis):
 
 
 def gather(x, index, axis):
-    """PyTorch's gather: out[i][j] = x[i][index[i][j]] for axis 1 (index as x's rank)."""
+    """PyTorch's gather: `out[i][j] = x[i][index[i][j]]` for axis 1 (index as x's rank)."""
     return bind(P["gather"], x, index, axis=normalize_axis("gather", axis, len(shape_of(x))))
 
 
@@ -218,13 +218,19 @@ def max_pool2d_argmax(x, kernel, stride=None, padding=0, dilation=1, layout="hw"
     return bind(P["max_pool2d_argmax"], x, kernel=kernel, layout=layout, **params)
 
 
-def max_unpool2d(x, indices, size, accumulate=False):
+def max_unpool2d(x, indices, size):
     """Zeros (N, C, *size) with x written at the flat per-plane indices (PyTorch's
-    max_unpool2d; accumulate adds instead, so repeated indices sum)."""
+    max_unpool2d)."""
     size = _pair("max_unpool2d", size, "output size")
-    return bind(P["max_unpool2d"], x, indices, size=size, accumulate=bool(accumulate))
+    return bind(P["max_unpool2d"], x, indices, size=size)
 
 
 def max_unpool2d_pick(g, indices):
     """g (N, C, H, W) read at flat per-plane indices (max_unpool2d's VJP)."""
     return bind(P["max_unpool2d_pick"], g, indices)
+
+
+def max_unpool2d_scatter_add(gg, indices, g):
+    """Zeros shaped like g with gg added at flat per-plane indices (the VJP of
+    max_unpool2d_pick)."""
+    return bind(P["max_unpool2d_scatter_add"], gg, indices, g)

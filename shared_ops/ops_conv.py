@@ -276,23 +276,28 @@ def _plane_indices(indices, plane: int) -> np.ndarray:
     return indices.reshape(n, c, -1)
 
 
-def _unpool_eval(x, indices, *, size, accumulate):
+def _unpool_eval(x, indices, *, size):
     xs = _unpool_check("max_unpool2d", x, indices, 4)
     return AbstractArray(xs[:2] + tuple(size), dtype_of(x))
 
 
-def _unpool_impl(x, indices, *, size, accumulate):
+def _unpool_impl(x, indices, *, size):
     x = np.asarray(x)
     n, c = x.shape[:2]
     flat = _plane_indices(indices, size[0] * size[1])
     out = np.zeros((n, c, size[0] * size[1]), dtype=x.dtype)
-    values = x.reshape(n, c, -1)
-    if accumulate:
-        np.add.at(out, (np.arange(n)[:, None, None], np.arange(c)[None, :, None], flat),
-                  values)
-    else:
-        np.put_along_axis(out, flat, values, axis=2)
+    np.put_along_axis(out, flat, x.reshape(n, c, -1), axis=2)
     return out.reshape((n, c) + tuple(size))
+
+
+def _scatter_add_impl(gg, indices, g):
+    gg = np.asarray(gg)
+    n, c, h, w = np.shape(g)
+    flat = _plane_indices(indices, h * w)
+    out = np.zeros((n, c, h * w), dtype=gg.dtype)
+    np.add.at(out, (np.arange(n)[:, None, None], np.arange(c)[None, :, None], flat),
+              gg.reshape(n, c, -1))
+    return out.reshape((n, c, h, w))
 
 
 def _unpool_pick_eval(g, indices):
@@ -313,13 +318,19 @@ max_pool2d_argmax = register(Primitive(
     doc="int64 flat index of each max_pool2d window's first maximum in the input"))
 max_unpool2d = register(Primitive(
     name="max_unpool2d", impl=_unpool_impl, abstract_eval=_unpool_eval,
-    vjp=lambda g, out, x, indices, *, needs, size, accumulate: (
-        A.max_unpool2d_pick(g, indices), None),
-    doc="zeros (N, C, *size) with x written (or added: accumulate) at the flat plane "
-        "indices; the inverse of max_pool2d with its indices"))
+    vjp=lambda g, out, x, indices, *, needs, size: (A.max_unpool2d_pick(g, indices), None),
+    doc="zeros (N, C, *size) with x written at the flat plane indices; the inverse of "
+        "max_pool2d with its indices"))
 max_unpool2d_pick = register(Primitive(
     name="max_unpool2d_pick", impl=_unpool_pick_impl, abstract_eval=_unpool_pick_eval,
-    shape_only=(0,),
     vjp=lambda gg, out, g, indices, *, needs: (
-        A.max_unpool2d(gg, indices, tuple(shape_of(g))[2:], accumulate=True), None),
+        A.max_unpool2d_scatter_add(gg, indices, g), None),
     doc="g (N, C, H, W) read at flat plane indices (max_unpool2d's VJP)"))
+max_unpool2d_scatter_add = register(Primitive(
+    name="max_unpool2d_scatter_add", impl=_scatter_add_impl, shape_only=(2,),
+    abstract_eval=lambda gg, indices, g: AbstractArray(
+        _unpool_check("max_unpool2d_scatter_add", g, indices, 2), dtype_of(gg)),
+    vjp=lambda ggg, out, gg, indices, g, *, needs: (
+        A.max_unpool2d_pick(ggg, indices), None, None),
+    doc="zeros shaped like g with gg added at the flat plane indices (repeated indices "
+        "sum; max_unpool2d_pick's VJP)"))
