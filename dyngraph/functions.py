@@ -11,6 +11,7 @@ import numpy as np
 import shared_ops as so
 import shared_ops.api as A
 from shared_ops import REGISTRY as P
+from shared_ops.made_functions import as_defined_here as _as_defined_here
 from shared_ops.shapes import normalize_axes, normalize_axis
 
 from .tensor import NO_PARAMS, Tensor, _run, apply_primitive
@@ -26,9 +27,7 @@ def _unary(name):
     def fn(input):
         return apply_primitive(prim, (input if isinstance(input, Tensor) else Tensor(input),),
                                NO_PARAMS, 2)
-    fn.__name__ = name
-    fn.__doc__ = f"Elementwise {name}."
-    return fn
+    return _as_defined_here(fn, name, f"Elementwise {name}.")
 
 
 def _binary(name):
@@ -36,9 +35,7 @@ def _binary(name):
 
     def fn(input, other):
         return apply_primitive(prim, (input, other), NO_PARAMS, 2)
-    fn.__name__ = name
-    fn.__doc__ = f"Elementwise {name} with broadcasting."
-    return fn
+    return _as_defined_here(fn, name, f"Elementwise {name} with broadcasting.")
 
 
 exp, log, sqrt, abs, tanh, sigmoid, relu, neg, sign = (

@@ -55,7 +55,7 @@ def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def gather(input, dim: int, index) -> Tensor:
-    """out[i][j] = input[i][index[i][j]] for dim 1 (PyTorch's gather); the gradient
+    """`out[i][j] = input[i][index[i][j]]` for dim 1 (PyTorch's gather); the gradient
     scatter-adds (repeated indices accumulate)."""
     return A.gather(_t(input), _t(index), dim)
 
@@ -159,9 +159,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1,
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode: bool = False) -> Tensor:
+               ceil_mode: bool = False, return_indices: bool = False):
     """2-d max pooling (PyTorch's max_pool2d): implicit -inf padding of at most half
-    the kernel; ceil_mode rounds the output size up."""
+    the kernel; ceil_mode rounds the output size up. With return_indices, a pair
+    (values, int64 indices): each maximum's flat index y * W + x in its input plane."""
     input = _t(input)
     kernel = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
     p = A.window_params("max_pool2d", kernel if stride in (None, ()) else stride, padding,
@@ -173,7 +174,30 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1,
     if ceil_mode and input.ndim == 4:
         pads = tuple(_ceil_pads(n, k, s, pp, d) for n, k, s, pp, d in zip(
             input.shape[2:], kernel, p["stride"], pads, p["dilation"]))
-    return A.max_pool2d(input, kernel, p["stride"], pads, p["dilation"])
+    values = A.max_pool2d(input, kernel, p["stride"], pads, p["dilation"])
+    if not return_indices:
+        return values
+    return values, A.max_pool2d_argmax(input, kernel, p["stride"], pads, p["dilation"])
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The inverse of max_pool2d with return_indices (PyTorch's max_unpool2d): zeros
+    with each input value at its flat index in the output plane, whose size is
+    (H - 1) * stride - 2 * padding + kernel_size unless output_size gives it."""
+    input, indices = _t(input), _t(indices)
+    kernel = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
+    p = A.window_params("max_unpool2d", kernel if stride in (None, ()) else stride,
+                        padding, 1)
+    if input.ndim != 4:
+        raise ShapeError(f"max_unpool2d: input must be 4-d (N, C, H, W), got shape "
+                         f"{input.shape}{at_user()}")
+    if output_size is None:
+        size = tuple((n - 1) * s - pads[0] - pads[1] + k for n, s, pads, k in zip(
+            input.shape[2:], p["stride"], p["padding"], kernel))
+    else:
+        size = tuple(output_size)[-2:]
+    return A.max_unpool2d(input, indices, size)
 
 
 def _ceil_pads(n, k, s, pads, d) -> tuple:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DTypeError, IndexingError, ShapeError
+from .made_functions import as_defined_here
 from .primitive import PLAIN_TYPES, REGISTRY, bind
 from .shapes import at_user, dtype_of, normalize_axes, normalize_axis, shape_of  # noqa: F401
 
@@ -24,9 +25,7 @@ def _unary(name):
         if type(x) in PLAIN_TYPES:  # no engine involved: compute now (skips bind)
             return prim.impl(x)
         return bind(prim, x)
-    op.__name__ = name
-    op.__doc__ = f"Elementwise {name}(x)."
-    return op
+    return as_defined_here(op, name, f"Elementwise {name}(x).")
 
 
 def _binary(name):
@@ -36,9 +35,7 @@ def _binary(name):
         if type(x) in PLAIN_TYPES and type(y) in PLAIN_TYPES:  # see _unary
             return prim.impl(x, y)
         return bind(prim, x, y)
-    op.__name__ = name
-    op.__doc__ = f"Elementwise {name}(x, y) with NumPy broadcasting."
-    return op
+    return as_defined_here(op, name, f"Elementwise {name}(x, y) with NumPy broadcasting.")
 
 
 from . import ops_elementwise, ops_linalg, ops_reduce, ops_shape  # noqa: E402,F401

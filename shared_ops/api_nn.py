@@ -70,7 +70,7 @@ def take_grad(g, x, indices, axis):
 
 
 def gather(x, index, axis):
-    """PyTorch's gather: out[i][j] = x[i][index[i][j]] for axis 1 (index as x's rank)."""
+    """PyTorch's gather: `out[i][j] = x[i][index[i][j]]` for axis 1 (index as x's rank)."""
     return bind(P["gather"], x, index, axis=normalize_axis("gather", axis, len(shape_of(x))))
 
 
@@ -117,6 +117,12 @@ def bmm(a, b):
 def einsum(spec: str, *xs):
     """Einstein summation (NumPy's subscripts, `...` and implicit output included)."""
     return bind_seq(P["einsum"], xs, spec=normalize_einsum(spec, [shape_of(x) for x in xs]))
+
+
+def einsum_embed(g, x, spec: str):
+    """Zeros shaped like x with g on the diagonal that x's subscripts name:
+    spec 'ij->iij' writes g[i, j] at [i, i, j] (einsum's VJP for repeated letters)."""
+    return bind(P["einsum_embed"], g, x, spec=spec)
 
 
 def normalize_einsum(spec: str, shapes: list) -> str:
@@ -200,3 +206,31 @@ def max_pool2d_grad(g, x, **params):
 def max_pool2d_pick(gg, x, **params):
     """gg read at each window's first maximum of x (max_pool2d_grad's VJP)."""
     return bind(P["max_pool2d_pick"], gg, x, **params)
+
+
+def max_pool2d_argmax(x, kernel, stride=None, padding=0, dilation=1, layout="hw"):
+    """int64 flat index of each max_pool2d window's first maximum (arguments as
+    max_pool2d's): y * W + x per plane ("hw", PyTorch's return_indices),
+    (y * W + x) * C + c ("hwc", TF's argmax) or with n * H * W * C added ("nhwc")."""
+    kernel = _pair("max_pool2d", kernel, "kernel size")
+    params = window_params("max_pool2d", kernel if stride is None else stride, padding,
+                           dilation)
+    return bind(P["max_pool2d_argmax"], x, kernel=kernel, layout=layout, **params)
+
+
+def max_unpool2d(x, indices, size):
+    """Zeros (N, C, *size) with x written at the flat per-plane indices (PyTorch's
+    max_unpool2d)."""
+    size = _pair("max_unpool2d", size, "output size")
+    return bind(P["max_unpool2d"], x, indices, size=size)
+
+
+def max_unpool2d_pick(g, indices):
+    """g (N, C, H, W) read at flat per-plane indices (max_unpool2d's VJP)."""
+    return bind(P["max_unpool2d_pick"], g, indices)
+
+
+def max_unpool2d_scatter_add(gg, indices, g):
+    """Zeros shaped like g with gg added at flat per-plane indices (the VJP of
+    max_unpool2d_pick)."""
+    return bind(P["max_unpool2d_scatter_add"], gg, indices, g)

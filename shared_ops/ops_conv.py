@@ -220,3 +220,117 @@ max_pool2d_pick = register(Primitive(
         _pool_eval(x, **p).shape, dtype_of(gg)),
     vjp=lambda g, out, gg, x, *, needs, **p: (A.max_pool2d_grad(g, x, **p), None),
     doc="gg read at each window's first maximum of x (max_pool2d_grad's VJP)"))
+
+
+# ---- max_pool2d's indices, max_unpool2d and its gradient ----------------------
+
+INDEX_LAYOUTS = ("hw", "hwc", "nhwc")
+
+
+def _argmax_eval(x, *, kernel, stride, padding, dilation, layout):
+    if layout not in INDEX_LAYOUTS:
+        raise ShapeError(f"max_pool2d_argmax: layout must be one of {INDEX_LAYOUTS}, got "
+                         f"{layout!r}")
+    pooled = _pool_eval(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    return AbstractArray(pooled.shape, np.dtype(np.int64))
+
+
+def _argmax_impl(x, *, kernel, stride, padding, dilation, layout):
+    """Flat index of each window's first maximum, counted in the unpadded input:
+    y * W + x ("hw", PyTorch), (y * W + x) * C + c ("hwc", TF) or
+    ((n * H + y) * W + x) * C + c ("nhwc", TF's include_batch_in_index)."""
+    _argmax_eval(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                 layout=layout)
+    n, c, h, w = np.shape(x)
+    batch, channel, rows, cols = _argmax_positions(
+        x, kernel=kernel, stride=stride, padding=padding, dilation=dilation)
+    index = (rows - padding[0][0]) * w + (cols - padding[1][0])
+    if layout != "hw":
+        index = index * c + channel
+    if layout == "nhwc":
+        index = index + batch * (h * w * c)
+    return index.astype(np.int64)
+
+
+def _unpool_check(name: str, x, indices, same: int) -> tuple:
+    """x's shape, after checking x and integer indices are 4-d and agree on the
+    first `same` dims."""
+    xs, ins = tuple(shape_of(x)), tuple(shape_of(indices))
+    if dtype_of(indices).kind not in "iu":
+        raise DTypeError(f"{name}: indices must be integers, got {dtype_of(indices)}")
+    if len(xs) != 4 or len(ins) != 4 or any(
+            a is not None and b is not None and a != b for a, b in zip(xs[:same], ins)):
+        raise ShapeError(f"{name}: expects 4-d (N, C, H, W) operands, the indices shaped "
+                         f"as the input over its first {same} dims; got {xs} and {ins}")
+    return xs
+
+
+def _plane_indices(indices, plane: int) -> np.ndarray:
+    """Indices as (N, C, K) with every entry in [0, plane)."""
+    indices = np.asarray(indices)
+    n, c = indices.shape[:2]
+    if indices.size and (indices.min() < 0 or indices.max() >= plane):
+        bad = int(indices.min()) if indices.min() < 0 else int(indices.max())
+        raise IndexError(f"index {bad} is out of range for an output plane of {plane} "
+                         "elements")
+    return indices.reshape(n, c, -1)
+
+
+def _unpool_eval(x, indices, *, size):
+    xs = _unpool_check("max_unpool2d", x, indices, 4)
+    return AbstractArray(xs[:2] + tuple(size), dtype_of(x))
+
+
+def _unpool_impl(x, indices, *, size):
+    x = np.asarray(x)
+    n, c = x.shape[:2]
+    flat = _plane_indices(indices, size[0] * size[1])
+    out = np.zeros((n, c, size[0] * size[1]), dtype=x.dtype)
+    np.put_along_axis(out, flat, x.reshape(n, c, -1), axis=2)
+    return out.reshape((n, c) + tuple(size))
+
+
+def _scatter_add_impl(gg, indices, g):
+    gg = np.asarray(gg)
+    n, c, h, w = np.shape(g)
+    flat = _plane_indices(indices, h * w)
+    out = np.zeros((n, c, h * w), dtype=gg.dtype)
+    np.add.at(out, (np.arange(n)[:, None, None], np.arange(c)[None, :, None], flat),
+              gg.reshape(n, c, -1))
+    return out.reshape((n, c, h, w))
+
+
+def _unpool_pick_eval(g, indices):
+    _unpool_check("max_unpool2d_pick", g, indices, 2)
+    return AbstractArray(tuple(shape_of(indices)), dtype_of(g))
+
+
+def _unpool_pick_impl(g, indices):
+    g = np.asarray(g)
+    n, c, h, w = g.shape
+    flat = _plane_indices(indices, h * w)
+    return np.take_along_axis(g.reshape(n, c, -1), flat, axis=2).reshape(np.shape(indices))
+
+
+max_pool2d_argmax = register(Primitive(
+    name="max_pool2d_argmax", impl=_argmax_impl, abstract_eval=_argmax_eval,
+    differentiable=False,
+    doc="int64 flat index of each max_pool2d window's first maximum in the input"))
+max_unpool2d = register(Primitive(
+    name="max_unpool2d", impl=_unpool_impl, abstract_eval=_unpool_eval,
+    vjp=lambda g, out, x, indices, *, needs, size: (A.max_unpool2d_pick(g, indices), None),
+    doc="zeros (N, C, *size) with x written at the flat plane indices; the inverse of "
+        "max_pool2d with its indices"))
+max_unpool2d_pick = register(Primitive(
+    name="max_unpool2d_pick", impl=_unpool_pick_impl, abstract_eval=_unpool_pick_eval,
+    vjp=lambda gg, out, g, indices, *, needs: (
+        A.max_unpool2d_scatter_add(gg, indices, g), None),
+    doc="g (N, C, H, W) read at flat plane indices (max_unpool2d's VJP)"))
+max_unpool2d_scatter_add = register(Primitive(
+    name="max_unpool2d_scatter_add", impl=_scatter_add_impl, shape_only=(2,),
+    abstract_eval=lambda gg, indices, g: AbstractArray(
+        _unpool_check("max_unpool2d_scatter_add", g, indices, 2), dtype_of(gg)),
+    vjp=lambda ggg, out, gg, indices, g, *, needs: (
+        A.max_unpool2d_pick(ggg, indices), None, None),
+    doc="zeros shaped like g with gg added at the flat plane indices (repeated indices "
+        "sum; max_unpool2d_pick's VJP)"))

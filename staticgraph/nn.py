@@ -164,4 +164,4 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name: str | None = Non
     return clipped, use_norm
 
 
-from .ops_nn import conv2d, embedding_lookup, max_pool, moments  # noqa: E402,F401
+from .ops_nn import conv2d, embedding_lookup, max_pool, max_pool_with_argmax, moments  # noqa: E402,F401

@@ -12,6 +12,7 @@ import numpy as np
 
 from shared_ops import AbstractArray, DTypeError, ShapeError, user_site
 from shared_ops import api as A
+from shared_ops.made_functions import as_defined_here as _as_defined_here
 
 from .context import get_default_graph
 from .errors import GraphError
@@ -107,17 +108,13 @@ def _lift(args: tuple) -> tuple:
 def _unary(fn):
     def op(x):
         return fn(as_symbol(x))
-    op.__name__ = fn.__name__
-    op.__doc__ = fn.__doc__
-    return op
+    return _as_defined_here(op, fn.__name__, fn.__doc__)
 
 
 def _binary(fn):
     def op(x, y):
         return fn(*_lift((x, y)))
-    op.__name__ = fn.__name__
-    op.__doc__ = fn.__doc__
-    return op
+    return _as_defined_here(op, fn.__name__, fn.__doc__)
 
 
 neg = negative = _unary(A.neg)

@@ -1,6 +1,7 @@
 """sg.* functions with TF1 names for the math, reduction, indexing, einsum,
 convolution and pooling primitives (`sg.log1p`, `sg.gather`, `sg.einsum`,
-...) and the `sg.nn` ones (`conv2d`, `max_pool`, `moments`, `embedding_lookup`).
+...) and the `sg.nn` ones (`conv2d`, `max_pool`, `max_pool_with_argmax`, `moments`,
+`embedding_lookup`).
 
 Each is a `shared_ops.api` call on symbols. TF1's layouts are wrappers:
 `conv2d` and `max_pool` take NHWC data and HWIO filters by default and
@@ -219,6 +220,33 @@ def max_pool(value, ksize, strides, padding, data_format: str = "NHWC", name=Non
     pads = _padding("max_pool", padding, x.shape[2:], kernel, stride, (1, 1), data_format)
     out = A.max_pool2d(x, kernel, stride, pads)
     return A.transpose(out, (0, 2, 3, 1)) if data_format == "NHWC" else out
+
+
+def max_pool_with_argmax(input, ksize, strides, padding, data_format: str = "NHWC",
+                         Targmax=None, name=None, output_dtype=None,
+                         include_batch_in_index: bool = False) -> tuple:
+    """TF1's tf.nn.max_pool_with_argmax: (max_pool's output, argmax) of an NHWC
+    input; argmax holds each maximum's flat index (y * W + x) * C + c, plus
+    n * H * W * C with include_batch_in_index (int64 unless Targmax or
+    output_dtype says int32). Gradients flow through the output only."""
+    if data_format != "NHWC":
+        raise ShapeError(f"max_pool_with_argmax: data_format must be 'NHWC', got "
+                         f"{data_format!r}{_at()}")
+    index_dtype = np.dtype(output_dtype or Targmax or np.int64)
+    if index_dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
+        raise DTypeError(f"max_pool_with_argmax: the argmax dtype must be int32 or int64, "
+                         f"got {index_dtype}{_at()}")
+    x = _to_nchw(input, data_format)
+    kernel = _hw("max_pool_with_argmax", ksize, data_format, "ksize")
+    stride = _hw("max_pool_with_argmax", strides, data_format, "strides")
+    pads = _padding("max_pool_with_argmax", padding, x.shape[2:], kernel, stride, (1, 1),
+                    data_format)
+    out = A.max_pool2d(x, kernel, stride, pads)
+    argmax = A.max_pool2d_argmax(x, kernel, stride, pads,
+                                 layout="nhwc" if include_batch_in_index else "hwc")
+    if index_dtype != np.int64:
+        argmax = A.cast(argmax, index_dtype)
+    return A.transpose(out, (0, 2, 3, 1)), A.transpose(argmax, (0, 2, 3, 1))
 
 
 __all__ = ["log1p", "expm1", "sin", "cos", "reduce_logsumexp", "reduce_variance",

@@ -60,3 +60,30 @@ def logsumexp(x, axis):
     """log(sum(exp(x))) with float128-free shifting by the max."""
     m = np.max(x, axis=axis, keepdims=True)
     return np.squeeze(np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m, axis)
+
+
+def max_pool2d_indices(x, kernel, stride, padding=((0, 0), (0, 0))):
+    """Flat index y * W + x (in the unpadded input plane) of each window's first
+    maximum, scanning rows then columns (PyTorch's return_indices)."""
+    n, c, h, w = x.shape
+    oh = (h + sum(padding[0]) - kernel[0]) // stride[0] + 1
+    ow = (w + sum(padding[1]) - kernel[1]) // stride[1] + 1
+    out = np.empty((n, c, oh, ow), dtype=np.int64)
+    for b, ch, i, j in np.ndindex(n, c, oh, ow):
+        best, at = -np.inf, -1
+        for p in range(kernel[0]):
+            for q in range(kernel[1]):
+                y, z = i * stride[0] + p - padding[0][0], j * stride[1] + q - padding[1][0]
+                if 0 <= y < h and 0 <= z < w and (at < 0 or x[b, ch, y, z] > best):
+                    best, at = x[b, ch, y, z], y * w + z
+        out[b, ch, i, j] = at
+    return out
+
+
+def max_unpool2d(x, indices, size):
+    """Zeros (N, C, *size) with x[n, c, i, j] at flat index indices[n, c, i, j]."""
+    out = np.zeros(x.shape[:2] + tuple(size))
+    for b, ch, i, j in np.ndindex(*x.shape):
+        y, z = divmod(int(indices[b, ch, i, j]), size[1])
+        out[b, ch, y, z] = x[b, ch, i, j]
+    return out

@@ -235,9 +235,16 @@ def _build_nn() -> list[OpCase]:
                {"depth": 4, "dtype": np.dtype(np.float64)}))
     einsums = {"ij,jk->ik": ((2, 3), (3, 4)), "bij,bjk->bik": ((2, 3, 4), (2, 4, 2)),
                "ij->": ((2, 3),), "i,j->ij": ((3,), (4,)), "ij,k->i": ((2, 3), (4,)),
-               "ij,jk,kl->li": ((2, 3), (3, 4), (4, 2)), "ijk->kij": ((2, 3, 4),)}
+               "ij,jk,kl->li": ((2, 3), (3, 4), (4, 2)), "ijk->kij": ((2, 3, 4),),
+               "ii->i": ((3, 3),), "ii->": ((3, 3),), "bii->bi": ((2, 3, 3),),
+               "iij,jk->ik": ((3, 3, 2), (2, 4)), "iji,ik->jk": ((2, 3, 2), (2, 4)),
+               "ij,ij->ij": ((1, 3), (4, 3)), "aij,ajk->aik": ((1, 2, 3), (5, 3, 4))}
     for spec, shapes in einsums.items():
         add(OpCase("einsum", tuple(_g(s) for s in shapes), {"spec": spec}, spec))
+    for spec, shapes in {"ij->iij": ((3, 2), (3, 3, 2)), "j->iji": ((2,), (3, 2, 3)),
+                         "i->ii": ((4,), (4, 4))}.items():
+        add(OpCase("einsum_embed", tuple(_g(s) for s in shapes), {"spec": spec}, spec,
+                   nondiff=(1,)))
     add(OpCase("add_n", (_g((2, 3)), _g((2, 3)), _g((2, 3)))))
     add(OpCase("add_n", (_g((3,)),), label="one"))
     convs = {"plain": (1, ((0, 0), (0, 0)), 1), "stride-pad": ((2, 1), ((1, 1), (2, 0)), 1),
@@ -257,7 +264,25 @@ def _build_nn() -> list[OpCase]:
         add(OpCase("max_pool2d", (image,), pool, label))
         add(OpCase("max_pool2d_grad", (_g(pooled.shape), image), pool, label, nondiff=(1,)))
         add(OpCase("max_pool2d_pick", (_g(image.shape), image), pool, label, nondiff=(1,)))
+        for layout in ("hw", "hwc", "nhwc"):
+            add(OpCase("max_pool2d_argmax", (image,), {**pool, "layout": layout},
+                       f"{label}-{layout}"))
+    _add_unpool_cases(add, image)
     return cases
+
+
+def _add_unpool_cases(add, image) -> None:
+    """max_unpool2d of non-overlapping windows' indices (each index once); its
+    pick and scatter-add also of overlapping ones (repeated indices)."""
+    for label, kernel, stride in (("plain", 2, 2), ("overlap", 3, 1)):
+        pool = so.window_params("max_pool2d", stride, 0, 1)
+        indices = so.max_pool2d_argmax(image, (kernel, kernel), layout="hw", **pool)
+        if label == "plain":
+            add(OpCase("max_unpool2d", (_g(indices.shape), indices),
+                       {"size": image.shape[2:]}, label))
+        add(OpCase("max_unpool2d_pick", (_g(image.shape), indices), {}, label))
+        add(OpCase("max_unpool2d_scatter_add", (_g(indices.shape), indices,
+                                                _g(image.shape)), {}, label, nondiff=(2,)))
 
 
 CASES: list[OpCase] = _build() + _build_nn()

@@ -355,10 +355,11 @@ def test_empty_batches_give_empty_values_and_zero_gradients():
 def test_primitives_are_registered_with_their_flags():
     import shared_ops as so
     elementwise = {"log1p", "expm1", "sin", "cos"}
-    not_differentiable = {"argmax", "argmin", "one_hot"}
+    not_differentiable = {"argmax", "argmin", "one_hot", "max_pool2d_argmax"}
     others = {"logsumexp", "var", "take", "take_grad", "gather", "gather_grad", "einsum",
-              "add_n", "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d",
-              "max_pool2d_grad", "max_pool2d_pick"}
+              "einsum_embed", "add_n", "conv2d", "conv2d_input_grad", "conv2d_weight_grad",
+              "max_pool2d", "max_pool2d_grad", "max_pool2d_pick", "max_unpool2d",
+              "max_unpool2d_pick", "max_unpool2d_scatter_add"}
     for name in elementwise | not_differentiable | others:
         prim = so.REGISTRY[name]
         assert prim.elementwise == (name in elementwise), name

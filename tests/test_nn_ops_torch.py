@@ -52,6 +52,17 @@ CASES = {
               lambda t, x: x.split(2)[2] * 3 + x.split([1, 4])[0]),
     "einsum": ((2, 3, 4), lambda d, x: d.einsum("bij,bkj->bik", x, x),
                lambda t, x: t.einsum("bij,bkj->bik", x, x)),
+    "einsum-diagonal": ((2, 3, 3),
+                        lambda d, x: d.einsum("bii->bi", x) * d.einsum("bjj", x)[:, None],
+                        lambda t, x: t.einsum("bii->bi", x) * t.einsum("bjj", x)[:, None]),
+    "einsum-repeat-contract": ((3, 3, 3), lambda d, x: d.einsum("iij,jk->ik", x, x[0]),
+                               lambda t, x: t.einsum("iij,jk->ik", x, x[0])),
+    "einsum-broadcast": ((2, 3, 4), lambda d, x: d.einsum("...ij,...kj->...ik", x, x[:1]),
+                         lambda t, x: t.einsum("...ij,...kj->...ik", x, x[:1])),
+    "max_unpool2d": ((2, 3, 6, 5), lambda d, x: F.max_unpool2d(
+        *F.max_pool2d(x, 2, return_indices=True), 2, output_size=(6, 5)),
+        lambda t, x: TF.max_unpool2d(*TF.max_pool2d(x, 2, return_indices=True), 2,
+                                     output_size=(6, 5))),
     "bmm": ((2, 3, 3), lambda d, x: d.bmm(x, x), lambda t, x: t.bmm(x, x)),
     "embedding": ((5, 3), lambda d, x: F.embedding(dg.tensor([[0, 4], [4, 1]]), x,
                                                    padding_idx=1),
@@ -90,3 +101,16 @@ def test_argmax_argmin_one_hot_agree_with_torch(rng):
     labels = np.array([2, 0, 3])
     np.testing.assert_array_equal(F.one_hot(dg.tensor(labels)).numpy(),
                                   TF.one_hot(torch.tensor(labels)).numpy())
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode", [
+    (2, 2, 0, 1, False), (3, 2, 1, 1, True), (2, 1, 0, 2, False), ((3, 2), (1, 2), 1, 1, False)])
+def test_max_pool2d_indices_agree_with_torch(rng, kernel, stride, padding, dilation,
+                                              ceil_mode):
+    (x,), (tx,) = _both(rng, (2, 3, 7, 6))
+    values, indices = F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode,
+                                   return_indices=True)
+    want_values, want_indices = TF.max_pool2d(tx, kernel, stride, padding, dilation,
+                                              ceil_mode, return_indices=True)
+    np.testing.assert_array_equal(indices.numpy(), want_indices.numpy())
+    _agree(values, want_values, [x], [tx], rng)

@@ -120,3 +120,18 @@ def test_star_import_gives_the_names_of_all(pkg):
     namespace: dict = {}
     exec(f"from {pkg.__name__} import *", namespace)
     assert set(pkg.__all__) <= set(namespace)
+
+
+def test_factory_made_functions_look_defined_where_they_are_bound():
+    """sg.exp, dg.exp, shared_ops.api.exp, sg.log1p ... carry their own name, module,
+    docstring and signature, which the API reference renders."""
+    import shared_ops.api as A
+    import staticgraph.ops_nn
+    for fn, module, params in ((sg.exp, "staticgraph.ops", ["x"]),
+                               (sg.add, "staticgraph.ops", ["x", "y"]),
+                               (staticgraph.ops_nn.log1p, "staticgraph.ops_nn", ["x"]),
+                               (dg.exp, "dyngraph.functions", ["input"]),
+                               (A.exp, "shared_ops.api", ["x"])):
+        assert fn.__module__ == module and fn.__qualname__ == fn.__name__, fn
+        assert getattr(__import__(module, fromlist=["_"]), fn.__name__) is fn
+        assert fn.__doc__ and list(inspect.signature(fn).parameters) == params

@@ -5,7 +5,7 @@ from . import (
     functional,  # noqa: F401
     utils,  # noqa: F401,E402  (dg.nn.utils.clip_grad_norm_)
 )
-from .conv import Conv2d, Flatten, MaxPool2d  # noqa: F401,E402
+from .conv import Conv2d, Flatten, MaxPool2d, MaxUnpool2d  # noqa: F401,E402
 from .layers import (  # noqa: F401,E402
     BCELoss,
     BCEWithLogitsLoss,

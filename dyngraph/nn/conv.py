@@ -1,4 +1,4 @@
-"""dg.nn.Conv2d, MaxPool2d and Flatten: torch.nn's image layers.
+"""dg.nn.Conv2d, MaxPool2d, MaxUnpool2d and Flatten: torch.nn's image layers.
 
 Conv2d's parameters are PyTorch's: `weight` (out, in / groups, kh, kw) and
 `bias` (out,), both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import functions as F
 from ..creation import generator
-from ..functions_nn import conv2d, max_pool2d
+from ..functions_nn import conv2d, max_pool2d, max_unpool2d
 from ..tensor import DEFAULT_DTYPE, Tensor
 from .modules import Module, Parameter
 
@@ -56,17 +56,35 @@ class Conv2d(Module):
 
 
 class MaxPool2d(Module):
-    """2-d max pooling; stride defaults to the kernel size."""
+    """2-d max pooling; stride defaults to the kernel size. With return_indices,
+    forward returns (values, indices) for MaxUnpool2d."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
-                 ceil_mode: bool = False) -> None:
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
+        self.return_indices = return_indices
 
-    def forward(self, input: Tensor) -> Tensor:
+    def forward(self, input: Tensor):
         return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                          self.ceil_mode)
+                          self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool2d(Module):
+    """The inverse of MaxPool2d(return_indices=True): zeros with each value put
+    back at its index; stride defaults to the kernel size."""
+
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
+                            output_size)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -171,4 +171,4 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
     return _reduce(loss, reduction)
 
 
-from ..functions_nn import conv2d, embedding, max_pool2d, one_hot  # noqa: E402,F401
+from ..functions_nn import conv2d, embedding, max_pool2d, max_unpool2d, one_hot  # noqa: E402,F401

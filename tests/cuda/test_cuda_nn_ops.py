@@ -17,7 +17,8 @@ pytestmark = pytest.mark.cudasim
 NN_PRIMS = {"log1p", "expm1", "sin", "cos", "logsumexp", "var", "argmax", "argmin", "take",
             "take_grad", "gather", "gather_grad", "one_hot", "einsum", "add_n", "conv2d",
             "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d", "max_pool2d_grad",
-            "max_pool2d_pick"}
+            "max_pool2d_pick", "einsum_embed", "max_pool2d_argmax", "max_unpool2d",
+            "max_unpool2d_pick", "max_unpool2d_scatter_add"}
 NN_CASES = [c for c in CASES if c.prim in NN_PRIMS]
 
 

@@ -1,6 +1,7 @@
 """Generators of the math, reduction, indexing, einsum, convolution and pooling
 steps: log1p, expm1, sin, cos, logsumexp, var, argmax, argmin, take, gather,
-one_hot, einsum, add_n, conv2d, max_pool2d.
+one_hot, einsum, add_n, conv2d, max_pool2d, and the gradient, index and unpool
+ops beside them.
 
 Index operands are tuples of ints inside the indexed dim (every engine makes
 them constants); conv2d and max_pool2d get a small 4-d operand (an existing
@@ -201,6 +202,60 @@ def gen_max_pool2d_grads(b: Builder) -> str | None:
     return b.emit("max_pool2d_grad", [array_operand(b, (n, c) + out), Ref(x)], params)
 
 
+def gen_einsum_embed(b: Builder) -> str | None:
+    """x written onto a diagonal: its first letter repeated in the target."""
+    x = b.operand(lambda i: FLOAT(i) and 1 <= i.ndim <= 2)
+    shape = b.info[x].shape
+    if not 1 <= len(shape) <= 2:
+        return None
+    subs = LETTERS[:len(shape)]
+    target = array_operand(b, (shape[0],) + shape)
+    return b.emit("einsum_embed", [Ref(x), target, f"{subs}->{subs[0]}{subs}"])
+
+
+def gen_max_pool2d_argmax(b: Builder) -> str | None:
+    x = image(b)
+    kernel = b.c.integer(1, 2)
+    return b.emit("max_pool2d_argmax", [Ref(x), kernel], {
+        "stride": b.c.integer(1, 2), "padding": b.c.integer(0, kernel // 2),
+        "layout": ("hw", "hwc", "nhwc")[b.c.integer(0, 2)]})
+
+
+def _plane_indices(b: Builder, shape: tuple, plane: int, distinct: bool) -> tuple:
+    """Constant int indices of `shape` into a plane of `plane` elements (distinct
+    within each (n, c) plane when asked)."""
+    n, c, h, w = shape
+    if distinct:
+        offset = b.c.integer(0, plane - h * w)
+        flat = [offset + k for _ in range(n * c) for k in range(h * w)]
+    else:
+        flat = [b.c.integer(0, plane - 1) for _ in range(n * c * h * w)]
+    return _nested_tuple(np.array(flat, dtype=np.int64).reshape(shape).tolist())
+
+
+def gen_max_unpool2d(b: Builder) -> str | None:
+    x = image(b)
+    shape = b.info[x].shape
+    size = (shape[2] + b.c.integer(0, 1), shape[3] + b.c.integer(0, 1))
+    indices = _plane_indices(b, shape, size[0] * size[1], distinct=True)
+    return b.emit("max_unpool2d", [Ref(x), indices, size])
+
+
+def gen_max_unpool2d_pick(b: Builder) -> str | None:
+    g = image(b)
+    n, c, h, w = b.info[g].shape
+    picked = (n, c, b.c.integer(1, h), b.c.integer(1, w))
+    return b.emit("max_unpool2d_pick", [Ref(g), _plane_indices(b, picked, h * w, False)])
+
+
+def gen_max_unpool2d_scatter_add(b: Builder) -> str | None:
+    like = image(b)
+    n, c, h, w = b.info[like].shape
+    shape = (n, c, b.c.integer(1, h), b.c.integer(1, w))
+    indices = _plane_indices(b, shape, h * w, False)
+    return b.emit("max_unpool2d_scatter_add", [array_operand(b, shape), indices, Ref(like)])
+
+
 GENERATORS = {
     "log1p": lambda b: (lambda x: x and b.emit("log1p", [Ref(x)]))(positive(b)),
     "expm1": lambda b: (lambda x: x and b.emit("expm1", [Ref(x)]))(bounded(b)),
@@ -212,4 +267,7 @@ GENERATORS = {
     "take_grad": gen_take_grad, "gather_grad": gen_gather_grad,
     "conv2d_input_grad": gen_conv2d_grads, "conv2d_weight_grad": gen_conv2d_grads,
     "max_pool2d_grad": gen_max_pool2d_grads, "max_pool2d_pick": gen_max_pool2d_grads,
+    "einsum_embed": gen_einsum_embed, "max_pool2d_argmax": gen_max_pool2d_argmax,
+    "max_unpool2d": gen_max_unpool2d, "max_unpool2d_pick": gen_max_unpool2d_pick,
+    "max_unpool2d_scatter_add": gen_max_unpool2d_scatter_add,
 }

@@ -31,7 +31,7 @@ MAX_RANK = 4
 # ops whose outputs carry no gradient: finite differences keep them fixed
 FROZEN = {"sign", "zeros_like", "stop_gradient", "greater", "less", "equal", "not_equal",
           "greater_equal", "less_equal", "logical_and", "logical_or", "logical_not",
-          "axis_size", "argmax", "argmin", "one_hot"}
+          "axis_size", "argmax", "argmin", "one_hot", "max_pool2d_argmax"}
 
 
 @dataclass(frozen=True)
@@ -312,7 +312,18 @@ NN_BOUNDS = {
         span_shape(args[1]))) // max(1, span_shape(args[1])[1])),
     "max_pool2d_grad": lambda args, kw, out: _scaled(args[0], int(np.prod(kw["kernel"]))),
     "max_pool2d_pick": lambda args, kw, out: span(args[0]),
+    "einsum_embed": lambda args, kw, out: _with_zero(span(args[0])),
+    "max_pool2d_argmax": lambda args, kw, out: (0.0, float(np.prod(span_shape(args[0])))),
+    "max_unpool2d": lambda args, kw, out: _with_zero(span(args[0])),
+    "max_unpool2d_pick": lambda args, kw, out: span(args[0]),
+    "max_unpool2d_scatter_add": lambda args, kw, out: _scaled(
+        args[0], int(np.prod(span_shape(args[0])))),
 }
+
+
+def _with_zero(interval) -> tuple:
+    """The interval widened to hold 0 (the zeros around written values)."""
+    return min(interval[0], 0.0), max(interval[1], 0.0)
 
 
 def _scaled(x, k: int):
