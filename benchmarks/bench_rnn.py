@@ -37,10 +37,9 @@ COLD_BUDGET_S, WARM_BUDGET_S = 5.0, 0.5
 
 
 def _static_competitors(data: dict) -> list[Competitor]:
-    backend = steps.static_backend()
     return [
-        Competitor("numba", "staticgraph numba", lambda: steps.static_step(data, backend),
-                   note=f"backend {backend!r}"),
+        Competitor("numba", "staticgraph numba", lambda: steps.static_step(data, "numba"),
+                   note="backend 'numba'"),
     ]
 
 
@@ -122,8 +121,8 @@ def compile_result(ctx: BenchContext) -> tuple[WorkloadResult, list[str]]:
 INTRO = """\
 The tanh RNN `h_t = tanh(x_t Wx + h_{t-1} Wh + b)` from h_0 = 0, loss = sum(h_T^2),
 gradients w.r.t. Wx, Wh and b (float64). staticgraph builds one `sg.scan` graph and
-runs it on the numba backend: each scan is one compiled loop (`staticgraph/scan_lowering.py`).
-The backend runs the scan rewrites (`scan_lowering.SCAN_PASSES`) on the whole program: the
+runs it on the numba backend: each scan is one compiled loop (`staticgraph/scan/loop/`).
+The backend runs the scan rewrites (`staticgraph/scan/passes/`) on the whole program: the
 backward scan reads the forward scan's outputs instead of recomputing them, the input
 projection runs once before the loops, the weight gradients are GEMMs after the backward
 loop (dWh reading the saved h_t shifted by one step), and the loss's cotangent seeds the

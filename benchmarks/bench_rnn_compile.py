@@ -49,7 +49,7 @@ def _jax(size) -> float:
 def _numba_init() -> float:
     import numpy as np
 
-    from staticgraph.scan_lowering_runtime import fill_zero
+    from staticgraph.scan.loop.runtime import fill_zero
     start = time.perf_counter()
     fill_zero(np.empty(3))
     return time.perf_counter() - start

@@ -93,17 +93,6 @@ def static_step(d: dict, backend: str = "numba") -> Step:
     return lambda: session.run(grads, feed)
 
 
-def static_backend() -> str:
-    """'numba' when the numba backend is registered, else the interpreter with
-    compiled scan loops (`scan_lowering.ScanRunner`)."""
-    from staticgraph.backends import backend_names, register_backend
-    if "numba" in backend_names():
-        return "numba"
-    from staticgraph.scan_lowering import ScanRunner
-    register_backend("interpret-scan", ScanRunner, replace=True)
-    return "interpret-scan"
-
-
 # ---- dyngraph and PyTorch eager: a Python loop over time --------------------------------
 def _loop_step(lib: ModuleType, grad, d: dict) -> Step:
     """The same eager loop for dyngraph and PyTorch (one API): forward over time,

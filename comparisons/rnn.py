@@ -19,7 +19,7 @@ The variants show the seed's central contrast:
 The LSTM version is the "lstm" scenario (`comparisons/lstm.py`), made by
 `make_scenario` below, with both static variants on every backend of
 `STATIC_BACKENDS` (on "numba" each scan runs as one compiled loop,
-`staticgraph/scan_lowering.py`; "cuda" rows read "skipped" with the reason
+`staticgraph/scan/loop/`; "cuda" rows read "skipped" with the reason
 where there is no GPU). Another backend adds its static rows by name:
 
     from comparisons import rnn
@@ -55,7 +55,8 @@ class Size:
     seed: int = 0
 
 
-# numba: each scan one compiled loop (scan_lowering); cuda: rows say why when there is no GPU
+# numba: each scan one compiled loop (staticgraph/scan/loop/);
+# cuda: rows say why when there is no GPU
 STATIC_BACKENDS = ("interpret", "numba", "cuda")
 QUICK = Size(batch=4, d_in=2, hidden=8, steps=12, min_len=2, max_len=6, lr=0.2)
 

@@ -26,7 +26,6 @@ from shared_ops.errors import (  # noqa: E402,F401
 from . import (  # noqa: E402,F401  (sg.train, sg.layers, ...)
     initializers,
     layers,
-    scan_grad,  # noqa: E402,F401  (registers scan's gradient rule)
     train,
 )
 from .backends import (  # noqa: E402,F401
@@ -61,7 +60,7 @@ from .ir import Eqn, Graph, Var, VariableInfo  # noqa: E402,F401
 from .ops import *  # noqa: E402,F401,F403
 from .ops import abs, max, min, pow, sum  # noqa: E402,F401
 from .program import extract_program  # noqa: E402,F401
-from .scan import fori_loop, scan, scan_p  # noqa: E402,F401
+from .scan import fori_loop, scan, scan_p  # noqa: E402,F401  (and scan's gradient rule)
 from .session import Session  # noqa: E402,F401
 from .state import (  # noqa: E402,F401
     Variable,

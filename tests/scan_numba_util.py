@@ -6,18 +6,21 @@ from __future__ import annotations
 import numpy as np
 
 import staticgraph as sg
-from staticgraph import scan_lowering as sl
 from staticgraph.interpreter import eval_graph
-from staticgraph.passes import DEFAULT_PASSES, optimize
+from staticgraph.passes import optimize, passes_for
 from staticgraph.program import extract_program
+from staticgraph.scan import loop as sl
+
+SCAN_LOOP_PASSES = passes_for({"scan_loops"})
 
 
 class Lowered:
-    """A program (fetches of a graph, given feeds) optimised with the scan passes,
-    its scans lowered once; `run(feeds)` / `reference(feeds)` give the outputs."""
+    """A program (fetches of a graph, given feeds) through the pass list of a
+    backend with compiled scan loops, its scans lowered once (`lower_one`);
+    `run(feeds)` / `reference(feeds)` give the outputs."""
 
     def __init__(self, graph: sg.Graph, fetches: list, feeds: list,
-                 passes=sl.SCAN_PASSES + DEFAULT_PASSES, state: dict | None = None) -> None:
+                 passes=SCAN_LOOP_PASSES, state: dict | None = None) -> None:
         self.program = extract_program(graph, [f.var for f in fetches], [x.var for x in feeds])
         self.optimized, _ = optimize(self.program, passes)
         self.state = {v: (state or {}).get(v.name, info.initial)

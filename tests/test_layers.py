@@ -245,7 +245,7 @@ def test_lstm_cell_builds_once_and_reports_misuse():
             cell(state, sg.placeholder((1, 4), "float64"))
 
 
-# ---- LSTM inside sg.scan (when staticgraph/scan.py has landed) ----------------------
+# ---- LSTM inside sg.scan -----------------------------------------------------------
 
 @pytest.mark.skipif(not hasattr(sg, "scan"), reason="sg.scan is not available yet")
 def test_lstm_cell_inside_scan_matches_numpy_and_dyngraph(rng):

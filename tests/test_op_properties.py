@@ -22,7 +22,7 @@ from staticgraph.passes import plan_memory
 from staticgraph.passes.memory import is_view
 from staticgraph.random_ops import random_p
 from staticgraph.scan import scan_p
-from staticgraph.scan_lowering_ops import EMITTERS
+from staticgraph.scan.loop.emit import EMITTERS
 from staticgraph.state import assign_p, group_p
 from staticgraph.while_loop import while_p
 

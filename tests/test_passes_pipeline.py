@@ -11,9 +11,27 @@ from hypothesis import strategies as st
 from test_passes_util import assert_same_values, prims, program, run, tutorial_program
 
 import staticgraph as sg
-from staticgraph.passes import DEFAULT_PASSES, fused_p, optimize, plan_memory, simulate_plan
+from staticgraph.passes import (
+    DEFAULT_PASSES,
+    fused_p,
+    optimize,
+    passes_for,
+    plan_memory,
+    simulate_plan,
+)
 
 F64 = "float64"
+
+
+def test_passes_for_enables_passes_by_capability():
+    names = lambda caps: [name for name, _ in passes_for(caps)]  # noqa: E731
+    assert passes_for(()) == DEFAULT_PASSES
+    assert names({"gemm_update"}) == names(())[:-1] + ["gemm_update", "fuse"]
+    both = names({"scan_loops", "gemm_update"})
+    assert both[:5] == ["scan_reuse", "scan_seed", "scan_hoist", "scan_sink", "scan_shift"]
+    assert both[5:] == names({"gemm_update"})
+    with pytest.raises(ValueError, match="scan_loop"):
+        passes_for({"scan_loop"})
 
 
 def test_tutorial_step_before_and_after():

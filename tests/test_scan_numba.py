@@ -1,4 +1,4 @@
-"""Scan lowering (staticgraph/scan_lowering*.py): each scan runs as one compiled
+"""Scan lowering (staticgraph/scan/loop/): each scan runs as one compiled
 loop whose results and gradients equal the interpreter's (float64, tight), for
 every length with one compiled function; reverse, nested structures, captured
 variables, scan inside scan, and the Python-loop fallback."""
@@ -13,7 +13,7 @@ import staticgraph as sg
 from comparisons import rnn_models as rm
 from comparisons import rnn_numpy as rn
 from shared_ops import ShapeError
-from staticgraph import scan_lowering as sl
+from staticgraph.scan import loop as sl
 
 BATCH, D_IN, HIDDEN = 3, 4, 5
 
@@ -196,6 +196,23 @@ def test_numba_backend_runs_scans_through_the_lowering():
         state = {v: params[v.name] for v in g.variables}
         assert_close(runner([xs, h0], state), lowered.reference(xs, h0))
     assert "compiled loop" in runner.explain()
+
+
+def test_numba_backend_optimises_the_program_once(monkeypatch):
+    """The scan passes and fusion run once on the whole program; lowering a
+    scan runs no pass (every `optimize` call ends in `fused_summaries`)."""
+    from staticgraph.passes import pipeline
+    lowered, _ = _rnn("tanh", "last")
+    calls = []
+    original = pipeline.fused_summaries
+    monkeypatch.setattr(pipeline, "fused_summaries", lambda g: calls.append(g) or original(g))
+    runner = sg.make_runner(lowered.program, "numba")
+    assert len(calls) == 1
+    assert [r.name for r in runner.report.records].count("scan_hoist") == 1
+    loops = [e for e in runner.optimized.eqns if e.prim is sg.scan_p]
+    assert len(loops) == 2 and all(any(b.prim.name == "fused" for b in e.params["body"].eqns)
+                                   for e in loops)
+    assert runner.explain().count("compiled loop") >= 2
 
 
 def test_shape_ops_in_the_body_compile():

@@ -1,7 +1,7 @@
 """The scan passes of the lowering, each alone: structure after the pass and numbers
 (`eval_graph` before == after). Hoisting (invariant and per-step-independent work
 out of the loop), sinking gradient accumulators after it, reusing forward outputs
-in the backward scan, undoing fusion, and data-movement-only scans."""
+in the backward scan, and data-movement-only scans."""
 
 from __future__ import annotations
 
@@ -12,13 +12,17 @@ from scan_numba_util import assert_close
 
 import staticgraph as sg
 from staticgraph.interpreter import eval_graph
-from staticgraph.passes import DEFAULT_PASSES, optimize
+from staticgraph.passes import optimize, passes_for
 from staticgraph.program import extract_program
-from staticgraph.scan_lowering import SCAN_PASSES
-from staticgraph.scan_lowering_hoist import hoist_scan_invariants, inline_fused
-from staticgraph.scan_lowering_moves import MovesScan, moves_only
-from staticgraph.scan_lowering_reuse import reuse_scan_outputs
-from staticgraph.scan_lowering_sink import sink_scan_accumulators
+from staticgraph.scan.grad import delay
+from staticgraph.scan.loop import MovesScan
+from staticgraph.scan.loop.moves import moves_only
+from staticgraph.scan.passes import (
+    SCAN_PASSES,
+    hoist_scan_invariants,
+    reuse_scan_outputs,
+    sink_scan_accumulators,
+)
 
 
 def _rnn_program():
@@ -110,7 +114,7 @@ def test_reuse_reads_forward_outputs_instead_of_recomputing(program):
 
 
 def test_scan_passes_then_fusion_give_the_minimal_loops(program):
-    optimized, _ = optimize(program, SCAN_PASSES + DEFAULT_PASSES)
+    optimized, _ = optimize(program, passes_for({"scan_loops"}))
     forward, backward = _scans(optimized)  # the delay is gone (scan_shift)
     assert _body_prims(forward).count("matmul") == 1
     assert _body_prims(backward) == ["fused", "matmul"]
@@ -121,18 +125,8 @@ def test_scan_passes_then_fusion_give_the_minimal_loops(program):
     _same_numbers(program, optimized, lengths=(1, 3))
 
 
-def test_inline_fused_undoes_fusion(program):
-    fused, _ = optimize(program)
-    assert any(e.prim.name == "fused" for _, e in fused.walk())
-    plain = inline_fused(fused)
-    assert not any(e.prim.name == "fused" for _, e in plain.walk())
-    sg.check_graph(plain)
-    _same_numbers(fused, plain, lengths=(2,))
-
-
 @pytest.mark.parametrize("reverse", [False, True])
 def test_moves_scan_equals_the_interpreter(reverse):
-    from staticgraph.scan_grad import delay
     g = sg.Graph()
     with g.as_default():
         xs = sg.placeholder((None, 2), np.float64)

@@ -14,12 +14,15 @@ from shared_ops import api as A
 from staticgraph.interpreter import eval_graph
 from staticgraph.passes import eliminate_dead_code
 from staticgraph.program import extract_program
-from staticgraph.scan_grad import delay
-from staticgraph.scan_lowering_hoist import hoist_scan_invariants
-from staticgraph.scan_lowering_reuse import reuse_scan_outputs
-from staticgraph.scan_lowering_seed import seed_first_step_cotangents
-from staticgraph.scan_lowering_shift import delay_operands, shift_delayed_products
-from staticgraph.scan_lowering_sink import sink_scan_accumulators
+from staticgraph.scan.grad import delay
+from staticgraph.scan.passes import (
+    hoist_scan_invariants,
+    reuse_scan_outputs,
+    seed_first_step_cotangents,
+    shift_delayed_products,
+    sink_scan_accumulators,
+)
+from staticgraph.scan.passes.shift import delay_operands
 
 
 def _scans(graph) -> list:

@@ -9,7 +9,7 @@ holds a cond, whose predicate is read each step, or a host fallback).
 The body runs in two child memories alternately (step t writes memory
 t % 2), so a step never overwrites the carry it reads; a carry the body
 passes through unchanged is copied into the step's memory for the same
-reason. The gradient of a scan is another scan equation (`scan_grad.py`), so
+reason. The gradient of a scan is another scan equation (`scan/grad.py`), so
 BPTT runs through this same step.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from shared_ops import AbstractArray
 
-from ..scan import infer_body_avals, split_operands
+from ..scan.op import infer_body_avals, split_operands
 from . import arrays
 from .steps import Step
 

@@ -13,7 +13,7 @@ once (`prepare.py`) -> steady-state calls that allocate nothing.
 
 Extension points:
 - `register_lowering(prim, fn)` (`hooks.py`): lower an opaque primitive
-  (scan's native loop) to a Python callable;
+  to a Python callable (`scan` is built in: one compiled loop);
 - `NumbaRunner(program, target=...)` / `Compilation(target=...)`: the kernel
   target (`staticgraph.compiler.Target`); everything else is target-neutral.
 """
@@ -37,18 +37,3 @@ __all__ = [
     "kernel_cache", "numba_backend", "recycled", "register_lowering", "unregister_lowering",
 ]
 
-
-def _register_scan_lowering() -> None:
-    """scan's compiled loop (staticgraph/scan_lowering.py, `lower_scan`) hooks in here.
-
-    Note from scan_lowering: running `scan_lowering.SCAN_PASSES` before
-    DEFAULT_PASSES (on the whole program) lets a gradient's backward scan read
-    the forward scan's outputs instead of recomputing them (one GEMM per step
-    less in BPTT) and merges the two input projections; the hook sees one
-    equation at a time and cannot do either.
-    """
-    from .. import scan_lowering
-    scan_lowering.register()
-
-
-_register_scan_lowering()

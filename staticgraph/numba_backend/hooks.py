@@ -1,16 +1,18 @@
-"""The opaque-op hook: how another module lowers a primitive this backend
-does not know (scan's native loop, a custom op).
+"""Lowerings of opaque primitives: one entry per primitive, `fn(eqn, ctx)`.
+
+`scan` is built in (`staticgraph.scan.loop.lower_scan`: one compiled loop);
+another module adds its own (a custom op):
 
     from staticgraph.numba_backend import register_lowering
 
-    def lower_scan(eqn: Eqn, ctx: LoweringContext) -> Callable[..., Sequence[np.ndarray]]:
+    def lower_my_op(eqn: Eqn, ctx: LoweringContext) -> Callable[..., Sequence[np.ndarray]]:
         ...                                   # build once, per equation, at compile time
         def run(*values):                     # one value per eqn.inputs entry
             return outs                       # one array per eqn.outputs entry
         run.source = "..."                    # optional: shown by f.source / explain()
         return run
 
-    register_lowering(scan_p, lower_scan)     # or register_lowering("scan", ...)
+    register_lowering(my_op_p, lower_my_op)   # or register_lowering("my_op", ...)
 
 The generated orchestrator calls `run(*values)` where `values` are the
 equation's inputs (arrays; literal Python scalars as they appear in
@@ -25,8 +27,6 @@ returns `None` declines: the equation then runs through its `eval_with` /
 
 from __future__ import annotations
 
-import functools
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,15 +36,13 @@ import numpy as np
 from shared_ops import Primitive, format_site
 
 from ..ir import Eqn, Graph
+from ..scan.loop.lower import lower_scan
+from ..scan.op import scan_p
 
 OpaqueCallable = Callable[..., Sequence[np.ndarray]]
 LoweringFn = Callable[[Eqn, "LoweringContext"], OpaqueCallable | None]
 
-LOWERINGS: dict[str, LoweringFn] = {}
-# Modules of staticgraph whose `register()` registers lowerings with this backend;
-# imported when the first program is compiled (an import error leaves the fallback).
-BUILTIN_LOWERINGS = ("staticgraph.scan_lowering",)
-_BUILTIN_ERRORS: dict[str, str] = {}
+LOWERINGS: dict[str, LoweringFn] = {scan_p.name: lower_scan}
 
 
 def register_lowering(prim: Primitive | str, fn: LoweringFn, replace: bool = True) -> None:
@@ -62,17 +60,6 @@ def register_lowering(prim: Primitive | str, fn: LoweringFn, replace: bool = Tru
 def unregister_lowering(prim: Primitive | str) -> None:
     """Remove a registered lowering (tests)."""
     LOWERINGS.pop(prim if isinstance(prim, str) else prim.name, None)
-
-
-@functools.cache
-def register_builtin_lowerings() -> dict[str, str]:
-    """Import the BUILTIN_LOWERINGS once; {module: error} for those that failed."""
-    for name in BUILTIN_LOWERINGS:
-        try:
-            importlib.import_module(name).register()
-        except Exception as exc:  # a module in progress must not break the backend
-            _BUILTIN_ERRORS[name] = f"{type(exc).__name__}: {exc}"
-    return _BUILTIN_ERRORS
 
 
 def lowering_for(eqn: Eqn) -> LoweringFn | None:

@@ -1,7 +1,8 @@
 """One rule per kind of equation: what the orchestrator runs for it.
 
 In order of preference (`lower_eqn`):
-1. a lowering registered with `register_lowering` (opaque ops: scan's loop);
+1. a lowering in the table (`hooks.LOWERINGS`: scan's compiled loop, and any
+   registered with `register_lowering`);
 2. `fused` ops, and lone elementwise ops as one-op kernels (`kernels.py`);
 3. ops whose primitive declares a view and that `VIEWS` renders (transpose,
    reshape, expand_dims, squeeze, broadcast_to, stop_gradient, identity,

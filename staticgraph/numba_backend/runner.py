@@ -11,25 +11,17 @@ import numpy as np
 from shared_ops.errors import GraphCompareError
 
 from ..ir import Graph, Var
-from ..passes import DEFAULT_PASSES, optimize
-from ..passes.gemm_update import fuse_gemm_update
+from ..passes import optimize, passes_for
 from . import gemm, program_cache
 from .explain import describe
-from .hooks import register_builtin_lowerings
 from .program import Compilation, lower_program, op_error
 
 
-def _default_passes() -> tuple:
-    """Scan rewrites (reuse forward outputs in BPTT, hoist per-step-independent
-    work, sink weight-gradient sums) on the whole program, then the usual ones,
-    with updates `w - lr * (a @ b)` made one BLAS call (`passes.gemm_update`)
-    before elementwise fusion, where NumPy's BLAS offers the call."""
-    from ..scan_lowering import SCAN_PASSES
-    passes = list(DEFAULT_PASSES)
-    if gemm.available():
-        fuse = [name for name, _ in passes].index("fuse")
-        passes.insert(fuse, ("gemm_update", fuse_gemm_update))
-    return tuple(SCAN_PASSES) + tuple(passes)
+def capabilities() -> frozenset[str]:
+    """What this backend lowers natively, which enables passes (`passes_for`):
+    scans as compiled loops; `gemm_update` as one BLAS call where NumPy's
+    BLAS offers it."""
+    return frozenset({"scan_loops"} | ({"gemm_update"} if gemm.available() else set()))
 
 
 class NumbaRunner:
@@ -49,13 +41,12 @@ class NumbaRunner:
         self.check_numerics = check_numerics
         self.extra_phases: dict[str, float] = {}
         begin = time.perf_counter()
-        failed = register_builtin_lowerings()
+        self.capabilities = capabilities()
         if passes is None:
-            passes = _default_passes()
+            passes = passes_for(self.capabilities)
         start = time.perf_counter()
         self.optimized, self.report = optimize(program, passes)
         self.comp = Compilation(check_numerics, target)
-        self.comp.notes += [f"lowerings of {m} not loaded ({e})" for m, e in failed.items()]
         self.comp.add_phase("passes", time.perf_counter() - start)
         self.lowered = lower_program(program, self.optimized, self.comp)
         self._run = self.lowered.fn

@@ -1,33 +1,67 @@
-"""`optimize`: run rewrite passes in order, check the graph after each one,
-and record what each did (for `explain()`)."""
+"""The one pass list and `optimize`, which runs passes in order, checks the
+graph after each one and records what each did (for `explain()`).
+
+`passes_for(capabilities)` is the pass list of a backend: the same passes in
+the same order for every backend, with the ones that rewrite for a lowering
+the backend has switched on by what it declares it supports:
+
+- "scan_loops": the scan rewrites (`staticgraph.scan.passes`) run first, on
+  the whole program, so a backward scan sees its forward scan (and the
+  cleanup passes and fusion then see what they moved out of the loops);
+- "gemm_update": `w - lr * (a @ b)` becomes one BLAS call
+  (`gemm_update.py`), before fusion takes the subtraction.
+
+`DEFAULT_PASSES` is the list of a backend that declares nothing.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from ..check import check_graph
 from ..errors import InvalidGraphError
 from ..ir import Graph
+from ..scan.passes import SCAN_PASSES
 from .common import GraphPass, count_eqns, is_fused
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .fold import fold_constants
 from .fusion import fuse_elementwise
+from .gemm_update import fuse_gemm_update
 from .simplify import simplify
 
 PassSpec = GraphPass | tuple[str, GraphPass]
 
-DEFAULT_PASSES: tuple[tuple[str, GraphPass], ...] = (
+Passes = tuple[tuple[str, GraphPass], ...]
+CAPABILITIES = frozenset({"scan_loops", "gemm_update"})
+
+_CLEANUP: Passes = (
     ("dce", eliminate_dead_code),
     ("cse", eliminate_common_subexpressions),
     ("fold", fold_constants),
     ("simplify", simplify),
     ("cse", eliminate_common_subexpressions),
     ("dce", eliminate_dead_code),
-    ("fuse", fuse_elementwise),
 )
+
+
+def passes_for(capabilities: Collection[str]) -> Passes:
+    """The pass list of a backend supporting `capabilities` (names from
+    `CAPABILITIES`; see the module doc). ValueError names an unknown one."""
+    unknown = set(capabilities) - CAPABILITIES
+    if unknown:
+        raise ValueError(f"passes_for: unknown capabilities {sorted(unknown)}; "
+                         f"known: {sorted(CAPABILITIES)}")
+    passes = SCAN_PASSES if "scan_loops" in capabilities else ()
+    passes += _CLEANUP
+    if "gemm_update" in capabilities:
+        passes += (("gemm_update", fuse_gemm_update),)
+    return passes + (("fuse", fuse_elementwise),)
+
+
+DEFAULT_PASSES: Passes = passes_for(())
 
 
 @dataclass

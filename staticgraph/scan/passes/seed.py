@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from shared_ops import REGISTRY
 
-from .ir import Eqn, Graph, Var
-from .passes.common import same_aval
-from .passes.keys import same_value
-from .scan_lowering_hoist import drop_unread_inputs, rewrite_scans
+from ...ir import Eqn, Graph, Var
+from ...passes.common import same_aval
+from ...passes.keys import same_value
+from .hoist import drop_unread_inputs, rewrite_scans
 
 
 def first_step_only(v, producers: dict, first: tuple) -> list[Var] | None:

@@ -1,25 +1,18 @@
-"""Scan lowering: each `scan` equation becomes one compiled loop (docs/scan.md).
+"""Each `scan` equation becomes one compiled loop (docs/scan.md).
 
-- `compile_scan(eqn)` optimises the body with the ordinary passes (fusion
-  included) and generates ONE njit function for the scan
-  (`scan_lowering_codegen`, `scan_lowering_ops`): `for t in range(T)` with
-  the body inside, fused kernels and matmuls called from compiled code,
-  buffers allocated before the loop, so no Python runs per step. Nested
-  scans compile the same way and are called from the outer loop. The module
-  is content-hashed into the compiler's disk cache (`KernelCache`), keyed by
-  the body's structure, dtypes and ranks, never by sizes: every T and batch
-  size runs the same machine code. `CompiledScan` is the callable.
+- `compile_scan(eqn)` generates ONE njit function for the scan, whose body
+  the pipeline has already optimised (fusion included): `for t in range(T)`
+  with the body inside, fused kernels and matmuls called from compiled code,
+  buffers allocated before the loop, so no Python runs per step
+  (`codegen.py`, `emit.py`). Nested scans compile the same way and are
+  called from the outer loop. The module is content-hashed into the
+  compiler's disk cache (`KernelCache`), keyed by the body's structure,
+  dtypes and ranks, never by sizes: every T and batch size runs the same
+  machine code. `CompiledScan` is the callable.
 - `lower_one(eqn)` is that, or NumPy copies for a body that computes nothing
-  (`scan_lowering_moves`), or a Python loop over the lowered body when the
-  body holds an op the loop cannot express (`scan_lowering_fallback`;
-  `explain()` says which and why).
-- `SCAN_PASSES` rewrite scans before fusion: reuse a forward scan's outputs
-  in its backward scan, seed a last-step-only cotangent into the carry,
-  hoist loop-invariant and per-step-independent work (the input projection)
-  out of the loop, sink gradient accumulators after it, and let the
-  weight-gradient GEMM read the saved outputs shifted instead of a `delay`
-  copy (`scan_lowering_reuse`, `_seed`, `_hoist`, `_sink`, `_shift`).
-- `lower_scan(eqn, ctx)` is the numba backend's hook (`scan_lowering_backend`).
+  (`moves.py`), or a Python loop over the lowered body when the body holds
+  an op the loop cannot express (`fallback.py`; `explain()` says which and
+  why).
 """
 
 from __future__ import annotations
@@ -38,27 +31,21 @@ from numba.core.errors import NumbaPerformanceWarning
 
 from shared_ops import AbstractArray, DTypeError, ShapeError, format_site
 
-from .compiler import GLOBAL_STATS, KernelRecord, compile_group
-from .compiler.cache import cache_key
-from .compiler.compile import default_cache
-from .compiler.kernel import _from_numba_cache
-from .compiler.stats import Specialisation
-from .ir import Eqn, Graph
-from .passes import optimize
-from .scan import split_operands
-from .scan_lowering_codegen import Unsupported, eqn_title, render_module, write_loop
-from .scan_lowering_fallback import FallbackScan, LoweredBodyEvaluator
-from .scan_lowering_hoist import hoist_scan_invariants
-from .scan_lowering_moves import MovesScan, moves_only
-from .scan_lowering_ops import emit_eqn
-from .scan_lowering_reuse import reuse_scan_outputs
-from .scan_lowering_runtime import serial_blas
-from .scan_lowering_seed import seed_first_step_cotangents
-from .scan_lowering_shapes import check_concrete
-from .scan_lowering_shift import shift_delayed_products
-from .scan_lowering_sink import sink_scan_accumulators
+from ...compiler import GLOBAL_STATS, KernelRecord, compile_group
+from ...compiler.cache import cache_key
+from ...compiler.compile import default_cache
+from ...compiler.kernel import _from_numba_cache
+from ...compiler.stats import Specialisation
+from ...ir import Eqn, Graph
+from ..op import split_operands
+from .codegen import Unsupported, eqn_title, render_module, write_loop
+from .emit import emit_eqn
+from .fallback import FallbackScan
+from .moves import MovesScan, moves_only
+from .runtime import serial_blas
+from .shapes import check_concrete
 
-_RUNTIME_FILES = ("scan_lowering_runtime.py",)
+_RUNTIME_FILES = ("runtime.py",)
 refcount = sys.getrefcount
 _FREE = 3  # getrefcount of an array held only by a list slot: the slot, a local, the argument
 
@@ -98,7 +85,7 @@ class CompiledScan:
     allocated here: the arrays of the previous call with the same shapes are
     reused when nobody holds them any more (fresh multi-megabyte arrays cost
     a page fault per 4 KiB on first touch). A loop that calls BLAS runs with
-    its BLAS single-threaded (`scan_lowering_runtime.serial_blas`).
+    its BLAS single-threaded (`runtime.serial_blas`).
     """
 
     compiled = True
@@ -151,18 +138,18 @@ class CompiledScan:
         lengths = {x.shape[0] if x.ndim else None for x in xs}
         if len(lengths) != 1 or None in lengths:
             raise ShapeError(f"scan: sequences have different lengths {sorted(lengths)}"
-                             f"{_at(self.eqn)}")
+                             f"{created_at(self.eqn)}")
         for a, v in zip(args, self.eqn.inputs):
             if a.ndim != len(v.shape) or any(s is not None and s != n
                                              for s, n in zip(v.shape, a.shape)):
                 raise ShapeError(f"scan: operand {v!r} has shape {a.shape} at run time"
-                                 f"{_at(self.eqn)}")
+                                 f"{created_at(self.eqn)}")
         avals = [AbstractArray(a.shape, a.dtype) for a in consts + carry]
         avals += [AbstractArray(x.shape[1:], x.dtype) for x in xs]
         try:
             outs = check_concrete(self.body, avals)
         except ShapeError as exc:
-            raise ShapeError(f"{exc}{_at(self.eqn)}") from None
+            raise ShapeError(f"{exc}{created_at(self.eqn)}") from None
         T = lengths.pop()
         return [((T,) + tuple(a.shape), np.dtype(a.dtype)) for a in outs[self._split[1]:]]
 
@@ -198,25 +185,20 @@ class CompiledScan:
         return "\n".join(lines)
 
 
-def _at(eqn: Eqn) -> str:
+def created_at(eqn: Eqn) -> str:
+    """' (scan created at file.py:12)', or '' when the site is unknown."""
     site = format_site(eqn.site)
     return f" (scan created at {site})" if site else ""
 
 
-def prepare_body(body: Graph) -> Graph:
-    """The loop body through the ordinary passes (fusion into kernels)."""
-    return optimize(body)[0]
-
-
-def compile_scan(eqn: Eqn, *, kernel_fn=compile_group, optimize_body: bool = True,
-                 cache=None) -> CompiledScan:
-    """Generate, cache, load and compile the loop function of one scan eqn.
+def compile_scan(eqn: Eqn, *, kernel_fn=compile_group, cache=None) -> CompiledScan:
+    """Generate, cache, load and compile the loop function of one scan eqn (its
+    body as the pipeline left it: fused groups become kernel calls).
 
     Raises `Unsupported` when the body cannot be compiled into the loop.
     """
     start = time.perf_counter()
-    body = prepare_body(eqn.params["body"]) if optimize_body else eqn.params["body"]
-    params = {**eqn.params, "body": body}
+    body, params = eqn.params["body"], eqn.params
     header: list[str] = []
     kernels: dict[int, tuple[str, Any]] = {}
     inners: list[CompiledScan] = []
@@ -232,7 +214,7 @@ def compile_scan(eqn: Eqn, *, kernel_fn=compile_group, optimize_body: bool = Tru
         return kernels[id(kernel)]
 
     def inner_global(inner_eqn):
-        inner = compile_scan(inner_eqn, kernel_fn=kernel_fn, optimize_body=False, cache=cache)
+        inner = compile_scan(inner_eqn, kernel_fn=kernel_fn, cache=cache)
         name = f"_s{len(inners)}"
         header.append(f"{name} = sys.modules[{inner.module.__name__!r}].scan_loop")
         inners.append(inner)
@@ -267,30 +249,7 @@ def lower_one(eqn: Eqn, *, kernel_fn=compile_group, lower_graph=None,
         reason = f"Numba could not compile the generated loop: {str(exc).splitlines()[0]}"
         warn = True
     if warn:
-        warnings.warn(f"scan{_at(eqn)} runs as a Python loop: {reason}",
+        warnings.warn(f"scan{created_at(eqn)} runs as a Python loop: {reason}",
                       ScanLoweringWarning, stacklevel=2)
-    body = prepare_body(eqn.params["body"])
-    return FallbackScan(eqn, body, reason, lambda e: lower_one(e, kernel_fn=kernel_fn),
-                        lower_graph)
-
-
-def eval_with_lowered_scans(graph: Graph, env: dict, outputs=None) -> list:
-    """The interpreter on `graph`, with every scan run by its lowering (tests,
-    benchmarks, and a backend that has no orchestrator of its own)."""
-    ev = LoweredBodyEvaluator(lower_one)
-    return ev.eval(graph, env, graph.outputs if outputs is None else outputs)
-
-
-SCAN_PASSES = (("scan_reuse", reuse_scan_outputs), ("scan_seed", seed_first_step_cotangents),
-               ("scan_hoist", hoist_scan_invariants), ("scan_sink", sink_scan_accumulators),
-               ("scan_shift", shift_delayed_products))
-"""Program-level rewrites of scans, to run before DEFAULT_PASSES (fusion):
-reuse forward outputs in backward scans, seed first-step cotangents into carries,
-hoist, sink accumulators, read GEMM operands of `delay`s shifted."""
-
-
-from .scan_lowering_backend import LoweredScan, ScanRunner, lower_scan, register  # noqa: E402
-
-__all__ = ["SCAN_PASSES", "CompiledScan", "FallbackScan", "LoweredScan", "ScanLoweringWarning",
-           "ScanRunner", "Unsupported", "compile_scan", "eval_with_lowered_scans", "lower_one",
-           "lower_scan", "register"]
+    return FallbackScan(eqn, eqn.params["body"], reason,
+                        lambda e: lower_one(e, kernel_fn=kernel_fn), lower_graph)

@@ -10,7 +10,7 @@ Integer and mixed-dtype products always take the loop (BLAS is float only).
 
 Every helper writes into a caller-provided, C-contiguous `out`; none
 allocates. They are part of the scan-lowering cache key
-(`scan_lowering.fingerprint`): editing this file recompiles the loops.
+(`compiled.fingerprint`): editing this file recompiles the loops.
 
 A loop's BLAS calls are small and come one per step: a multi-threaded BLAS
 wakes its threads for each (on a busy 2-core machine one 32x128x128 product

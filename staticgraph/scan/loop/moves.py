@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Eqn
-from .scan import split_operands
+from ...ir import Eqn
+from ..op import split_operands
 
 
 def moves_only(eqn: Eqn) -> bool:

@@ -1,7 +1,7 @@
 """Pass: a GEMM over the carries entering each step reads the saved outputs, shifted.
 
 The gradient of `sg.scan` stacks the carries entering each forward step with
-`delay` (`scan_grad.delay`: `D = [init, X[0], ..., X[T-2]]`, reversed
+`delay` (`scan.grad.delay`: `D = [init, X[0], ..., X[T-2]]`, reversed
 `[X[1], ..., X[T-1], init]`), a `(T, B, H)` copy of the forward outputs `X`.
 After `sink_scan_accumulators` the one reader of that copy is usually the
 weight-gradient GEMM `dWh = reshape(D, (-1, H)).T @ reshape(S, (-1, H'))`
@@ -26,9 +26,9 @@ import math
 
 from shared_ops import REGISTRY
 
-from .ir import Eqn, Graph, Var
-from .scan import scan_p
-from .scan_lowering_hoist import NotBatchable, Outer
+from ...ir import Eqn, Graph, Var
+from ..op import scan_p
+from .hoist import NotBatchable, Outer
 
 
 def delay_operands(eqn: Eqn) -> tuple[Var, Var, bool] | None:

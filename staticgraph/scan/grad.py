@@ -31,11 +31,11 @@ import numpy as np
 from shared_ops import AbstractArray
 from shared_ops import api as A
 
-from .context import graph_scope
-from .gradients import GRAD_RULES, gradients
-from .ir import Eqn, Graph, Var
-from .scan import prune_graph, scan_p, split_operands
-from .symbol import Symbol, bind_symbolic, replay_graph
+from ..context import graph_scope
+from ..gradients import GRAD_RULES, gradients
+from ..ir import Eqn, Graph, Var
+from ..symbol import Symbol, bind_symbolic, replay_graph
+from .op import prune_graph, scan_p, split_operands
 
 
 def _is_float(aval: AbstractArray) -> bool:

@@ -6,7 +6,7 @@ its fused groups still run as compiled kernels and its nested scans are
 lowered on their own (compiled when they can be); every other op runs its
 NumPy `impl`. With a backend context (`ctx.lower`, the numba backend's own
 orchestrator for a closed graph) the body is compiled by that backend
-instead. Same semantics as the interpreter: `scan._scan_eval_with`.
+instead. Same semantics as the interpreter: `op._scan_eval_with`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from .compiler import compile_group
-from .compiler.kernel import _pattern_shape
-from .interpreter import Evaluator
-from .ir import Eqn, Graph
-from .passes.fused import fused_p
-from .scan import _scan_eval_with, scan_p
+from ...compiler import compile_group
+from ...compiler.kernel import _pattern_shape
+from ...interpreter import Evaluator
+from ...ir import Eqn, Graph
+from ...passes.fused import fused_p
+from ..op import _scan_eval_with, scan_p
 
 
 class LoweredBodyEvaluator(Evaluator):

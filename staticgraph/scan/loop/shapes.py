@@ -22,8 +22,9 @@ import numpy as np
 
 from shared_ops import AbstractArray, ShapeError
 
-from .ir import Graph, Var
-from .passes.symbolic import infer_shapes
+from ...ir import Graph, Var
+from ...passes.symbolic import infer_shapes
+from ..op import scan_p, split_operands
 
 
 def _apply(eqn, env: dict) -> list:
@@ -102,7 +103,6 @@ def check_concrete(body: Graph, in_avals: list[AbstractArray]) -> list[AbstractA
     """Shape-check one step of the body on concrete input avals (recursing into
     nested scans); raises ShapeError on a mismatch the kernels cannot take.
     Returns the concrete avals of the body's outputs."""
-    from .scan import scan_p, split_operands
     env: dict = dict(zip(body.inputs, in_avals))
     env.update({v: AbstractArray(c.shape, c.dtype) for v, c in body.constants.items()})
     for eqn in body.eqns:

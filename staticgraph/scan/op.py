@@ -15,7 +15,7 @@ docs/scan.md for the layout a compiled backend lowers to a loop.
 
 `sg.scan(fn, elems, initializer)` (tf.scan) makes a body whose `y_t` *are*
 its new carries (the same Vars), so the stacked accumulators are the `ys`.
-Its gradient (`scan_grad.py`) is a reverse scan over the same kind of
+Its gradient (`grad.py`) is a reverse scan over the same kind of
 equation. `sg.fori_loop` is a scan with no `ys` over `arange(lower, upper)`.
 """
 
@@ -26,13 +26,14 @@ import numpy as np
 from shared_ops import AbstractArray, Effect, Primitive, ShapeError, format_site
 from shared_ops import api as A
 
-from .check import compatible
-from .context import graph_scope
-from .errors import GraphError
-from .ir import Graph, Var
-from .ops import as_symbol
-from .structure import flatten, same_structure, unflatten
-from .symbol import Symbol, bind_symbolic, current_site, target_graph, to_atom
+from ..check import compatible
+from ..context import graph_scope
+from ..errors import GraphError
+from ..interpreter import Evaluator
+from ..ir import Graph, Var
+from ..ops import as_symbol
+from ..structure import flatten, same_structure, unflatten
+from ..symbol import Symbol, bind_symbolic, current_site, target_graph, to_atom
 
 
 # ---- the primitive ------------------------------------------------------------
@@ -135,7 +136,6 @@ def _scan_eval_with(run, *values, body: Graph, num_consts: int, num_carry: int,
 
 
 def _scan_impl(*values, **params):
-    from .interpreter import Evaluator
     return _scan_eval_with(Evaluator().run, *values, **params)
 
 

@@ -11,7 +11,7 @@ Matching is by value numbering across the two bodies. An input of scan B
 (the backward) stands for the same per-step value as an input of scan S
 (the forward) when both are the same outer const, the same outer sequence,
 or when B's sequence is `delay(S.ys[j], S.init[k])` in S's direction
-(`scan_grad.delay`): the carry k entering S's step t. An equation's number
+(`scan.grad.delay`): the carry k entering S's step t. An equation's number
 is (primitive, params, numbers of its inputs; commutative inputs sorted).
 Any value of B's body numbered like S's output y_j becomes an input bound
 to `S.ys[j]`; DCE then drops the replay. Values agree up to rounding (the
@@ -21,11 +21,11 @@ they are later rewritten differently).
 
 from __future__ import annotations
 
-from .ir import Eqn, Graph, Var
-from .passes.common import fresh_copy, map_subgraphs, scalar_key
-from .passes.keys import array_key, params_key
-from .scan import prune_graph, scan_p, split_operands
-from .scan_lowering_hoist import drop_unread_inputs
+from ...ir import Eqn, Graph, Var
+from ...passes.common import fresh_copy, map_subgraphs, scalar_key
+from ...passes.keys import array_key, params_key
+from ..op import prune_graph, scan_p, split_operands
+from .hoist import drop_unread_inputs
 
 
 def _is_delay_of(d: Eqn, s: Eqn, k: int, j: int) -> bool:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from shared_ops import REGISTRY
 
-from .ir import Eqn, Graph, Var
-from .passes.common import same_aval
-from .scan import prune_graph, split_operands
-from .scan_lowering_hoist import Outer, drop_unread_inputs, rewrite_scans
+from ...ir import Eqn, Graph, Var
+from ...passes.common import same_aval
+from ..op import prune_graph, split_operands
+from .hoist import Outer, drop_unread_inputs, rewrite_scans
 
 
 def _variant(body: Graph, C: int) -> set:

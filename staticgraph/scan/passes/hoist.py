@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 
 from shared_ops import REGISTRY, AbstractArray, Effect
 
-from .check import compatible
-from .ir import Eqn, Graph, Var
-from .passes.common import fresh_copy, is_control, is_fused, map_subgraphs
-from .scan import scan_p, split_operands
+from ...check import compatible
+from ...ir import Eqn, Graph, Var
+from ...passes.common import fresh_copy, is_control, map_subgraphs
+from ..op import scan_p, split_operands
 
 INV, SEQ, LOOP = "inv", "seq", "loop"
 REDUCTIONS = frozenset({"sum", "mean", "max"})
@@ -163,7 +163,7 @@ def classify(eqn: Eqn, body: Graph, outer_graph: Graph,
     """Kind of every body value and, for hoisted ones, their outer Var.
 
     Carries are LOOP, unless `stacked_carries` gives the stacked values of
-    carry k entering each step (then SEQ: `scan_lowering_reuse`).
+    carry k entering each step (then SEQ: `passes.reuse`).
     """
     C, K = eqn.params["num_consts"], eqn.params["num_carry"]
     consts, init, xs = split_operands(eqn.inputs, C, K)
@@ -306,28 +306,3 @@ def hoist_scan_invariants(graph: Graph) -> Graph:
     scan (nested bodies first), as described in the module doc."""
     return rewrite_scans(graph, hoist_scan_invariants,
                          lambda eqn, out: (*hoist_one(eqn, out), []))
-
-
-def inline_fused(graph: Graph) -> Graph:
-    """Pass: every `fused` eqn (in subgraphs too) replaced by the eqns it holds.
-
-    A scan reaching the numba backend's hook has fused bodies already; the
-    scan passes need the plain ops to see what can leave the loop (fusion
-    runs again after them).
-    """
-    out = graph.copy()
-    eqns: list[Eqn] = []
-    for eqn in graph.eqns:
-        if not is_fused(eqn):
-            eqns.append(map_subgraphs(eqn, inline_fused))
-            continue
-        body = eqn.params["body"]
-        rename = dict(zip(body.inputs, eqn.inputs))
-        outs = dict(zip(body.outputs, eqn.outputs))
-        for e in body.eqns:
-            new_outs = tuple(outs.get(v) or fresh_copy(v) for v in e.outputs)
-            ins = tuple(rename.get(x, x) if isinstance(x, Var) else x for x in e.inputs)
-            rename.update(zip(e.outputs, new_outs))
-            eqns.append(e.replace(inputs=ins, outputs=new_outs))
-    out.eqns = eqns
-    return out

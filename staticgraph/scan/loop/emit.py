@@ -11,7 +11,7 @@ statements with `w.emit(...)`. Anything it cannot express raises
   array of the loop's shape, else `nd`; both are Numba dispatchers, called
   from the loop without Python.
 - `sum`/`mean`/`max`: a kernel of one fused reduction.
-- `matmul`: `scan_lowering_runtime` (a loop nest for small products, BLAS
+- `matmul`: `runtime.py` (a loop nest for small products, BLAS
   `np.dot` above); operands of rank 1 or 2.
 - views (`getitem` with basic indices, `transpose`, `expand_dims`,
   `squeeze`, `reshape`, `reshape_like`, `broadcast_to`): NumPy views.
@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from shared_ops import REGISTRY
 
-from .compiler.group import FusedGroup, GroupInput, Reduction, Ref
-from .empty_reduction import folded_axes
-from .ir import Eqn
-from .passes.fused import make_fused_eqn
-from .scan_lowering_codegen import LoopWriter, Unsupported, Value, copy_source, index_source
+from ...compiler.group import FusedGroup, GroupInput, Reduction, Ref
+from ...empty_reduction import folded_axes
+from ...ir import Eqn
+from ...passes.fused import make_fused_eqn
+from .codegen import LoopWriter, Unsupported, Value, copy_source, index_source
 
 BLAS_DTYPES = ("float32", "float64")
 
