@@ -52,7 +52,6 @@ from .scan_lowering_hoist import hoist_scan_invariants
 from .scan_lowering_moves import MovesScan, moves_only
 from .scan_lowering_ops import emit_eqn
 from .scan_lowering_reuse import reuse_scan_outputs
-from .scan_lowering_runtime import serial_blas
 from .scan_lowering_seed import seed_first_step_cotangents
 from .scan_lowering_shapes import check_concrete
 from .scan_lowering_shift import shift_delayed_products
@@ -97,8 +96,7 @@ class CompiledScan:
     Called from Python, it runs `scan_loop_into` with the stacked outputs
     allocated here: the arrays of the previous call with the same shapes are
     reused when nobody holds them any more (fresh multi-megabyte arrays cost
-    a page fault per 4 KiB on first touch). A loop that calls BLAS runs with
-    its BLAS single-threaded (`scan_lowering_runtime.serial_blas`).
+    a page fault per 4 KiB on first touch).
     """
 
     compiled = True
@@ -113,7 +111,6 @@ class CompiledScan:
         self._split = (p["num_consts"], p["num_carry"])
         self._ys: dict[tuple, list] = {}  # input shapes -> [(shape, dtype)] of the ys
         self._last: dict[tuple, list] = {}  # input shapes -> the ys returned last time
-        self._serial = serial_blas() if "_rt.matmul2" in source else None
 
     def signature(self) -> tuple:
         K = self._split[1]
@@ -182,13 +179,7 @@ class CompiledScan:
                 self._ys.clear()
                 self._last.clear()
             self._ys[key] = self.check(args)
-        if self._serial is None:
-            return self.fn(*args, *self._outputs(key))
-        previous = self._serial(1)
-        try:
-            return self.fn(*args, *self._outputs(key))
-        finally:
-            self._serial(previous)
+        return self.fn(*args, *self._outputs(key))
 
     def explain(self) -> str:
         kernels = ", ".join(k.group.name for k in self.kernels) or "none"
