@@ -18,7 +18,7 @@ import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -33,6 +33,10 @@ class BlasLibrary:
     """One loaded BLAS library: threadpoolctl's controller of it."""
 
     controller: Any  # threadpoolctl.LibController
+    thread_calls: tuple = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "thread_calls", self._bind_thread_calls())
 
     @property
     def kind(self) -> str:
@@ -48,12 +52,25 @@ class BlasLibrary:
 
     def threads(self) -> int:
         """The library's thread count now."""
-        return int(self.controller.get_num_threads() or 1)
+        return int(self.thread_calls[0]() or 1)
 
     def set_threads(self, n: int) -> None:
-        """Process-wide; threadpoolctl lets only one Python thread at a time
-        set OpenBLAS's count (a call from another thread changes nothing)."""
-        self.controller.set_num_threads(n)
+        """Set the library's thread count (process-wide)."""
+        self.thread_calls[1](n)
+
+    def _bind_thread_calls(self) -> tuple:
+        """(get, set) of the thread count: a pthreads OpenBLAS's own C calls,
+        bound once (a few us less per call than threadpoolctl's lookup of
+        them, which also builds a symbol name each time); else threadpoolctl's."""
+        found = None
+        if self.kind == "openblas" and getattr(self.controller, "threading_layer", "") \
+                != "openmp":
+            found = self.cblas("openblas_get_num_threads", "openblas_set_num_threads")
+        if found is None:
+            return self.controller.get_num_threads, self.controller.set_num_threads
+        (get, put), _ = found
+        put.argtypes, put.restype = [ctypes.c_int], None
+        return get, put
 
     def cblas(self, *names: str) -> tuple[list, bool] | None:
         """The C functions `names` of this library (found under its symbol
