@@ -194,13 +194,10 @@ def blas_note() -> str:
     the ratios against JAX depend on them (XLA generates its own matmul code)."""
     try:
         import llvmlite.binding as llvm
-        from threadpoolctl import threadpool_info
 
         from . import machine
     except ImportError:
         return ""
-    libs = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels, "
-            f"{i.get('num_threads')} threads)" for i in threadpool_info()
-            if i.get("user_api") == "blas"]
-    return (f"BLAS: {'; '.join(libs) or 'unknown'}; CPU as LLVM sees it: "
+    from staticgraph.blas_libraries import describe_loaded
+    return (f"BLAS: {describe_loaded()}; CPU as LLVM sees it: "
             f"{llvm.get_host_cpu_name()}. {machine.coretype_note()}")

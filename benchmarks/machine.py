@@ -34,16 +34,13 @@ def core_count() -> str:
 
 
 def blas_info() -> str:
-    """NumPy's BLAS: threadpoolctl's runtime view if available, else the build config."""
-    try:
-        from threadpoolctl import threadpool_info
-        libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        if libs:
-            return "; ".join(
-                f"{i.get('prefix')} {i.get('version')} ({i.get('architecture', '?')}, "
-                f"{i.get('num_threads')} threads)" for i in libs)
-    except ImportError:
-        pass
+    """The loaded BLAS libraries (threadpoolctl's runtime view), else NumPy's build config."""
+    from staticgraph.blas_libraries import loaded_blas
+    libs = loaded_blas()
+    if libs:
+        return "; ".join(
+            f"{i.get('prefix')} {i.get('version')} ({i.get('architecture', '?')}, "
+            f"{i.get('num_threads')} threads)" for i in libs)
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         return f"{blas.get('name')} {blas.get('version')} (build config)"

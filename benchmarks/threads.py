@@ -30,11 +30,8 @@ def _xla_flags(n: int) -> str:
 
 def _limit_loaded(n: int) -> None:
     """Runtime limits for pools that were loaded before `pin` ran."""
-    try:
-        from threadpoolctl import threadpool_limits
-        _STATE["limits"] = threadpool_limits(n)  # keep it referenced: the limit holds
-    except ImportError:
-        pass
+    from staticgraph.blas_libraries import hold_threads
+    _STATE["limits"] = hold_threads(n)  # keep it referenced: the limit holds
     numba = sys.modules.get("numba")
     if numba is not None:
         try:
@@ -66,19 +63,15 @@ def describe() -> str:
 def limited(n: int) -> Iterator[bool]:
     """Run a block with NumPy's BLAS, OpenMP and PyTorch at n threads.
 
-    Yields False (and limits nothing) without threadpoolctl. XLA's pool is
-    fixed when JAX is imported, so JAX is not limited: leave it out of
+    Yields True: the pools are limited (`staticgraph.blas_libraries`). XLA's
+    pool is fixed when JAX is imported, so JAX is not limited: leave it out of
     workloads measured this way.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield False
-        return
+    from staticgraph.blas_libraries import limit_threads
     torch = peers.load_torch()
     before = torch.get_num_threads() if torch is not None else None
     try:
-        with threadpool_limits(n):
+        with limit_threads(n):
             if torch is not None:
                 torch.set_num_threads(n)
             yield True

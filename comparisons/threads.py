@@ -32,12 +32,12 @@ def pin_environment() -> None:
 @contextmanager
 def pinned() -> Iterator[None]:
     """BLAS and OpenMP pools of loaded libraries limited to one thread in the block."""
-    from threadpoolctl import threadpool_limits
+    from staticgraph.blas_libraries import limit_threads
     pin_environment()
     before = os.environ.get("GRAPHCOMPARE_TIERED")
     os.environ.setdefault("GRAPHCOMPARE_TIERED", "0")
     try:
-        with threadpool_limits(limits=1):
+        with limit_threads(1):
             yield
     finally:
         if before is None:

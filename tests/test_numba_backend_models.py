@@ -12,7 +12,7 @@ import pytest
 from numba_backend_util import assert_close, numba_cache_dir, run_both  # noqa: F401
 
 import staticgraph as sg
-from staticgraph.numba_backend import blas, choice, register_lowering, unregister_lowering
+from staticgraph.numba_backend import choice, register_lowering, unregister_lowering
 
 N, D_IN, H, D_OUT, LR = 32, 50, 64, 4, 1e-5
 
@@ -203,15 +203,3 @@ def test_probe_measures_again_within_seconds_however_long_the_best_held(monkeypa
         if not probe.left:
             assert probe.next_probe - now[0] <= 8.0
     assert measurements >= 10 and probe.best == 0
-
-
-def test_blas_choice_restores_the_thread_count():
-    fns = blas._openblas()
-    if fns is None:
-        pytest.skip("NumPy's BLAS is not the bundled OpenBLAS")
-    before = fns[0]()
-    pick = blas.BlasChoice(eligible=True)
-    for _ in range(12):
-        previous = pick.enter()
-        pick.leave(previous)
-        assert fns[0]() == before

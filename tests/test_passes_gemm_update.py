@@ -16,7 +16,7 @@ from staticgraph.passes import DEFAULT_PASSES, optimize
 from staticgraph.passes.gemm_update import fuse_gemm_update
 
 F64 = "float64"
-needs_blas = pytest.mark.skipif(not gemm.available(), reason="NumPy's BLAS is not OpenBLAS")
+needs_blas = pytest.mark.skipif(not gemm.available(), reason="NumPy's BLAS exports no cblas GEMM")
 
 
 def updated(w, x, g, lr):

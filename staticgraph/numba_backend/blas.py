@@ -1,4 +1,5 @@
-"""NumPy's BLAS threads around a step of small matmuls.
+"""NumPy's BLAS threads around a step of small matmuls, and the BLAS features
+a numba session uses.
 
 OpenBLAS splits even a 64x1000x100 product over every core. On a quiet
 machine that is up to a core-count faster; on a loaded one (two cores
@@ -7,27 +8,27 @@ the same product takes 10 to 100 times longer (docs/compiler.md,
 "Lowering"). Neither setting is right everywhere, so for each set of
 run-time dims whose matmuls are all at most `single_max()` multiply-adds, a
 `BlasChoice` measures: it alternates a few calls at one thread with a few
-at NumPy's default, keeps the faster, and measures again every couple of
-seconds. Switching costs two C calls (under a microsecond); the thread
-count is restored after every call, exceptions included.
+at the library's default, keeps the faster, and measures again every couple
+of seconds. The thread count is set through threadpoolctl
+(`staticgraph.blas_libraries`) and restored after every call, exceptions
+included.
 
 `GRAPHCOMPARE_BLAS_SINGLE_MAX` sets the bound in multiply-adds (0: never
-touch the thread count). Only NumPy's bundled OpenBLAS is recognised; with
-another BLAS this is a no-op. The count is process-wide: another Python
-thread calling NumPy's BLAS during the step runs at the chosen count too.
+touch the thread count). Where threadpoolctl does not find NumPy's BLAS
+this is a no-op, and `features()` says so. The count is process-wide:
+another Python thread calling NumPy's BLAS during the step runs at the
+chosen count too.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
-import glob
 import math
 import os
-from collections.abc import Callable
 
 import numpy as np
 
+from .. import blas_libraries
+from . import gemm
 from .choice import Probe
 
 ENV_VAR = "GRAPHCOMPARE_BLAS_SINGLE_MAX"
@@ -41,51 +42,22 @@ def single_max() -> int:
         return DEFAULT_SINGLE_MAX
 
 
-def numpy_openblas(*names: str) -> tuple[list, str] | None:
-    """The functions `names` (without SciPy's prefix and the ILP64 suffix) of
-    NumPy's bundled OpenBLAS, and the suffix found ('64_': 64-bit integer
-    arguments), or None when NumPy's BLAS is not that library."""
-    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_", ""):
-            for suffix in ("64_", ""):
-                fns = [getattr(lib, f"{prefix}{name}{suffix}", None) for name in names]
-                if None not in fns:
-                    return fns, suffix
-    return None
-
-
-@functools.cache
-def _openblas() -> tuple[Callable, Callable] | None:
-    """(get_num_threads, set_num_threads) of NumPy's bundled OpenBLAS, or None."""
-    found = numpy_openblas("openblas_get_num_threads", "openblas_set_num_threads")
-    if found is None:
-        return None
-    (get, put), _ = found
-    put.argtypes = [ctypes.c_int]
-    return get, put
-
-
 class BlasChoice:
-    """For one key: one BLAS thread (option 1) or NumPy's default (option 0),
-    whichever ran the whole call faster lately (`choice.Probe`)."""
+    """For one key: one BLAS thread (option 1) or the library's default
+    (option 0), whichever ran the whole call faster lately (`choice.Probe`)."""
 
     def __init__(self, eligible: bool) -> None:
-        self.eligible = eligible and _openblas() is not None
+        self.library = blas_libraries.numpy_blas() if eligible else None
+        self.eligible = self.library is not None
         self.probe = Probe(default=1)
 
     def enter(self) -> int:
         """Set the thread count for this call; the count to restore (0: unchanged)."""
         if not self.eligible or not self.probe.pick():
             return 0
-        get, put = _openblas()
-        n = get()
+        n = self.library.threads()
         if n > 1:
-            put(1)
+            self.library.set_threads(1)
             return n
         return 0
 
@@ -94,12 +66,35 @@ class BlasChoice:
             return
         self.probe.done()
         if previous:
-            _openblas()[1](previous)
+            self.library.set_threads(previous)
 
     def describe(self) -> str:
         if not self.eligible:
             return "BLAS threads: the library's default"
         return f"BLAS threads: {'one' if self.probe.best else 'default'} (measured)"
+
+
+def features() -> list[str]:
+    """One line per BLAS feature of the numba backend: in use, or off and why."""
+    found = blas_libraries.numpy_blas()
+    if found is None:
+        why = (f"threadpoolctl finds no BLAS it controls behind NumPy (NumPy's build "
+               f"names {blas_libraries.numpy_blas_name()})")
+        return [f"NumPy's BLAS: not found: {why}",
+                "per-call BLAS thread choice: off (no thread control without it)",
+                "GEMM update in one BLAS call: off (no cblas_dgemm/cblas_sgemm to call)"]
+    lines = [f"NumPy's BLAS: {found.describe()}"]
+    if single_max() <= 0:
+        lines.append(f"per-call BLAS thread choice: off ({ENV_VAR}=0)")
+    else:
+        lines.append("per-call BLAS thread choice: on (one thread or the default, measured, "
+                     f"for calls whose matmuls are all <= {single_max()} multiply-adds)")
+    if gemm.available():
+        lines.append("GEMM update in one BLAS call: on (cblas_?gemm with beta = 1)")
+    else:
+        lines.append(f"GEMM update in one BLAS call: off ({found.kind} at {found.path} "
+                     "exports no cblas_dgemm/cblas_sgemm)")
+    return lines
 
 
 def matmul_macs(a_shape: tuple, b_shape: tuple) -> int:

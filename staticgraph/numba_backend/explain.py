@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .blas import features
+
 BRIEF_DEPTH = 3
 
 
@@ -52,6 +54,11 @@ def _header(runner: Any) -> str:
             f"{len(runner.program.eqns)} eqns -> {len(runner.optimized.eqns)} after passes)")
 
 
+def blas_lines() -> list[str]:
+    """The BLAS features a call uses, and each one that is off here, with why."""
+    return ["BLAS:"] + [f"  {line}" for line in features()]
+
+
 def describe_brief(runner: Any) -> str:
     """One screen: the program, kernel count, compile costs two levels deep."""
     hits = sum(s.from_cache for k in runner.kernels for s in k.record.specialisations)
@@ -59,6 +66,7 @@ def describe_brief(runner: Any) -> str:
     parts = [_header(runner),
              f"fused kernels: {len(runner.kernels)} ({hits} of {specs} compiled "
              "specialisations loaded from the disk cache)",
+             "\n".join(blas_lines()),
              "\n".join(compile_costs(runner, BRIEF_DEPTH)),
              "(explain() without brief=True adds the passes, memory plan, every kernel, "
              "the full cost tree and the generated source)"]
@@ -70,7 +78,8 @@ def describe(runner: Any, brief: bool = False) -> str:
     if brief:
         return describe_brief(runner)
     parts = [_header(runner), runner.report.describe(), runner.plan.describe(),
-             "\n".join(kernel_lines(runner)), "\n".join(compile_costs(runner))]
+             "\n".join(kernel_lines(runner)), "\n".join(blas_lines()),
+             "\n".join(compile_costs(runner))]
     keys = runner.lowered.describe_keys()
     parts.append("run-time dims seen (buffers allocated once per key; kernels are "
                  "size-generic):\n" + ("\n".join(keys) if keys else "  none yet"))

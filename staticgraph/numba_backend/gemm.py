@@ -2,11 +2,12 @@
 
 The lowering of `passes.gemm_update` (an SGD update fused into its
 gradient's matmul). NumPy has no GEMM with a `beta`, so this calls
-`cblas_dgemm`/`cblas_sgemm` of NumPy's own bundled OpenBLAS through ctypes:
-the same library, kernels and thread pool as every `np.matmul` of the step
-(a second BLAS would bring a second spinning pool: docs/compiler.md).
-About 4 us of Python per call. `available()` is False where NumPy's BLAS is
-not its bundled OpenBLAS; the numba backend then does not run the pass.
+`cblas_dgemm`/`cblas_sgemm` through ctypes, from the library threadpoolctl
+finds behind NumPy (`blas_libraries.numpy_blas`): the same library, kernels
+and thread pool as every `np.matmul` of the step (a second BLAS would bring
+a second spinning pool: docs/compiler.md). About 4 us of Python per call.
+`available()` is False where that library is not found or exports no cblas
+GEMM; the numba backend then does not run the pass (`blas.features` says so).
 
 BLAS reads operands with unit stride along one axis (C or Fortran order, a
 transpose, a row slice) in place; others are copied first. `out` is a
@@ -21,19 +22,24 @@ import functools
 
 import numpy as np
 
-from .blas import numpy_openblas
+from .. import blas_libraries
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
-@functools.cache
 def _cblas() -> dict | None:
-    """{dtype: cblas_?gemm} of NumPy's bundled OpenBLAS, or None."""
-    found = numpy_openblas("cblas_dgemm", "cblas_sgemm")
+    """{dtype: cblas_?gemm} of NumPy's BLAS, or None."""
+    return _gemm_functions(blas_libraries.numpy_blas())
+
+
+@functools.cache
+def _gemm_functions(library: blas_libraries.BlasLibrary | None) -> dict | None:
+    """{dtype: cblas_?gemm} of `library`, or None."""
+    found = library.cblas("cblas_dgemm", "cblas_sgemm") if library is not None else None
     if found is None:
         return None
-    fns, suffix = found
-    index, ptr = (ctypes.c_int64 if suffix else ctypes.c_int), ctypes.c_void_p
+    fns, ilp64 = found
+    index, ptr = (ctypes.c_int64 if ilp64 else ctypes.c_int), ctypes.c_void_p
     for fn, real in zip(fns, (ctypes.c_double, ctypes.c_float)):
         fn.argtypes = [ctypes.c_int] * 3 + [index] * 3 + [real, ptr, index, ptr, index, real,
                                                           ptr, index]

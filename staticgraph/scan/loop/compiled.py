@@ -42,7 +42,6 @@ from .codegen import Unsupported, eqn_title, render_module, write_loop
 from .emit import emit_eqn
 from .fallback import FallbackScan
 from .moves import MovesScan, moves_only
-from .runtime import serial_blas
 from .shapes import check_concrete
 
 _RUNTIME_FILES = ("runtime.py",)
@@ -84,8 +83,7 @@ class CompiledScan:
     Called from Python, it runs `scan_loop_into` with the stacked outputs
     allocated here: the arrays of the previous call with the same shapes are
     reused when nobody holds them any more (fresh multi-megabyte arrays cost
-    a page fault per 4 KiB on first touch). A loop that calls BLAS runs with
-    its BLAS single-threaded (`runtime.serial_blas`).
+    a page fault per 4 KiB on first touch).
     """
 
     compiled = True
@@ -100,7 +98,6 @@ class CompiledScan:
         self._split = (p["num_consts"], p["num_carry"])
         self._ys: dict[tuple, list] = {}  # input shapes -> [(shape, dtype)] of the ys
         self._last: dict[tuple, list] = {}  # input shapes -> the ys returned last time
-        self._serial = serial_blas() if "_rt.matmul2" in source else None
 
     def signature(self) -> tuple:
         K = self._split[1]
@@ -169,13 +166,7 @@ class CompiledScan:
                 self._ys.clear()
                 self._last.clear()
             self._ys[key] = self.check(args)
-        if self._serial is None:
-            return self.fn(*args, *self._outputs(key))
-        previous = self._serial(1)
-        try:
-            return self.fn(*args, *self._outputs(key))
-        finally:
-            self._serial(previous)
+        return self.fn(*args, *self._outputs(key))
 
     def explain(self) -> str:
         kernels = ", ".join(k.group.name for k in self.kernels) or "none"

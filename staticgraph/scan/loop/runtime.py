@@ -11,24 +11,9 @@ Integer and mixed-dtype products always take the loop (BLAS is float only).
 Every helper writes into a caller-provided, C-contiguous `out`; none
 allocates. They are part of the scan-lowering cache key
 (`compiled.fingerprint`): editing this file recompiles the loops.
-
-A loop's BLAS calls are small and come one per step: a multi-threaded BLAS
-wakes its threads for each (on a busy 2-core machine one 32x128x128 product
-took 16 ms instead of 20 us). `serial_blas()` gives the thread count setter
-of the BLAS that Numba's `np.dot` calls (SciPy's OpenBLAS,
-`openblas_set_num_threads_local`), so a loop runs its steps single-threaded;
-None where that BLAS has none. Despite its name, in OpenBLAS 0.3.30 it sets
-the library's count for every thread (measured: another thread's product
-ran single-threaded meanwhile), so a concurrent `scipy.linalg` call runs
-single-threaded while a loop runs (NumPy's own OpenBLAS is not touched).
 """
 
 from __future__ import annotations
-
-import ctypes
-import functools
-import glob
-import os
 
 import numpy as np
 from numba import njit
@@ -131,20 +116,3 @@ def copy4(dst, src):
             for k in range(dst.shape[2]):
                 for m in range(dst.shape[3]):
                     dst[i, j, k, m] = src[i, j, k, m]
-
-
-@functools.cache
-def serial_blas():
-    """`set(n) -> previous n` in SciPy's OpenBLAS (see the module doc), or None."""
-    try:
-        import scipy
-        import scipy.linalg.cython_blas  # noqa: F401  (loads the library)
-        libs = os.path.join(os.path.dirname(scipy.__file__), os.pardir, "scipy.libs")
-        for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas*.so*"))):
-            fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
-            if fn is not None:
-                fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-                return fn
-    except (ImportError, OSError):
-        pass
-    return None
