@@ -198,6 +198,6 @@ def blas_note() -> str:
         from . import machine
     except ImportError:
         return ""
-    from staticgraph.blas_libraries import describe_loaded
+    from staticgraph.runtime.blas_libraries import describe_loaded
     return (f"BLAS: {describe_loaded()}; CPU as LLVM sees it: "
             f"{llvm.get_host_cpu_name()}. {machine.coretype_note()}")

@@ -35,7 +35,7 @@ def core_count() -> str:
 
 def blas_info() -> str:
     """The loaded BLAS libraries (threadpoolctl's runtime view), else NumPy's build config."""
-    from staticgraph.blas_libraries import loaded_blas
+    from staticgraph.runtime.blas_libraries import loaded_blas
     libs = loaded_blas()
     if libs:
         return "; ".join(

@@ -30,7 +30,7 @@ def _xla_flags(n: int) -> str:
 
 def _limit_loaded(n: int) -> None:
     """Runtime limits for pools that were loaded before `pin` ran."""
-    from staticgraph.blas_libraries import hold_threads
+    from staticgraph.runtime.blas_libraries import hold_threads
     _STATE["limits"] = hold_threads(n)  # keep it referenced: the limit holds
     numba = sys.modules.get("numba")
     if numba is not None:
@@ -63,11 +63,11 @@ def describe() -> str:
 def limited(n: int) -> Iterator[bool]:
     """Run a block with NumPy's BLAS, OpenMP and PyTorch at n threads.
 
-    Yields True: the pools are limited (`staticgraph.blas_libraries`). XLA's
+    Yields True: the pools are limited (`staticgraph.runtime.blas_libraries`). XLA's
     pool is fixed when JAX is imported, so JAX is not limited: leave it out of
     workloads measured this way.
     """
-    from staticgraph.blas_libraries import limit_threads
+    from staticgraph.runtime.blas_libraries import limit_threads
     torch = peers.load_torch()
     before = torch.get_num_threads() if torch is not None else None
     try:

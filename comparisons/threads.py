@@ -32,7 +32,7 @@ def pin_environment() -> None:
 @contextmanager
 def pinned() -> Iterator[None]:
     """BLAS and OpenMP pools of loaded libraries limited to one thread in the block."""
-    from staticgraph.blas_libraries import limit_threads
+    from staticgraph.runtime.blas_libraries import limit_threads
     pin_environment()
     before = os.environ.get("GRAPHCOMPARE_TIERED")
     os.environ.setdefault("GRAPHCOMPARE_TIERED", "0")

@@ -28,41 +28,10 @@ from . import (  # noqa: E402,F401  (sg.train, sg.layers, ...)
     layers,
     train,
 )
-from .backends import (  # noqa: E402,F401
-    Runner,
-    backend_names,
-    get_backend,
-    make_runner,
-    register_backend,
-)
-from .check import check_graph  # noqa: E402,F401
-from .context import (  # noqa: E402,F401
-    get_default_graph,
-    get_default_session,
-    reset_default_graph,
-)
-from .control import cond, cond_p  # noqa: E402,F401
-from .cuda_backend import cuda_available  # noqa: E402,F401
-from .errors import (  # noqa: E402,F401
-    BackendError,
-    FeedError,
-    GraphError,
-    InvalidGraphError,
-    NumericsError,
-    SymbolicValueError,
-    UninitializedVariableError,
-)
-from .function import Function, function  # noqa: E402,F401
-from .gradients import GRAD_RULES, gradients  # noqa: E402,F401
-from .initializers import set_random_seed  # noqa: E402,F401
-from .interpreter import eval_graph  # noqa: E402,F401
-from .ir import Eqn, Graph, Var, VariableInfo  # noqa: E402,F401
-from .ops import *  # noqa: E402,F401,F403
-from .ops import abs, max, min, pow, sum  # noqa: E402,F401
-from .program import extract_program  # noqa: E402,F401
-from .scan import fori_loop, scan, scan_p  # noqa: E402,F401  (and scan's gradient rule)
-from .session import Session  # noqa: E402,F401
-from .state import (  # noqa: E402,F401
+from .build.cond import cond, cond_p  # noqa: E402,F401
+from .build.ops import *  # noqa: E402,F401,F403
+from .build.ops import abs, max, min, pow, sum  # noqa: E402,F401
+from .build.state import (  # noqa: E402,F401
     Variable,
     assign,
     assign_add,
@@ -74,7 +43,38 @@ from .state import (  # noqa: E402,F401
     group_p,
     trainable_variables,
 )
-from .symbol import Operation, Symbol  # noqa: E402,F401
+from .build.symbol import Operation, Symbol  # noqa: E402,F401
+from .cuda_backend import cuda_available  # noqa: E402,F401
+from .errors import (  # noqa: E402,F401
+    BackendError,
+    FeedError,
+    GraphError,
+    InvalidGraphError,
+    NumericsError,
+    SymbolicValueError,
+    UninitializedVariableError,
+)
+from .gradients import GRAD_RULES, gradients  # noqa: E402,F401
+from .graph.check import check_graph  # noqa: E402,F401
+from .graph.context import (  # noqa: E402,F401
+    get_default_graph,
+    get_default_session,
+    reset_default_graph,
+)
+from .graph.ir import Eqn, Graph, Var, VariableInfo  # noqa: E402,F401
+from .initializers import set_random_seed  # noqa: E402,F401
+from .runtime.backends import (  # noqa: E402,F401
+    Runner,
+    backend_names,
+    get_backend,
+    make_runner,
+    register_backend,
+)
+from .runtime.function import Function, function  # noqa: E402,F401
+from .runtime.interpreter import eval_graph  # noqa: E402,F401
+from .runtime.program import extract_program  # noqa: E402,F401
+from .runtime.session import Session  # noqa: E402,F401
+from .scan import fori_loop, scan, scan_p  # noqa: E402,F401  (and scan's gradient rule)
 
 float16, float32, float64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 int32, int64, bool_ = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.bool_)
@@ -82,15 +82,11 @@ int32, int64, bool_ = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.bool_)
 from shared_ops.errors import DistributedError, WorkerLostError  # noqa: E402,F401
 
 from . import nn  # noqa: E402,F401  (sg.nn, as tf.nn)
-from .creation import fill, identity, identity_p, ones, placeholder_with_default, zeros  # noqa: E402,F401,E501
-from .custom_gradient import custom_gradient, custom_gradient_p  # noqa: E402,F401
-from .errors import ClosedSessionError  # noqa: E402,F401
-from .nn import clip_by_global_norm  # noqa: E402,F401
-from .ops import add_n  # noqa: E402,F401
-from .ops_nn import *  # noqa: E402,F401,F403  (log1p, gather, one_hot, einsum, split, ...)
-from .passes.partition import partition, partition_p  # noqa: E402,F401
-from .placement import device  # noqa: E402,F401
-from .random_ops import (  # noqa: E402,F401
+from .build.creation import fill, identity, identity_p, ones, placeholder_with_default, zeros  # noqa: E402,F401,E501
+from .build.custom_gradient import custom_gradient, custom_gradient_p  # noqa: E402,F401
+from .build.ops import add_n  # noqa: E402,F401
+from .build.ops_tf1 import *  # noqa: E402,F401,F403  (log1p, gather, one_hot, einsum, split, ...)
+from .build.random_ops import (  # noqa: E402,F401
     random_normal,
     random_normal_like,
     random_p,
@@ -98,7 +94,11 @@ from .random_ops import (  # noqa: E402,F401
     random_uniform_like,
     truncated_normal,
 )
-from .while_loop import fori_loop, while_loop, while_p  # noqa: E402,F401,F811
+from .build.while_loop import fori_loop, while_loop, while_p  # noqa: E402,F401,F811
+from .errors import ClosedSessionError  # noqa: E402,F401
+from .graph.placement import device  # noqa: E402,F401
+from .nn import clip_by_global_norm  # noqa: E402,F401
+from .passes.partition import partition, partition_p  # noqa: E402,F401
 
 __all__ = [
     "BackendError", "ClosedSessionError", "DTypeError", "DistributedError", "Eqn", "FeedError",

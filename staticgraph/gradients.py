@@ -16,11 +16,11 @@ import numpy as np
 from shared_ops import AbstractArray, DTypeError, GradientError, Primitive, ShapeError, register
 from shared_ops import api as A
 
-from .context import graph_scope
+from .build.symbol import Operation, Symbol, to_atom
 from .errors import GraphError
-from .ir import Eqn, Graph, Var
-from .placement import colocate_with
-from .symbol import Operation, Symbol, to_atom
+from .graph.context import graph_scope
+from .graph.ir import Eqn, Graph, Var
+from .graph.placement import colocate_with
 
 # rule(graph, eqn, cts, needs) -> one cotangent Symbol (or None) per eqn input;
 # cts holds one Symbol or None per eqn output.

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .context import get_default_graph
+from .graph.context import get_default_graph
 
 _RNG = [np.random.default_rng(0)]
 

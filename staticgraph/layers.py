@@ -23,11 +23,11 @@ from shared_ops import DTypeError, ShapeError
 from shared_ops import api as A
 
 from . import initializers as inits
-from .context import get_default_graph, graph_scope
-from .ir import Graph
-from .ops import as_symbol, sigmoid, tanh
-from .state import Variable
-from .symbol import Symbol
+from .build.ops import as_symbol, sigmoid, tanh
+from .build.state import Variable
+from .build.symbol import Symbol
+from .graph.context import get_default_graph, graph_scope
+from .graph.ir import Graph
 
 
 def root_graph(graph: Graph | None = None) -> Graph:

@@ -13,9 +13,9 @@ import numpy as np
 from shared_ops import AbstractArray, DTypeError, Primitive, ShapeError, format_site
 from shared_ops import api as A
 
-from . import ops
-from .random_ops import random_uniform, random_uniform_like
-from .symbol import Symbol, bind_symbolic, current_site
+from .build import ops
+from .build.random_ops import random_uniform, random_uniform_like
+from .build.symbol import Symbol, bind_symbolic, current_site
 
 relu, sigmoid, tanh = ops.relu, ops.sigmoid, ops.tanh
 
@@ -164,4 +164,4 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name: str | None = Non
     return clipped, use_norm
 
 
-from .ops_nn import conv2d, embedding_lookup, max_pool, max_pool_with_argmax, moments  # noqa: E402,F401
+from .build.ops_tf1 import conv2d, embedding_lookup, max_pool, max_pool_with_argmax, moments  # noqa: E402,F401

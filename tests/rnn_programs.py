@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import staticgraph as sg
-from staticgraph.program import extract_program
+from staticgraph.runtime.program import extract_program
 
 
 def tiny_rnn_program(*, last_only: bool = True, h0_input: bool = False):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 import staticgraph as sg
-from staticgraph.interpreter import eval_graph
 from staticgraph.passes import optimize, passes_for
-from staticgraph.program import extract_program
+from staticgraph.runtime.interpreter import eval_graph
+from staticgraph.runtime.program import extract_program
 from staticgraph.scan import loop as sl
 
 SCAN_LOOP_PASSES = passes_for({"scan_loops"})

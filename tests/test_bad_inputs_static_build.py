@@ -16,7 +16,7 @@ from bad_inputs_util import documents
 
 import shared_ops as so
 import staticgraph as sg
-from staticgraph.ir import Var
+from staticgraph.graph.ir import Var
 
 FILE = os.path.basename(__file__)
 F64 = "float64"

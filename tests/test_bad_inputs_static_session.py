@@ -145,7 +145,7 @@ def test_backend_errors(graph):
         expect(sg.BackendError, lambda: sg.register_backend("interpret", object),
                "already registered")
     finally:
-        from staticgraph import backends
+        from staticgraph.runtime import backends
         backends._BACKENDS.pop("broken-for-test", None)
     assert "broken-for-test" not in sg.backend_names()
     assert sg.function([x], total)(np.ones(3)) == 3.0

@@ -11,8 +11,8 @@ from numba_backend_util import numba_cache_dir  # noqa: F401
 from test_tiered import feed, plan_runner, run_steps, training_graph
 
 import staticgraph as sg
-from staticgraph import tiered
 from staticgraph.errors import BackendError
+from staticgraph.runtime import tiered
 
 
 @documents("tiered sessions", "the background compile of a tiered session failed")

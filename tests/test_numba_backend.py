@@ -13,8 +13,8 @@ from op_cases import CASES
 
 import shared_ops as so
 import staticgraph as sg
-from staticgraph.backends import auto_backend
 from staticgraph.numba_backend import NumbaRunner
+from staticgraph.runtime.backends import auto_backend
 
 
 def _case_graph(case, batch_none: bool = False):

@@ -1,5 +1,5 @@
 """The BLAS features of the numba backend: found through threadpoolctl
-(`staticgraph.blas_libraries`), and named by `explain()`, in use or off."""
+(`staticgraph.runtime.blas_libraries`), and named by `explain()`, in use or off."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from numba_backend_util import assert_close, numba_cache_dir  # noqa: F401
 
 import staticgraph as sg
-from staticgraph import blas_libraries
 from staticgraph.numba_backend import blas, gemm
+from staticgraph.runtime import blas_libraries
 
 N, D_IN, H, D_OUT, LR = 8, 12, 6, 3, 1e-3
 

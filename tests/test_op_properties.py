@@ -11,20 +11,20 @@ from test_passes_util import program
 import shared_ops as so
 import staticgraph as sg
 from shared_ops import REGISTRY, Effect
-from staticgraph.control import cond_p
-from staticgraph.creation import identity_p
+from staticgraph.build.cond import cond_p
+from staticgraph.build.creation import identity_p
+from staticgraph.build.custom_gradient import custom_gradient_p
+from staticgraph.build.random_ops import random_p
+from staticgraph.build.state import assign_p, group_p
+from staticgraph.build.while_loop import while_p
 from staticgraph.cuda_backend.steps import RESHAPES, VIEW_OPS
-from staticgraph.custom_gradient import custom_gradient_p
-from staticgraph.ir import Eqn, Var
+from staticgraph.graph.ir import Eqn, Var
 from staticgraph.nn import checked_labels_p
 from staticgraph.numba_backend.rules import VIEWS
 from staticgraph.passes import plan_memory
 from staticgraph.passes.memory import is_view
-from staticgraph.random_ops import random_p
 from staticgraph.scan import scan_p
 from staticgraph.scan.loop.emit import EMITTERS
-from staticgraph.state import assign_p, group_p
-from staticgraph.while_loop import while_p
 
 STATIC_PRIMS = [identity_p, custom_gradient_p, checked_labels_p, random_p, assign_p, group_p,
                 cond_p, scan_p, while_p]

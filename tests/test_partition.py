@@ -7,9 +7,9 @@ import pytest
 from distributed_util import build, data
 
 import staticgraph as sg
-from staticgraph.interpreter import eval_graph
 from staticgraph.passes.partition import partitions_of
-from staticgraph.program import extract_program
+from staticgraph.runtime.interpreter import eval_graph
+from staticgraph.runtime.program import extract_program
 
 
 def _program(net):

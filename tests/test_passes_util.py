@@ -11,8 +11,8 @@ import dataclasses
 import numpy as np
 
 import staticgraph as sg
-from staticgraph.interpreter import eval_graph
-from staticgraph.ir import Graph
+from staticgraph.graph.ir import Graph
+from staticgraph.runtime.interpreter import eval_graph
 
 
 def program(fn, *specs, name: str = "g") -> Graph:

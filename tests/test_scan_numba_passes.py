@@ -11,9 +11,9 @@ from rnn_programs import tiny_rnn_program
 from scan_numba_util import assert_close
 
 import staticgraph as sg
-from staticgraph.interpreter import eval_graph
 from staticgraph.passes import optimize, passes_for
-from staticgraph.program import extract_program
+from staticgraph.runtime.interpreter import eval_graph
+from staticgraph.runtime.program import extract_program
 from staticgraph.scan.grad import delay
 from staticgraph.scan.loop import MovesScan
 from staticgraph.scan.loop.moves import moves_only

@@ -11,9 +11,9 @@ from scan_numba_util import assert_close
 
 import staticgraph as sg
 from shared_ops import api as A
-from staticgraph.interpreter import eval_graph
 from staticgraph.passes import eliminate_dead_code
-from staticgraph.program import extract_program
+from staticgraph.runtime.interpreter import eval_graph
+from staticgraph.runtime.program import extract_program
 from staticgraph.scan.grad import delay
 from staticgraph.scan.passes import (
     hoist_scan_invariants,

@@ -8,7 +8,7 @@ import pytest
 
 import shared_ops as so
 import staticgraph as sg
-from staticgraph.ir import Eqn, Graph, Var
+from staticgraph.graph.ir import Eqn, Graph, Var
 
 
 @pytest.fixture

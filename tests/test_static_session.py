@@ -152,7 +152,7 @@ def test_function_output_structures_and_dict_updates(graph):
 def test_backend_registry_is_pluggable(graph):
     calls = []
 
-    class Tracing(sg.interpreter.InterpretRunner):
+    class Tracing(sg.runtime.interpreter.InterpretRunner):
         def __call__(self, inputs, state):
             calls.append(len(self.program.eqns))
             return super().__call__(inputs, state)
@@ -165,14 +165,14 @@ def test_backend_registry_is_pluggable(graph):
         x = sg.placeholder((2,), "float64")
         f = sg.function([x], sg.sum(x * x), backend="tracing-test")
         assert f(np.array([1.0, 2.0])) == 5.0 and calls == [2]
-        sg.register_backend("lazy-test", "staticgraph.interpreter:InterpretRunner")
-        assert sg.get_backend("lazy-test") is sg.interpreter.InterpretRunner
+        sg.register_backend("lazy-test", "staticgraph.runtime.interpreter:InterpretRunner")
+        assert sg.get_backend("lazy-test") is sg.runtime.interpreter.InterpretRunner
         sg.register_backend("broken-test", "no.such.module:factory")
         with pytest.raises(sg.BackendError, match="could not be loaded"):
             sg.Session(backend="broken-test")
     finally:
         for name in ("tracing-test", "lazy-test", "broken-test"):
-            sg.backends._BACKENDS.pop(name, None)
+            sg.runtime.backends._BACKENDS.pop(name, None)
 
 
 def test_programs_are_cached_per_request(graph):

@@ -11,8 +11,8 @@ import pytest
 from numba_backend_util import assert_close, numba_cache_dir  # noqa: F401
 
 import staticgraph as sg
-from staticgraph import tiered
-from staticgraph.tiered import TieredRunner
+from staticgraph.runtime import tiered
+from staticgraph.runtime.tiered import TieredRunner
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from shared_ops import api as A
-from staticgraph.context import get_default_graph
-from staticgraph.control import cond
+from staticgraph.build.cond import cond
+from staticgraph.build.symbol import Symbol
+from staticgraph.graph.context import get_default_graph
 from staticgraph.scan import fori_loop
-from staticgraph.symbol import Symbol
 
 from ..grad_mode import GRAD_MODE
 from ..tensor import Tensor

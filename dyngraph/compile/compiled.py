@@ -14,8 +14,8 @@ import time
 import warnings
 
 from shared_ops import format_site
-from staticgraph.backends import get_backend
-from staticgraph.structure import flatten, unflatten
+from staticgraph.graph.structure import flatten, unflatten
+from staticgraph.runtime.backends import get_backend
 
 from ..grad_mode import GRAD_MODE
 from ..tensor import Tensor

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 
 from shared_ops.shapes import AbstractArray
-from staticgraph.backends import make_runner
+from staticgraph.build.symbol import Symbol
 from staticgraph.gradients import gradients
-from staticgraph.ir import Graph, Var
-from staticgraph.program import extract_program
-from staticgraph.symbol import Symbol
+from staticgraph.graph.ir import Graph, Var
+from staticgraph.runtime.backends import make_runner
+from staticgraph.runtime.program import extract_program
 
 
 @dataclass

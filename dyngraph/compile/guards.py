@@ -19,7 +19,7 @@ _PLAIN = (bool, int, float, str, bytes, type(None))
 
 
 def _freeze(tree):
-    """A hashable copy of a `staticgraph.structure` tree."""
+    """A hashable copy of a `staticgraph.graph.structure` tree."""
     if isinstance(tree, (list, tuple)):
         return tuple(_freeze(t) for t in tree)
     return tree

@@ -23,9 +23,9 @@ import staticgraph as staticgraph_package
 from shared_ops import api as A
 from shared_ops import format_site, user_site
 from shared_ops.shapes import AbstractArray
-from staticgraph.context import get_default_graph, graph_scope
-from staticgraph.ir import Graph, Var
-from staticgraph.symbol import Symbol, bind_symbolic
+from staticgraph.build.symbol import Symbol, bind_symbolic
+from staticgraph.graph.context import get_default_graph, graph_scope
+from staticgraph.graph.ir import Graph, Var
 
 from ..grad_mode import GRAD_MODE
 from ..tensor import TRACE_HOOK, Tensor

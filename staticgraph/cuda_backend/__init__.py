@@ -2,7 +2,7 @@
 
 Importing this package is light: `numba.cuda` is imported only when a runner
 is built or `cuda_available()` is asked. `backend="cuda"` resolves to
-`runner.CudaRunner` (registered lazily in `staticgraph.backends`).
+`runner.CudaRunner` (registered lazily in `staticgraph.runtime.backends`).
 See docs/cuda.md.
 """
 

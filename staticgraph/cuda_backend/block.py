@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import Graph, Var
+from ..graph.ir import Graph, Var
 from ..passes import plan_memory
 from . import arrays
 

@@ -28,7 +28,7 @@ import numpy as np
 from shared_ops import ShapeError, format_site
 
 from ..errors import NumericsError
-from ..ir import Graph, Var
+from ..graph.ir import Graph, Var
 from ..passes import optimize
 from . import arrays
 from .arrays import DeviceValue

@@ -28,16 +28,16 @@ import numpy as np
 from shared_ops import REGISTRY, AbstractArray, Primitive, format_site
 from shared_ops.errors import GraphCompareError
 
+from ..build.cond import cond_p
+from ..build.creation import identity_p
+from ..build.empty_reduction import EmptyAxisGuard, folded_axes
 from ..compiler import GroupBuilder, compile_group
 from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref
-from ..control import cond_p
-from ..creation import identity_p
-from ..empty_reduction import EmptyAxisGuard, folded_axes
-from ..interpreter import Evaluator
-from ..ir import Eqn, Var
+from ..graph.ir import Eqn, Var
 from ..passes import make_fused_eqn
 from ..passes.fused import fused_p
 from ..passes.memory import is_view
+from ..runtime.interpreter import Evaluator
 from ..scan import scan_p
 from . import arrays
 from .matmul import matmul_into

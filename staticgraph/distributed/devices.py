@@ -11,7 +11,7 @@ from __future__ import annotations
 from shared_ops.cluster import ordered_workers, workers_now
 
 from ..errors import DistributedError
-from ..placement import parse_device
+from ..graph.placement import parse_device
 
 
 def worker_table(client) -> tuple[list[str], list[str]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import Graph, Var
+from ..graph.ir import Graph, Var
 from ..passes.partition import partitions_of
 
 

@@ -23,14 +23,14 @@ from shared_ops.cluster import ActorPool, connect
 from shared_ops.errors import GraphCompareError
 
 from ..errors import DistributedError, WorkerLostError
-from ..ir import Var
+from ..graph.ir import Var
+from ..graph.placement import DEFAULT_DEVICE, parse_device
 from ..passes.dce import eliminate_dead_code
 from ..passes.fold import fold_constants
 from ..passes.partition import partition
 from ..passes.pipeline import optimize
 from ..passes.simplify import simplify
-from ..placement import DEFAULT_DEVICE, parse_device
-from ..program import extract_program
+from ..runtime.program import extract_program
 from . import wire
 from .devices import address_of, worker_table
 from .explain import describe_plan

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backends import make_runner
 from ..errors import UninitializedVariableError
-from ..ir import Graph
+from ..graph.ir import Graph
+from ..runtime.backends import make_runner
 from . import wire
 
 

@@ -20,7 +20,7 @@ Extension points:
 
 from __future__ import annotations
 
-from ..ir import Graph
+from ..graph.ir import Graph
 from .hooks import LOWERINGS, LoweringContext, register_lowering, unregister_lowering
 from .program import Compilation, LoweredGraph, kernel_cache
 from .runner import NumbaRunner
@@ -28,7 +28,7 @@ from .runtime import recycled
 
 
 def numba_backend(program: Graph, *, check_numerics: bool = False) -> NumbaRunner:
-    """The backend factory registered as "numba" (see staticgraph.backends)."""
+    """The backend factory registered as "numba" (see staticgraph.runtime.backends)."""
     return NumbaRunner(program, check_numerics=check_numerics)
 
 

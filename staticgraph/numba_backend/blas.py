@@ -10,7 +10,7 @@ run-time dims whose matmuls are all at most `single_max()` multiply-adds, a
 `BlasChoice` measures: it alternates a few calls at one thread with a few
 at the library's default, keeps the faster, and measures again every couple
 of seconds. The thread count is set through threadpoolctl
-(`staticgraph.blas_libraries`) and restored after every call, exceptions
+(`staticgraph.runtime.blas_libraries`) and restored after every call, exceptions
 included.
 
 `GRAPHCOMPARE_BLAS_SINGLE_MAX` sets the bound in multiply-adds (0: never
@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from .. import blas_libraries
+from ..runtime import blas_libraries
 from . import gemm
 from .choice import Probe
 

@@ -22,7 +22,7 @@ import functools
 
 import numpy as np
 
-from .. import blas_libraries
+from ..runtime import blas_libraries
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 

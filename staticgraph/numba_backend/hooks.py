@@ -35,7 +35,7 @@ import numpy as np
 
 from shared_ops import Primitive, format_site
 
-from ..ir import Eqn, Graph
+from ..graph.ir import Eqn, Graph
 from ..scan.loop.lower import lower_scan
 from ..scan.op import scan_p
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import Eqn, Var
+from ..graph.ir import Eqn, Var
 from .choice import VariantChoice
 from .prepare import KeyBuffers, check_kernel_shapes, pattern_shape
 

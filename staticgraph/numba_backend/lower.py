@@ -24,7 +24,7 @@ import numpy as np
 
 from shared_ops import format_site
 
-from ..ir import Eqn, Graph, Var
+from ..graph.ir import Eqn, Graph, Var
 from ..passes import plan_memory
 from ..passes.symbolic import size_of
 from . import blas, gemm, runtime

@@ -32,8 +32,8 @@ import numpy as np
 from shared_ops import AbstractArray, Primitive
 from shared_ops.shapes import aval_of
 
-from ..control import cond_p
-from ..ir import Graph, Var
+from ..build.cond import cond_p
+from ..graph.ir import Graph, Var
 from ..scan import scan_p
 
 

@@ -22,8 +22,8 @@ from shared_ops.errors import GraphCompareError
 from ..compiler import KernelCache, compile_group, default_cache_dir
 from ..compiler.cpu import CpuTarget
 from ..compiler.stats import PhaseTree
-from ..interpreter import Evaluator, InterpretRunner, run_time_error
-from ..ir import Eqn, Graph, Var
+from ..graph.ir import Eqn, Graph, Var
+from ..runtime.interpreter import Evaluator, InterpretRunner, run_time_error
 from .hooks import LoweringContext
 from .lower import CPU_ARRAYS, GraphLowering
 from .prepare import KeyBuffers, Unplannable, build_entries, replay_shapes

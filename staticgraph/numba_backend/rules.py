@@ -23,10 +23,10 @@ import numpy as np
 
 from shared_ops import REGISTRY, Primitive
 
-from ..control import cond_p
-from ..creation import identity_p
-from ..empty_reduction import EmptyAxisGuard, folded_axes
-from ..ir import Eqn, Graph, Var
+from ..build.cond import cond_p
+from ..build.creation import identity_p
+from ..build.empty_reduction import EmptyAxisGuard, folded_axes
+from ..graph.ir import Eqn, Graph, Var
 from ..passes import make_fused_eqn
 from ..passes.common import is_fused
 from ..passes.fusion import fusible

@@ -10,7 +10,7 @@ import numpy as np
 
 from shared_ops.errors import GraphCompareError
 
-from ..ir import Graph, Var
+from ..graph.ir import Graph, Var
 from ..passes import optimize, passes_for
 from . import gemm, program_cache
 from .explain import describe

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import NumericsError
-from ..interpreter import Evaluator, _where, commit_value
-from ..ir import Eqn, Graph, Var
+from ..graph.ir import Eqn, Graph, Var
+from ..runtime.interpreter import Evaluator, _where, commit_value
 
 refcount = sys.getrefcount
 # sys.getrefcount(a) for an array held only by a list slot and one local:

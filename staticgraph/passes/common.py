@@ -15,7 +15,7 @@ import numpy as np
 
 from shared_ops import AbstractArray, Effect
 
-from ..ir import Eqn, Graph, Var
+from ..graph.ir import Eqn, Graph, Var
 
 GraphPass = Callable[[Graph], Graph]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from shared_ops import Effect
 
-from ..ir import Eqn, Graph, Var
+from ..graph.ir import Eqn, Graph, Var
 from .common import finish, is_effect, map_subgraphs, scalar_key, substitute
 from .keys import array_key, params_key
 

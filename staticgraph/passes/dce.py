@@ -10,7 +10,7 @@ same pass; their outputs are their roots.
 
 from __future__ import annotations
 
-from ..ir import Graph
+from ..graph.ir import Graph
 from .common import is_effect, map_subgraphs
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from shared_ops import REGISTRY, Effect
 
-from ..ir import Eqn, Graph
+from ..graph.ir import Eqn, Graph
 from .common import is_control, is_effect, literal_value, map_subgraphs
 
 MAX_FOLD_ELEMENTS = 1 << 16

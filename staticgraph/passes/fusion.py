@@ -41,7 +41,7 @@ import numpy as np
 from shared_ops import REGISTRY
 
 from ..compiler.group import compile_cost
-from ..ir import Eqn, Graph, Var
+from ..graph.ir import Eqn, Graph, Var
 from .common import map_subgraphs
 from .fused import REDUCTIONS, make_fused_eqn
 

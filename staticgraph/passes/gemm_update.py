@@ -25,7 +25,7 @@ import numpy as np
 
 from shared_ops import REGISTRY, AbstractArray, Primitive
 
-from ..ir import Eqn, Graph, Var
+from ..graph.ir import Eqn, Graph, Var
 from .common import map_subgraphs
 
 FLOATS = ("float32", "float64")

@@ -16,7 +16,7 @@ import types
 
 import numpy as np
 
-from ..ir import Graph, Var
+from ..graph.ir import Graph, Var
 from .common import scalar_key
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..interpreter import Evaluator
-from ..ir import Var
+from ..graph.ir import Var
+from ..runtime.interpreter import Evaluator
 from .memory import MemoryPlan
 from .symbolic import bind_symbols
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import Eqn, Graph, Var
+from ..graph.ir import Eqn, Graph, Var
 from .symbolic import Monomial, ShapeInference, infer_shapes, size_of
 
 

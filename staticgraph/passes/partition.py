@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 
 from shared_ops import AbstractArray, Primitive
 
-from ..check import check_graph
-from ..ir import Eqn, Graph, Var
-from ..placement import DEFAULT_DEVICE
+from ..graph.check import check_graph
+from ..graph.ir import Eqn, Graph, Var
+from ..graph.placement import DEFAULT_DEVICE
 
 
 def _partition_eval(*avals, program: Graph, device: str, level: int, n_resident: int,
@@ -43,7 +43,7 @@ def _partition_eval(*avals, program: Graph, device: str, level: int, n_resident:
 
 def _partition_eval_with(run, *values, program: Graph, device: str, level: int,
                          n_resident: int, n_updates: int):
-    from ..interpreter import eval_graph
+    from ..runtime.interpreter import eval_graph
     n_in = len(program.inputs)
     env = dict(zip(program.inputs, values[:n_in]))
     env.update(zip(program.variables, values[n_in:]))

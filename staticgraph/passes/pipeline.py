@@ -20,9 +20,9 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from ..check import check_graph
 from ..errors import InvalidGraphError
-from ..ir import Graph
+from ..graph.check import check_graph
+from ..graph.ir import Graph
 from ..scan.passes import SCAN_PASSES
 from .common import GraphPass, count_eqns, is_fused
 from .cse import eliminate_common_subexpressions

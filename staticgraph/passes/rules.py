@@ -34,7 +34,7 @@ import numpy as np
 
 from shared_ops import REGISTRY, Primitive
 
-from ..ir import Eqn, Var
+from ..graph.ir import Eqn, Var
 from .common import all_equal_to, literal_value, same_aval
 
 Rewrite = Var | Eqn | None

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..control import cond_p
-from ..ir import Eqn, Graph, Var
+from ..build.cond import cond_p
+from ..graph.ir import Eqn, Graph, Var
 from .common import finish, fresh_copy, map_subgraphs, resolve, substitute
 from .rules import RuleContext, apply_rules
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import Eqn, Graph, Var
+from ..graph.ir import Eqn, Graph, Var
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,10 @@ import numpy as np
 from shared_ops import AbstractArray
 from shared_ops import api as A
 
-from ..context import graph_scope
+from ..build.symbol import Symbol, bind_symbolic, replay_graph
 from ..gradients import GRAD_RULES, gradients
-from ..ir import Eqn, Graph, Var
-from ..symbol import Symbol, bind_symbolic, replay_graph
+from ..graph.context import graph_scope
+from ..graph.ir import Eqn, Graph, Var
 from .op import prune_graph, scan_p, split_operands
 
 

@@ -26,14 +26,14 @@ import numpy as np
 from shared_ops import AbstractArray, Effect, Primitive, ShapeError, format_site
 from shared_ops import api as A
 
-from ..check import compatible
-from ..context import graph_scope
+from ..build.ops import as_symbol
+from ..build.symbol import Symbol, bind_symbolic, current_site, target_graph, to_atom
 from ..errors import GraphError
-from ..interpreter import Evaluator
-from ..ir import Graph, Var
-from ..ops import as_symbol
-from ..structure import flatten, same_structure, unflatten
-from ..symbol import Symbol, bind_symbolic, current_site, target_graph, to_atom
+from ..graph.check import compatible
+from ..graph.context import graph_scope
+from ..graph.ir import Graph, Var
+from ..graph.structure import flatten, same_structure, unflatten
+from ..runtime.interpreter import Evaluator
 
 
 # ---- the primitive ------------------------------------------------------------

@@ -17,12 +17,12 @@ import numpy as np
 
 from shared_ops import GradientError
 
-from ..context import graph_scope
+from ..build.state import Variable, assign, assign_add, group, trainable_variables
+from ..build.symbol import Operation, Symbol
 from ..errors import GraphError
 from ..gradients import gradients
-from ..ir import Graph
-from ..state import Variable, assign, assign_add, group, trainable_variables
-from ..symbol import Operation, Symbol
+from ..graph.context import graph_scope
+from ..graph.ir import Graph
 
 Update = tuple[Variable, Symbol]
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from shared_ops import api as A
 
-from ..ir import Graph
-from ..symbol import Symbol
+from ..build.symbol import Symbol
+from ..graph.ir import Graph
 from .optimizer import Optimizer, Update
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..build.state import Variable, global_variables
 from ..errors import GraphError
-from ..state import Variable, global_variables
 from .optimizer import as_variable
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from shared_ops import format_site
 
-from ...ir import Eqn, Graph, Var
+from ...graph.ir import Eqn, Graph, Var
 from ..op import scan_p
 from .shapes import shape_expressions, shape_source
 

@@ -36,7 +36,7 @@ from ...compiler.cache import cache_key
 from ...compiler.compile import default_cache
 from ...compiler.kernel import _from_numba_cache
 from ...compiler.stats import Specialisation
-from ...ir import Eqn, Graph
+from ...graph.ir import Eqn, Graph
 from ..op import split_operands
 from .codegen import Unsupported, eqn_title, render_module, write_loop
 from .emit import emit_eqn

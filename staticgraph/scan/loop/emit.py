@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from shared_ops import REGISTRY
 
+from ...build.empty_reduction import folded_axes
 from ...compiler.group import FusedGroup, GroupInput, Reduction, Ref
-from ...empty_reduction import folded_axes
-from ...ir import Eqn
+from ...graph.ir import Eqn
 from ...passes.fused import make_fused_eqn
 from .codegen import LoopWriter, Unsupported, Value, copy_source, index_source
 

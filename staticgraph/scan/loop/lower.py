@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from ...compiler import CpuTarget
-from ...ir import Eqn
+from ...graph.ir import Eqn
 from .compiled import CompiledScan, created_at, lower_one
 from .fallback import FallbackScan
 from .moves import MovesScan

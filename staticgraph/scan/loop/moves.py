@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir import Eqn
+from ...graph.ir import Eqn
 from ..op import split_operands
 
 

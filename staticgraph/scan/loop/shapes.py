@@ -22,7 +22,7 @@ import numpy as np
 
 from shared_ops import AbstractArray, ShapeError
 
-from ...ir import Graph, Var
+from ...graph.ir import Graph, Var
 from ...passes.symbolic import infer_shapes
 from ..op import scan_p, split_operands
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 from shared_ops import REGISTRY, AbstractArray, Effect
 
-from ...check import compatible
-from ...ir import Eqn, Graph, Var
+from ...graph.check import compatible
+from ...graph.ir import Eqn, Graph, Var
 from ...passes.common import fresh_copy, is_control, map_subgraphs
 from ..op import scan_p, split_operands
 

@@ -21,7 +21,7 @@ they are later rewritten differently).
 
 from __future__ import annotations
 
-from ...ir import Eqn, Graph, Var
+from ...graph.ir import Eqn, Graph, Var
 from ...passes.common import fresh_copy, map_subgraphs, scalar_key
 from ...passes.keys import array_key, params_key
 from ..op import prune_graph, scan_p, split_operands

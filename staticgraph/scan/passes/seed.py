@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from shared_ops import REGISTRY
 
-from ...ir import Eqn, Graph, Var
+from ...graph.ir import Eqn, Graph, Var
 from ...passes.common import same_aval
 from ...passes.keys import same_value
 from .hoist import drop_unread_inputs, rewrite_scans

@@ -26,7 +26,7 @@ import math
 
 from shared_ops import REGISTRY
 
-from ...ir import Eqn, Graph, Var
+from ...graph.ir import Eqn, Graph, Var
 from ..op import scan_p
 from .hoist import NotBatchable, Outer
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from shared_ops import REGISTRY
 
-from ...ir import Eqn, Graph, Var
+from ...graph.ir import Eqn, Graph, Var
 from ...passes.common import same_aval
 from ..op import prune_graph, split_operands
 from .hoist import Outer, drop_unread_inputs, rewrite_scans

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Var
+from ..graph.ir import Var
 
 
 def _save(value: Any, backup: Any) -> Any:

@@ -18,11 +18,11 @@ import numpy as np
 from shared_ops import AbstractArray, DTypeError, Effect, Primitive, ShapeError, format_site
 from shared_ops.shapes import aval_of
 
-from .context import graph_scope
-from .errors import GraphError
-from .gradients import GRAD_RULES, gradients
-from .ir import Graph, Var
-from .structure import flatten, same_structure, unflatten
+from ..errors import GraphError
+from ..gradients import GRAD_RULES, gradients
+from ..graph.context import graph_scope
+from ..graph.ir import Graph, Var
+from ..graph.structure import flatten, same_structure, unflatten
 from .symbol import Symbol, bind_symbolic, current_site, replay_graph, target_graph, to_atom
 
 
@@ -65,7 +65,7 @@ def _cond_eval_with(run, pred, *operands, true_graph: Graph, false_graph: Graph)
 
 
 def _cond_impl(pred, *operands, true_graph, false_graph):
-    from .interpreter import eval_graph
+    from ..runtime.interpreter import eval_graph
     return _cond_eval_with(lambda g, args: eval_graph(g, dict(zip(g.inputs, args))),
                            pred, *operands, true_graph=true_graph, false_graph=false_graph)
 

@@ -15,9 +15,9 @@ import numpy as np
 from shared_ops import REGISTRY, ShapeError
 from shared_ops.shapes import broadcast_shapes
 
-from .interpreter import Evaluator, _where
-from .ir import Eqn, Var
-from .passes.common import is_fused
+from ..graph.ir import Eqn, Var
+from ..passes.common import is_fused
+from ..runtime.interpreter import Evaluator, _where
 
 NO_IDENTITY = ("max", "softmax", "log_softmax")  # reduction kinds of a fused group
 NO_IDENTITY_PRIMS = tuple(REGISTRY[kind] for kind in NO_IDENTITY)

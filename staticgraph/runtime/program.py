@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from shared_ops import Effect, format_site
 
-from .check import check_graph
-from .errors import FeedError, GraphError
-from .ir import Eqn, Graph, Var
-from .state import assign_p
+from ..build.state import assign_p
+from ..errors import FeedError, GraphError
+from ..graph.check import check_graph
+from ..graph.ir import Eqn, Graph, Var
 
 
 def needed_values(graph: Graph, roots: list[Var], fed: set) -> tuple[set, set]:

@@ -34,14 +34,14 @@ from shared_ops import (
 )
 from shared_ops.shapes import aval_of
 
-from .context import graph_scope
-from .control import cond as sg_cond
-from .errors import GraphError
-from .gradients import GRAD_RULES
-from .ir import Graph, Var
+from ..errors import GraphError
+from ..gradients import GRAD_RULES
+from ..graph.context import graph_scope
+from ..graph.ir import Graph, Var
+from ..graph.structure import flatten, unflatten
+from ..scan import fori_loop as static_fori_loop
+from .cond import cond as sg_cond
 from .ops import as_symbol
-from .scan import fori_loop as static_fori_loop
-from .structure import flatten, unflatten
 from .symbol import Symbol, bind_symbolic, current_site, target_graph, to_atom
 
 
@@ -73,7 +73,7 @@ def _while_eval_with(run, *operands, cond_graph: Graph, body_graph: Graph, n_var
 
 
 def _while_impl(*operands, **params):
-    from .interpreter import eval_graph
+    from ..runtime.interpreter import eval_graph
     return _while_eval_with(lambda g, args: eval_graph(g, dict(zip(g.inputs, args))),
                             *operands, **params)
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ..graph.ir import Graph, Var
 from .interpreter import InterpretRunner
-from .ir import Graph, Var
 
 ENV_VAR = "GRAPHCOMPARE_TIERED"
 TIERED_BACKENDS = ("numba",)

@@ -14,8 +14,8 @@ from shared_ops import AbstractArray, DTypeError, ShapeError, user_site
 from shared_ops import api as A
 from shared_ops.made_functions import as_defined_here as _as_defined_here
 
-from .context import get_default_graph
-from .errors import GraphError
+from ..errors import GraphError
+from ..graph.context import get_default_graph
 from .symbol import Symbol, current_site
 
 DTYPE_LIKE = (str, np.dtype, type)

@@ -15,7 +15,7 @@ from shared_ops import AbstractArray, Primitive, format_site
 from shared_ops.errors import GraphCompareError
 from shared_ops.shapes import SCALAR_TYPES
 
-from .errors import InvalidGraphError
+from ..errors import InvalidGraphError
 from .ir import Eqn, Graph, Var
 
 

@@ -22,8 +22,8 @@ from shared_ops import (
     user_site,
 )
 
-from .context import get_default_graph
-from .errors import GraphError
+from ..errors import GraphError
+from ..graph.context import get_default_graph
 from .symbol import Operation, Symbol, infer_avals, target_graph, to_atom
 
 BOOL = np.dtype(np.bool_)

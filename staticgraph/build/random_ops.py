@@ -23,8 +23,8 @@ import numpy as np
 
 from shared_ops import AbstractArray, DTypeError, Effect, Primitive, ShapeError, format_site
 
-from .context import get_default_graph
-from .ir import Graph
+from ..graph.context import get_default_graph
+from ..graph.ir import Graph
 from .ops import _dims, as_symbol
 from .symbol import Symbol, bind_symbolic, current_site
 

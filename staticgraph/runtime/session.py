@@ -17,14 +17,14 @@ import numpy as np
 
 from shared_ops import format_site
 
+from ..build.random_ops import reset_streams
+from ..build.symbol import Operation, Symbol
+from ..errors import ClosedSessionError, FeedError, GraphError, UninitializedVariableError
+from ..graph.context import get_default_graph, session_scope
+from ..graph.ir import Graph, Var
+from ..graph.structure import flatten, unflatten
 from .backends import Runner, get_backend, make_runner
-from .context import get_default_graph, session_scope
-from .errors import ClosedSessionError, FeedError, GraphError, UninitializedVariableError
-from .ir import Graph, Var
 from .program import extract_program, needed_values
-from .random_ops import reset_streams
-from .structure import flatten, unflatten
-from .symbol import Operation, Symbol
 from .tiered import TieredRunner, tiered_by_default
 from .transaction import Transaction
 
@@ -92,7 +92,7 @@ class Session:
     a `distributed.Client` is used as it is. `security` (a Dask `Security`)
     is passed to the client and to a local cluster. See docs/distributed.md.
 
-    `tiered` (default: on for backend "numba", see `staticgraph.tiered`): the
+    `tiered` (default: on for backend "numba", see `staticgraph.runtime.tiered`): the
     runs of a new request execute on the interpreter while the backend
     compiles it in a background thread, and on the compiled code once it is
     ready; `wait_compiled()` blocks until it is.
@@ -115,7 +115,7 @@ class Session:
         reset_streams(self.graph)  # each session sees its random ops' sequences afresh
         self.cluster = None
         if cluster is not None:
-            from .distributed import ClusterRuntime
+            from ..distributed import ClusterRuntime
             self.cluster = ClusterRuntime(self, cluster, security)
 
     # ---- context management (a `with` block makes it the default session) ---

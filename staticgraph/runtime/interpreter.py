@@ -12,8 +12,8 @@ import numpy as np
 from shared_ops import DTypeError, ShapeError, format_site
 from shared_ops.errors import GraphCompareError, IndexingError
 
-from .errors import GraphError, NumericsError
-from .ir import Eqn, Graph, Var
+from ..errors import GraphError, NumericsError
+from ..graph.ir import Eqn, Graph, Var
 
 
 def _where(eqn: Eqn) -> str:

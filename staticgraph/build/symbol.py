@@ -18,9 +18,9 @@ from shared_ops.dtypes import check_operand
 from shared_ops.errors import GraphCompareError
 from shared_ops.shapes import SCALAR_TYPES
 
-from .context import get_default_graph
-from .errors import GraphError, SymbolicValueError
-from .ir import Graph, Var
+from ..errors import GraphError, SymbolicValueError
+from ..graph.context import get_default_graph
+from ..graph.ir import Graph, Var
 
 
 def _describe(avals) -> str:
@@ -218,7 +218,7 @@ class Symbol:
         if session is None and hasattr(feed_dict, "run"):
             session, feed_dict = feed_dict, None
         if session is None:
-            from .context import get_default_session
+            from ..graph.context import get_default_session
             session = get_default_session()
         if session is None:
             raise GraphError("eval() needs a session: x.eval(sess), or call it inside "
@@ -268,7 +268,7 @@ class Operation:
         if session is None and hasattr(feed_dict, "run"):
             session, feed_dict = feed_dict, None
         if session is None:
-            from .context import get_default_session
+            from ..graph.context import get_default_session
             session = get_default_session()
         if session is None:
             raise GraphError("run() needs a session: op.run(sess), or call it inside "

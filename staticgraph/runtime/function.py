@@ -15,14 +15,14 @@ import numpy as np
 
 from shared_ops import user_site
 
+from ..build.state import assign_p
+from ..build.symbol import Operation, Symbol, infer_avals, to_atom
+from ..errors import FeedError, GraphError
+from ..graph.ir import Graph, Var
+from ..graph.structure import flatten, unflatten
 from .backends import get_backend, make_runner
-from .errors import FeedError, GraphError
-from .ir import Graph, Var
 from .program import extract_program
 from .session import Session, convert_feed, finish_outputs
-from .state import assign_p
-from .structure import flatten, unflatten
-from .symbol import Operation, Symbol, infer_avals, to_atom
 from .transaction import Transaction
 
 

@@ -31,9 +31,9 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import BackendError
+from ..errors import BackendError
+from ..graph.ir import Graph, Var
 from .interpreter import InterpretRunner
-from .ir import Graph, Var
 
 
 class Runner(Protocol):

@@ -24,8 +24,8 @@ import inspect
 from shared_ops import AbstractArray, GradientError, Primitive, ShapeError, format_site
 from shared_ops import api as A
 
-from .gradients import GRAD_RULES
-from .ir import Graph, Var
+from ..gradients import GRAD_RULES
+from ..graph.ir import Graph, Var
 from .state import Variable
 from .symbol import Symbol, bind_symbolic, current_site
 

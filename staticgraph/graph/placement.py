@@ -24,7 +24,7 @@ from contextlib import contextmanager
 
 from shared_ops import format_site, user_site
 
-from .errors import GraphError
+from ..errors import GraphError
 
 DEFAULT_DEVICE = "worker:0"
 _NAME = re.compile(r"^(worker|cuda):(\d+)$")
