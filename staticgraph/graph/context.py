@@ -9,43 +9,28 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from .ir import Graph
+from .ir import Graph, graph_scope, graph_stack
+
+__all__ = ["get_default_graph", "reset_default_graph", "graph_scope", "get_default_session",
+           "session_scope"]
 
 _state = threading.local()
-
-
-def _stack() -> list[Graph]:
-    stack = getattr(_state, "stack", None)
-    if stack is None:
-        stack = _state.stack = []
-    return stack
-
 
 _GLOBAL_DEFAULT = [Graph("default")]
 
 
 def get_default_graph() -> Graph:
     """The innermost `as_default()` graph, else the global default graph."""
-    stack = _stack()
+    stack = graph_stack()
     return stack[-1] if stack else _GLOBAL_DEFAULT[0]
 
 
 def reset_default_graph() -> Graph:
     """Replace the global default graph with a fresh one (not inside a scope)."""
-    if _stack():
+    if graph_stack():
         raise RuntimeError("reset_default_graph() inside a `with graph.as_default()` block")
     _GLOBAL_DEFAULT[0] = Graph("default")
     return _GLOBAL_DEFAULT[0]
-
-
-@contextmanager
-def graph_scope(graph: Graph):
-    stack = _stack()
-    stack.append(graph)
-    try:
-        yield graph
-    finally:
-        stack.pop()
 
 
 def get_default_session():

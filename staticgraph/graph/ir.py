@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +41,7 @@ import numpy as np
 from shared_ops import AbstractArray, Primitive
 
 from .placement import current_device
+from .printing import graph_to_dot, graph_to_text
 
 Literal = bool | int | float
 _ids = itertools.count(1)
@@ -203,12 +206,10 @@ class Graph:
 
     # ---- views ---------------------------------------------------------------
     def to_text(self) -> str:
-        from .printing import graph_to_text
         return graph_to_text(self)
 
     def to_dot(self) -> str:
         """Graphviz DOT source (plain text; no Graphviz needed to produce it)."""
-        from .printing import graph_to_dot
         return graph_to_dot(self)
 
     def __str__(self) -> str:
@@ -221,5 +222,26 @@ class Graph:
 
     def as_default(self):
         """Context manager making this graph the one new symbols are built in."""
-        from .context import graph_scope
         return graph_scope(self)
+
+
+_scopes = threading.local()
+
+
+def graph_stack() -> list[Graph]:
+    """This thread's stack of graphs entered with `as_default()` (innermost last)."""
+    stack = getattr(_scopes, "stack", None)
+    if stack is None:
+        stack = _scopes.stack = []
+    return stack
+
+
+@contextmanager
+def graph_scope(graph: Graph):
+    """Make `graph` the one new symbols are built in, for the block."""
+    stack = graph_stack()
+    stack.append(graph)
+    try:
+        yield graph
+    finally:
+        stack.pop()

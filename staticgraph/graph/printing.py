@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from shared_ops import format_site
 
-from .ir import Eqn, Graph, Var
+# ir's Graph, Eqn and Var: ir imports this module for `Graph.to_text`, so the
+# classes are recognised by their attributes here rather than imported.
+Graph = Eqn = Var = Any
+
+
+def _is_var(x: object) -> bool:
+    """A graph value (an `ir.Var`), not a literal (Python scalar, ndarray)."""
+    return hasattr(x, "aval") and hasattr(x, "label")
+
+
+def _is_graph(x: object) -> bool:
+    """A (sub)graph (an `ir.Graph`) among an equation's params."""
+    return hasattr(x, "eqns") and hasattr(x, "outputs")
 
 
 def _atom(x) -> str:
-    return x.label if isinstance(x, Var) else repr(x)
+    return x.label if _is_var(x) else repr(x)
 
 
 def _param(value) -> str:
@@ -23,7 +37,7 @@ def _param(value) -> str:
     if isinstance(value, slice):
         parts = ["" if p is None else str(p) for p in (value.start, value.stop, value.step)]
         return ":".join(parts[:2] if value.step is None else parts)
-    if isinstance(value, Graph):
+    if _is_graph(value):
         return f"<graph {value.name or ''}>"
     return repr(value)
 
@@ -41,13 +55,13 @@ def _site(site) -> str:
 
 def _eqn_lines(eqn: Eqn, indent: str) -> list[str]:
     outs = " ".join(repr(v) for v in eqn.outputs)
-    plain = {k: v for k, v in eqn.params.items() if not isinstance(v, Graph)}
+    plain = {k: v for k, v in eqn.params.items() if not _is_graph(v)}
     params = "[" + ", ".join(f"{k}={_param(v)}" for k, v in plain.items()) + "]" if plain \
         else ""
     args = " ".join(_atom(x) for x in eqn.inputs)
     lines = [f"{indent}{outs} = {eqn.prim.name}{params} {args}{_site(eqn.site)}"]
     for key, value in eqn.params.items():
-        if isinstance(value, Graph):
+        if _is_graph(value):
             lines.append(f"{indent}    {key} =")
             lines.extend(_graph_lines(value, indent + "      "))
     return lines
@@ -125,12 +139,12 @@ class _Dot:
         label = eqn.prim.name + (NEWLINE + site if site else "")
         self.lines.append(f"{indent}{node} [shape=box, style=rounded, label={_q(label)}];")
         for x in eqn.inputs:
-            if isinstance(x, Var):
+            if _is_var(x):
                 self.lines.append(f"{indent}{source[x]} -> {node} [label={_q(str(x.aval))}];")
         for v in eqn.outputs:
             source[v] = node
         for key, sub in eqn.params.items():
-            if isinstance(sub, Graph):
+            if _is_graph(sub):
                 cluster = self.fresh("cluster_")
                 self.lines.append(f"{indent}subgraph {cluster} {{")
                 title = _q(f"{eqn.prim.name}.{key}")
