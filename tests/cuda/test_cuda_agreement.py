@@ -20,6 +20,7 @@ from agreement_cases import (
 )
 from fuzz.agree import agreement_code, agreement_programs, check_agreement
 from hypothesis import HealthCheck, given, note, settings
+from pow_reference import POW_X, POW_Y, pytorch_pow_grads, static_pow_grads
 
 import shared_ops.api as A
 import staticgraph as sg
@@ -98,3 +99,11 @@ def test_host_fallback_raises_the_interpreters_error():
                 sess.run(y, {x: np.zeros(0, bool)})
             np.testing.assert_allclose(sess.run(y, {x: np.array([True, False])}),
                                        [np.e / (np.e + 1), 1 / (np.e + 1)])
+
+
+def test_pow_gradients_follow_pytorch():
+    """Negative bases give NaN w.r.t. y; 0 ** negative gives -inf (PyTorch)."""
+    gs = np.linspace(-1.0, 1.0, POW_X.size)
+    got = static_pow_grads("cuda", POW_X, POW_Y, gs)
+    for a, e in zip(got, pytorch_pow_grads(POW_X, POW_Y, gs)):
+        np.testing.assert_allclose(a, e, rtol=1e-12)
