@@ -18,6 +18,7 @@ from agreement_cases import (
     run_static,
     scan_with_empty_max,
 )
+from extreme_cases import EXTREME_DTYPES, mismatches
 from fuzz.agree import agreement_code, agreement_programs, check_agreement
 from hypothesis import HealthCheck, given, note, settings
 from pow_reference import POW_X, POW_Y, pytorch_pow_grads, static_pow_grads
@@ -107,3 +108,9 @@ def test_pow_gradients_follow_pytorch():
     got = static_pow_grads("cuda", POW_X, POW_Y, gs)
     for a, e in zip(got, pytorch_pow_grads(POW_X, POW_Y, gs)):
         np.testing.assert_allclose(a, e, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", EXTREME_DTYPES)
+def test_reductions_of_extremes_are_numpys(dtype):
+    bad = mismatches("cuda", dtype)
+    assert not bad, "\n".join(bad)
