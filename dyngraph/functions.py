@@ -103,8 +103,8 @@ def max(input, dim=None, keepdim: bool = False):
 def min(input, dim=None, keepdim: bool = False):
     """min() of all elements, or (values, indices) along `dim`."""
     if dim is None:
-        return neg(_reduce("max", neg(input), None, keepdim))
-    values = neg(_reduce("max", neg(input), dim, keepdim))
+        return _reduce("min", input, None, keepdim)
+    values = _reduce("min", input, dim, keepdim)
     idx = np.argmin(_t(input)._data, axis=dim)
     return values, Tensor(np.expand_dims(idx, dim) if keepdim else idx)
 

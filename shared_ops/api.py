@@ -98,6 +98,19 @@ def max(x, axis=None, keepdims=False):
     return _reduce("max", x, axis, keepdims)
 
 
+def min(x, axis=None, keepdims=False):
+    """Minimum over axis: the max of an order-reversing map, mapped back. The map
+    is neg for floats, logical_not for bools and `~x` (as `-1 - x`, or `iinfo.max -
+    x` when unsigned) for integers, where neg would overflow at the most negative."""
+    kind = dtype_of(x).kind
+    if kind == "b":
+        return logical_not(max(logical_not(x), axis, keepdims))
+    if kind in "iu":
+        top = -1 if kind == "i" else int(np.iinfo(dtype_of(x)).max)
+        return sub(top, max(sub(top, x), axis, keepdims))
+    return neg(max(neg(x), axis, keepdims))
+
+
 def softmax(x, axis=-1):
     """Numerically stable softmax along one axis."""
     return bind(P["softmax"], x, axis=(normalize_axis("softmax", axis, len(shape_of(x))),))

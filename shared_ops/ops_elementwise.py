@@ -198,9 +198,9 @@ def _pow_vjp(g, out, x, y, *, needs):
         else:
             gx = A.where(A.equal(y, 0), 0, A.mul(A.mul(g, y), A.pow(x, A.sub(y, 1))))
         gx = unbroadcast(gx, x)
-    if needs[1]:
-        safe_log = A.where(A.greater(x, 0), A.log(A.where(A.greater(x, 0), x, 1)), 0)
-        gy = unbroadcast(A.mul(A.mul(g, out), safe_log), y)
+    if needs[1]:  # out * log(x): NaN for x < 0, and 0 where x == 0 and y >= 0 (PyTorch)
+        zero_base = A.logical_and(A.equal(x, 0), A.greater_equal(y, 0))
+        gy = unbroadcast(A.mul(g, A.mul(out, A.log(A.where(zero_base, 1, x)))), y)
     return gx, gy
 
 

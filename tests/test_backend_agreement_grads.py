@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numba_backend_util import numba_cache_dir  # noqa: F401
+from pow_reference import POW_X, POW_Y, pytorch_pow_grads, static_pow_grads
 
 import dyngraph as dg
 import shared_ops.api as A
@@ -45,6 +46,31 @@ def test_pow_gradients_are_pytorchs(x, y, gx, gy, gx_scalar):
     np.testing.assert_allclose([got_x.item(), got_y.item(), got_xs.item()], want)
     for backend in BACKENDS:
         np.testing.assert_allclose(_static_pow_grads(x, y, backend), want, err_msg=backend)
+
+
+@pytest.mark.parametrize("backend", ["dyngraph", *BACKENDS])
+@pytest.mark.parametrize("g", [1.0, -0.5], ids=["g=1", "g=-0.5"])
+def test_pow_gradients_follow_pytorch_for_every_base_sign(backend, g):
+    """Negative bases give NaN w.r.t. y; 0 ** negative gives -inf (PyTorch)."""
+    gs = np.full_like(POW_X, g)
+    want = pytorch_pow_grads(POW_X, POW_Y, gs)
+    if backend == "dyngraph":
+        tx, ty = (dg.tensor(v, requires_grad=True) for v in (POW_X, POW_Y))
+        got = [t.numpy() for t in dg.grad(dg.sum((tx ** ty) * gs), [tx, ty])]
+    else:
+        got = static_pow_grads(backend, POW_X, POW_Y, gs)
+    for name, a, e in zip(("d/dx", "d/dy"), got, want):
+        np.testing.assert_allclose(a, e, rtol=1e-12, err_msg=f"{backend} {name}")
+
+
+def test_pow_reference_is_pytorchs():
+    torch = pytest.importorskip("torch")
+    tx, ty = (torch.tensor(v, requires_grad=True) for v in (POW_X, POW_Y))
+    gs = np.linspace(-1.0, 1.0, POW_X.size)
+    (tx ** ty).backward(torch.tensor(gs))
+    want = pytorch_pow_grads(POW_X, POW_Y, gs)
+    np.testing.assert_allclose(tx.grad.numpy(), want[0], rtol=1e-12)
+    np.testing.assert_allclose(ty.grad.numpy(), want[1], rtol=1e-12)
 
 
 @pytest.mark.parametrize("op", [

@@ -180,7 +180,7 @@ def max(x, axis=None, keepdims: bool = False) -> Symbol:
 
 def min(x, axis=None, keepdims: bool = False) -> Symbol:
     """Min of all elements, or along `axis` (int or tuple), keeping reduced dims if `keepdims`."""
-    return A.neg(A.max(A.neg(as_symbol(x)), axis, keepdims))
+    return A.min(as_symbol(x), axis, keepdims)
 
 
 reduce_sum, reduce_mean, reduce_max, reduce_min = sum, mean, max, min

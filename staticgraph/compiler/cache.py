@@ -11,6 +11,7 @@ Layout under the cache dir (default: the platform's user cache dir, e.g.
     kernels/k_<key>.py        generated module (Numba needs a real file)
     kernels/k_<key>.ok        marker, written last: key + SHA-256 of the .py
     kernels/k_<key>.sums      SHA-256 of each Numba cache file of the entry
+    kernels/k_<key>.lock      held while Numba loads or saves the entry's files
     kernels/__pycache__/k_<key>.*.nbi/.nbc   Numba's `cache=True` files
 
 Every file is written to a temporary name and `os.replace`d, so two processes
@@ -58,6 +59,8 @@ import llvmlite
 import numba
 import numpy as np
 import platformdirs
+
+from .cache_lock import LockedNumbaCache
 
 ENV_VAR = "GRAPHCOMPARE_CACHE_DIR"
 NUMBA_SUFFIXES = (".nbi", ".nbc")
@@ -238,10 +241,21 @@ class KernelCache:
         if state != "valid":
             self._write_source(key, source, marker_only=state == "unmarked")
         module = self._import(key)  # Numba reads its cache files at the first call
+        self._lock_numba_caches(key, module)
         self._numba_dirs[key] = _numba_cache_dir(module) or self.dir / "__pycache__"
         self.verify_numba_files(key)
         self.modules[key] = module
         return module, "disk" if state == "valid" else "miss"
+
+    def _lock_numba_caches(self, key: str, module: ModuleType) -> None:
+        """Numba's loads and saves of the module's functions hold `k_<key>.lock`."""
+        lock_path = self.dir / f"k_{key}.lock"
+        for name in getattr(module, "VARIANTS", ()):
+            fn = getattr(module, name, None)
+            inner = getattr(fn, "_cache", None)
+            if inner is not None and hasattr(inner, "save_overload") and \
+                    not isinstance(inner, LockedNumbaCache):
+                fn._cache = LockedNumbaCache(inner, lock_path)
 
     def _check_source(self, key: str, source: str) -> str:
         """valid | missing | unmarked (right .py, no marker yet) | corrupt."""

@@ -36,7 +36,8 @@ from .cpu_skeleton import Emitter, ReductionPlan, _is_scalar, _used_inputs, inde
 from .group import FusedGroup
 
 NUMBA_TYPES = {"float64": "_nt.float64", "float32": "_nt.float32", "float16": "_nt.float16",
-               "int64": "_nt.int64", "int32": "_nt.int32", "bool": "_nt.boolean"}
+               "bool": "_nt.boolean", **{f"{s}int{b}": f"_nt.{s}int{b}"
+                                        for s in ("", "u") for b in (8, 16, 32, 64)}}
 
 
 def kernel_decorator(fastmath: bool) -> str:

@@ -18,8 +18,10 @@ from agreement_cases import (
     run_static,
     scan_with_empty_max,
 )
+from extreme_cases import EXTREME_DTYPES, mismatches
 from fuzz.agree import agreement_code, agreement_programs, check_agreement
 from hypothesis import HealthCheck, given, note, settings
+from pow_reference import POW_X, POW_Y, pytorch_pow_grads, static_pow_grads
 
 import shared_ops.api as A
 import staticgraph as sg
@@ -98,3 +100,17 @@ def test_host_fallback_raises_the_interpreters_error():
                 sess.run(y, {x: np.zeros(0, bool)})
             np.testing.assert_allclose(sess.run(y, {x: np.array([True, False])}),
                                        [np.e / (np.e + 1), 1 / (np.e + 1)])
+
+
+def test_pow_gradients_follow_pytorch():
+    """Negative bases give NaN w.r.t. y; 0 ** negative gives -inf (PyTorch)."""
+    gs = np.linspace(-1.0, 1.0, POW_X.size)
+    got = static_pow_grads("cuda", POW_X, POW_Y, gs)
+    for a, e in zip(got, pytorch_pow_grads(POW_X, POW_Y, gs)):
+        np.testing.assert_allclose(a, e, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", EXTREME_DTYPES)
+def test_reductions_of_extremes_are_numpys(dtype):
+    bad = mismatches("cuda", dtype)
+    assert not bad, "\n".join(bad)
