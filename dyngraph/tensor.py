@@ -15,9 +15,8 @@ from shared_ops import REGISTRY, DTypeError, GradientError, ShapeError, format_s
 from shared_ops.dtypes import CHECKED_TYPES, check_operand
 from shared_ops.errors import GraphCompareError, IndexingError
 from shared_ops.shapes import AbstractArray
-from shared_ops.sites import _classify as _classify_file
-from shared_ops.sites import _known as _KNOWN_FILES
-from shared_ops.sites import last_user_code as _USER_CODE
+from shared_ops.sites import FILE_IS_LIBRARY, classify_file
+from shared_ops.sites import last_user_code as USER_CODE
 
 from .grad_mode import GRAD_MODE
 from .node import INPLACE_COUNT, Node, next_seq
@@ -134,14 +133,14 @@ def apply_primitive(prim, args, params, depth=1):
     frame = _getframe(depth)
     while frame is not None:
         code = frame.f_code
-        if code is not _USER_CODE[0]:  # a loop records from one code object: skip the lookup
-            flag = _KNOWN_FILES.get(code.co_filename)
+        if code is not USER_CODE[0]:  # a loop records from one code object: skip the lookup
+            flag = FILE_IS_LIBRARY.get(code.co_filename)
             if flag is None:
-                flag = _classify_file(code.co_filename)
+                flag = classify_file(code.co_filename)
             if flag:
                 frame = frame.f_back
                 continue
-            _USER_CODE[0] = code
+            USER_CODE[0] = code
         node.site_code = code
         node.site_offset = frame.f_lasti  # the line is looked up on demand
         return result
