@@ -14,8 +14,9 @@ import shared_ops.api as A
 from shared_ops import IndexingError, ShapeError
 from shared_ops.shapes import at_user
 
-from .functions import _t, _unary
+from .dispatch import as_tensor as _t
 from .functions import cat as _cat
+from .functions import unary_function as _unary
 from .tensor import Tensor
 
 log1p, expm1, sin, cos = (_unary(n) for n in ("log1p", "expm1", "sin", "cos"))
