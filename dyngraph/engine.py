@@ -1,8 +1,9 @@
 """Backward: a topological walk of the tape calling the shared VJP rules.
 
 With create_graph=False the rules run on raw ndarrays (fast, nothing
-recorded). With create_graph=True they run on Tensors with grad mode on, so
-the gradient computation is itself recorded (higher-order gradients).
+recorded; a 2-D matmul takes `array_rules.matmul_vjp`). With
+create_graph=True they run on Tensors with grad mode on, so the gradient
+computation is itself recorded (higher-order gradients).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from shared_ops import GradientError, Primitive, ShapeError
 
+from .array_rules import MATMUL, matmul_vjp
 from .dispatch import TensorBase, wrap
 from .grad_mode import set_grad_enabled
 from .hooks import ANOMALY, NODE_HOOKS, apply_leaf_hooks, apply_node_hooks, check_gradients
@@ -114,7 +116,8 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                 # The hot path: a primitive's VJP on raw arrays.
                 if node.epoch != inplace[0] or node.inputs is None:
                     node.check_usable()
-                in_grads = op.vjp(g, node.out, *node.inputs, needs=node.needs, **node.params)
+                rule = matmul_vjp if op is MATMUL else op.vjp
+                in_grads = rule(g, node.out, *node.inputs, needs=node.needs, **node.params)
                 walked.append(node)
                 for edge, g in zip(node.edges, in_grads):
                     if edge is None or g is None:
