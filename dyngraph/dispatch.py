@@ -26,30 +26,6 @@ from shared_ops.sites import last_user_code as USER_CODE
 from .grad_mode import GRAD_MODE
 from .node import INPLACE_COUNT, Node, next_seq
 
-
-class TensorBase:
-    """A tensor's state: an ndarray (`_data`), `_requires_grad`, `grad`, `_edge`
-    (None for a leaf, else where its gradient goes: see Node.edges) and
-    `_version` (`[changes, global in-place count at the last change]`)."""
-
-    __slots__ = ("_data", "_requires_grad", "grad", "_edge", "_version",
-                 "__weakref__")
-    _gc_level = 10
-    __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected op
-
-
-Tensor: type = TensorBase  # the class of new tensors: see set_tensor_class
-
-
-def set_tensor_class(cls: type) -> None:
-    """Make `cls` (a TensorBase subclass with the user-facing methods) the type of
-    every tensor created from now on."""
-    global Tensor
-    if not issubclass(cls, TensorBase):
-        raise TypeError(f"set_tensor_class: {cls.__name__} is not a TensorBase")
-    Tensor = cls
-
-
 DEFAULT_DTYPE = [np.dtype(np.float32)]
 # The params of a call that has none, shared by every such node (they are only
 # read; a dict, not a read-only mapping: `**params` is fastest for a real dict).
@@ -280,4 +256,25 @@ def as_tensor(x) -> TensorBase:
     return x if isinstance(x, Tensor) else wrap(as_array(x))
 
 
-TensorBase._gc_bind = staticmethod(apply_primitive)
+class TensorBase:
+    """A tensor's state: an ndarray (`_data`), `_requires_grad`, `grad`, `_edge`
+    (None for a leaf, else where its gradient goes: see Node.edges) and
+    `_version` (`[changes, global in-place count at the last change]`)."""
+
+    __slots__ = ("_data", "_requires_grad", "grad", "_edge", "_version",
+                 "__weakref__")
+    _gc_level = 10
+    _gc_bind = staticmethod(apply_primitive)
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected op
+
+
+Tensor: type = TensorBase  # the class of new tensors: see set_tensor_class
+
+
+def set_tensor_class(cls: type) -> None:
+    """Make `cls` (a TensorBase subclass with the user-facing methods) the type of
+    every tensor created from now on."""
+    global Tensor
+    if not issubclass(cls, TensorBase):
+        raise TypeError(f"set_tensor_class: {cls.__name__} is not a TensorBase")
+    Tensor = cls

@@ -16,7 +16,7 @@ import shared_ops.api as A
 from shared_ops import REGISTRY as P
 from shared_ops import ShapeError
 
-from .dispatch import NO_PARAMS, apply_primitive, wrap
+from .dispatch import NO_PARAMS, apply_primitive, as_tensor, wrap
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -28,6 +28,18 @@ _EQ, _NE = P["equal"], P["not_equal"]
 _AND, _OR, _NOT = P["logical_and"], P["logical_or"], P["logical_not"]
 _NEG, _ABS, _EXP, _LOG, _SQRT = P["neg"], P["abs"], P["exp"], P["log"], P["sqrt"]
 _TANH, _SIGMOID, _RELU, _SIGN = P["tanh"], P["sigmoid"], P["relu"], P["sign"]
+_LOG1P, _EXPM1, _SIN, _COS = P["log1p"], P["expm1"], P["sin"], P["cos"]
+
+
+def variance_correction(dim, unbiased, correction) -> tuple:
+    """PyTorch's two spellings: var(x, dim, unbiased, keepdim) and var(x, dim, correction=)."""
+    if isinstance(dim, bool):  # var(x, False): the old `unbiased` positional
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise ValueError("var/std: give unbiased or correction, not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, correction
 
 
 class TensorMathMixin:
@@ -149,6 +161,10 @@ class TensorMathMixin:
             raise ShapeError(f"mm: expects 2-d tensors, got {self.shape} and {other_shape}")
         return apply_primitive(_MATMUL, (self, mat2), NO_PARAMS, 2)
 
+    def bmm(self, mat2) -> Self:
+        """Batched matrix product of (B, N, M) and (B, M, P) tensors."""
+        return A.bmm(self, as_tensor(mat2))
+
     # ---- elementwise functions ------------------------------------------------
     def neg(self) -> Self:
         """-self."""
@@ -186,6 +202,22 @@ class TensorMathMixin:
         """Elementwise sign: -1, 0 or 1."""
         return apply_primitive(_SIGN, (self,), NO_PARAMS, 2)
 
+    def log1p(self) -> Self:
+        """Elementwise log(1 + self), accurate near 0."""
+        return apply_primitive(_LOG1P, (self,), NO_PARAMS, 2)
+
+    def expm1(self) -> Self:
+        """Elementwise exp(self) - 1, accurate near 0."""
+        return apply_primitive(_EXPM1, (self,), NO_PARAMS, 2)
+
+    def sin(self) -> Self:
+        """Elementwise sine."""
+        return apply_primitive(_SIN, (self,), NO_PARAMS, 2)
+
+    def cos(self) -> Self:
+        """Elementwise cosine."""
+        return apply_primitive(_COS, (self,), NO_PARAMS, 2)
+
     def clamp(self, min=None, max=None) -> Self:
         """Clamp every element into [min, max]; either bound may be None."""
         return A.clip(self, min, max)
@@ -222,6 +254,26 @@ class TensorMathMixin:
     def argmax(self, dim=None, keepdim: bool = False) -> Self:
         """Index of the largest value along dim (None: in the flattened tensor), int64."""
         return A.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False) -> Self:
+        """Index of the smallest value along dim (None: in the flattened tensor), int64."""
+        return A.argmin(self, dim, keepdim)
+
+    def logsumexp(self, dim=None, keepdim: bool = False) -> Self:
+        """log(sum(exp(self))) over dim, computed without overflow."""
+        return A.logsumexp(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *,
+            correction=None) -> Self:
+        """Variance over dim, dividing by N - correction (default 1: unbiased)."""
+        dim, correction = variance_correction(dim, unbiased, correction)
+        return A.var(self, dim, keepdim, correction)
+
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *,
+            correction=None) -> Self:
+        """Standard deviation over dim: sqrt(var(...)) with the same arguments."""
+        dim, correction = variance_correction(dim, unbiased, correction)
+        return A.std(self, dim, keepdim, correction)
 
     def softmax(self, dim: int = -1) -> Self:
         """Softmax along `dim`: exp(x) normalised to sum to 1."""

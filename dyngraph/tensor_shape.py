@@ -13,10 +13,10 @@ import numpy as np
 
 import shared_ops.api as A
 from shared_ops import REGISTRY as P
-from shared_ops import ShapeError, normalize_index
-from shared_ops.shapes import normalize_axes, normalize_axis
+from shared_ops import IndexingError, ShapeError, normalize_index
+from shared_ops.shapes import at_user, normalize_axes, normalize_axis
 
-from .dispatch import NO_PARAMS, TensorBase, apply_primitive, run_primitive
+from .dispatch import NO_PARAMS, TensorBase, apply_primitive, as_tensor, run_primitive
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -129,6 +129,33 @@ class TensorShapeMixin:
         if not self._requires_grad:  # nothing to record (a batch or a time step of data)
             return run_primitive(_GETITEM, (self,), {"index": index})
         return apply_primitive(_GETITEM, (self,), {"index": index}, 2)
+
+    def gather(self, dim: int, index) -> Self:
+        """out[i][j] = self[i][index[i][j]] for dim 1 (PyTorch's gather); the gradient
+        scatter-adds (repeated indices accumulate)."""
+        return A.gather(self, as_tensor(index), dim)
+
+    def index_select(self, dim: int, index) -> Self:
+        """The entries of self at a 1-d index along dim."""
+        index = as_tensor(index)
+        if index.ndim > 1:
+            raise IndexingError(f"index_select: index must be 0-d or 1-d, got shape "
+                                f"{index.shape}{at_user()}")
+        return A.take(self, index, dim)
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple:
+        """Pieces along dim: an int gives pieces of that size (the last may be smaller),
+        a list gives pieces of those sizes; a tuple of tensors."""
+        axis = normalize_axis("split", dim, self.ndim)
+        size = self.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            step = int(split_size_or_sections)
+            if step < 1 and size:
+                raise ShapeError(f"split: split_size must be >= 1, got {step}{at_user()}")
+            sizes = [min(step, size - start) for start in range(0, size, step)] if size else [0]
+        else:
+            sizes = list(split_size_or_sections)
+        return tuple(A.split(self, sizes, axis))
 
     def clone(self) -> Self:
         """A differentiable copy."""
