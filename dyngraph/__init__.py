@@ -22,7 +22,6 @@ from shared_ops import (  # noqa: E402,F401
     ShapeError,
 )
 
-from . import tensor_methods as _methods  # noqa: E402,F401  (attaches Tensor methods)
 from .creation import (  # noqa: E402,F401
     arange,
     empty,
@@ -61,6 +60,7 @@ from .compile import (  # noqa: E402,F401,A001
     TraceError,
     compile,
 )
+from .device import device  # noqa: E402,F401
 from .functions_nn import (  # noqa: E402,F401
     argmin,
     bmm,
@@ -80,7 +80,6 @@ from .functions_nn import (  # noqa: E402,F401
     var,
 )
 from .serialization import load, save  # noqa: E402,F401
-from .tensor_methods import device  # noqa: E402,F401
 
 __all__ = [
     "CompileWarning", "CompiledFunction", "CompiledModule", "DTypeError", "DistributedError",

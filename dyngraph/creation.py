@@ -6,7 +6,8 @@ import numpy as np
 
 from shared_ops.dtypes import supported_dtype
 
-from .tensor import DEFAULT_DTYPE, TRACE_HOOK, Tensor, _as_array, _wrap
+from .dispatch import DEFAULT_DTYPE, TRACE_HOOK, as_array, wrap
+from .tensor import Tensor
 
 _RNG = [np.random.default_rng(0)]
 
@@ -39,7 +40,7 @@ def _shape(size) -> tuple:
 
 
 def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
-    t = _wrap(data)
+    t = wrap(data)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -47,7 +48,7 @@ def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data`."""
-    return _make(np.array(_as_array(data, dtype), copy=True), requires_grad)
+    return _make(np.array(as_array(data, dtype), copy=True), requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -55,7 +56,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects an ndarray, got {type(array).__name__}")
     supported_dtype("from_numpy", array.dtype)
-    return _wrap(array)
+    return wrap(array)
 
 
 def _dtype(dtype):

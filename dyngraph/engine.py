@@ -1,8 +1,9 @@
 """Backward: a topological walk of the tape calling the shared VJP rules.
 
 With create_graph=False the rules run on raw ndarrays (fast, nothing
-recorded). With create_graph=True they run on Tensors with grad mode on, so
-the gradient computation is itself recorded (higher-order gradients).
+recorded; a 2-D matmul takes `array_rules.matmul_vjp`). With
+create_graph=True they run on Tensors with grad mode on, so the gradient
+computation is itself recorded (higher-order gradients).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import numpy as np
 
 from shared_ops import GradientError, Primitive, ShapeError
 
+from .array_rules import MATMUL, matmul_vjp
+from .dispatch import TensorBase, wrap
 from .grad_mode import set_grad_enabled
 from .hooks import ANOMALY, NODE_HOOKS, apply_leaf_hooks, apply_node_hooks, check_gradients
 from .node import INPLACE_COUNT, RETAINED, Node, bump_version, edge_key
-from .tensor import Tensor, _wrap
 
 
-def _seed(root: Tensor, gradient, create_graph: bool):
+def _seed(root: TensorBase, gradient, create_graph: bool):
     if not root._requires_grad:
         raise GradientError("backward on a tensor that does not require grad and has no "
                             "grad_fn: did you forget requires_grad=True?")
@@ -31,14 +33,14 @@ def _seed(root: Tensor, gradient, create_graph: bool):
                 "`gradient` (grad can be created implicitly only for scalar outputs)")
         g = np.ones_like(root._data)
     else:
-        g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient,
+        g = gradient._data if isinstance(gradient, TensorBase) else np.asarray(gradient,
                                                                            root.dtype)
         if g.shape != root.shape:
             raise ShapeError(f"backward: gradient shape {g.shape} differs from the "
                              f"tensor's shape {root.shape}")
-        if create_graph and isinstance(gradient, Tensor):
+        if create_graph and isinstance(gradient, TensorBase):
             return gradient
-    return _wrap(g) if create_graph else g
+    return wrap(g) if create_graph else g
 
 
 def _materialize(node: Node, inputs, create_graph: bool):
@@ -50,12 +52,12 @@ def _materialize(node: Node, inputs, create_graph: bool):
         if edge is None:
             values.append(data)
         elif type(edge) is Node or type(edge) is tuple:
-            t = _wrap(data, True)
+            t = wrap(data, True)
             t._edge = edge
             values.append(t)
         else:
             values.append(edge)  # the leaf itself
-    out = _wrap(node.out, True)
+    out = wrap(node.out, True)
     out._edge = node
     return values, out
 
@@ -114,7 +116,8 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                 # The hot path: a primitive's VJP on raw arrays.
                 if node.epoch != inplace[0] or node.inputs is None:
                     node.check_usable()
-                in_grads = op.vjp(g, node.out, *node.inputs, needs=node.needs, **node.params)
+                rule = matmul_vjp if op is MATMUL else op.vjp
+                in_grads = rule(g, node.out, *node.inputs, needs=node.needs, **node.params)
                 walked.append(node)
                 for edge, g in zip(node.edges, in_grads):
                     if edge is None or g is None:
@@ -210,15 +213,15 @@ def _observe(node: Node, grads: list, capture, captured: dict, observed: dict) -
 def _retain(tensor, g) -> None:
     if tensor is None:
         return
-    g = g if isinstance(g, Tensor) else _wrap(np.asarray(g))
+    g = g if isinstance(g, TensorBase) else wrap(np.asarray(g))
     tensor.grad = g if tensor.grad is None else tensor.grad + g
 
 
-def _checked(leaf: Tensor, g, create_graph: bool):
-    """A leaf's gradient as an array of its dtype (a Tensor with create_graph)."""
-    if isinstance(g, Tensor):
+def _checked(leaf: TensorBase, g, create_graph: bool):
+    """A leaf's gradient as an array of its dtype (a tensor with create_graph)."""
+    if isinstance(g, TensorBase):
         g = g if create_graph else g._data
-    if not isinstance(g, Tensor):
+    if not isinstance(g, TensorBase):
         g = np.asarray(g)
         if g.dtype != leaf.dtype:
             g = g.astype(leaf.dtype)
@@ -228,12 +231,12 @@ def _checked(leaf: Tensor, g, create_graph: bool):
     return g
 
 
-def _accumulate(leaf: Tensor, g, create_graph: bool) -> None:
+def _accumulate(leaf: TensorBase, g, create_graph: bool) -> None:
     """leaf.grad += g (in place when the buffer is ours, as PyTorch does); `g` from
     `_checked`."""
     if leaf.grad is None:
-        leaf.grad = g if isinstance(g, Tensor) else _wrap(np.array(g, copy=True))
-    elif create_graph or isinstance(g, Tensor) or leaf.grad._requires_grad:
+        leaf.grad = g if isinstance(g, TensorBase) else wrap(np.array(g, copy=True))
+    elif create_graph or isinstance(g, TensorBase) or leaf.grad._requires_grad:
         leaf.grad = leaf.grad + g
     else:
         np.add(leaf.grad._data, g, out=leaf.grad._data)
@@ -243,7 +246,7 @@ def _accumulate(leaf: Tensor, g, create_graph: bool) -> None:
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
              inputs=None) -> None:
     """Accumulate gradients of `tensors` into the leaves' `.grad` (torch semantics)."""
-    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    tensors = [tensors] if isinstance(tensors, TensorBase) else list(tensors)
     if grad_tensors is None:
         grad_tensors = [None] * len(tensors)
     retain = create_graph if retain_graph is None else retain_graph
@@ -262,10 +265,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=False):
     """Gradients of outputs w.r.t. inputs, returned (not accumulated)."""
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    single = isinstance(inputs, Tensor)
+    outputs = [outputs] if isinstance(outputs, TensorBase) else list(outputs)
+    single = isinstance(inputs, TensorBase)
     inputs = [inputs] if single else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+    if grad_outputs is None or isinstance(grad_outputs, TensorBase):
         grad_outputs = [grad_outputs] * len(outputs)
     retain = create_graph if retain_graph is None else retain_graph
     keys = [t if t._edge is None else t._edge for t in inputs]
@@ -284,8 +287,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if g is None and not allow_unused:
             raise GradientError("grad: one of the differentiated tensors was not used in "
                                 "the graph (pass allow_unused=True to get None for it)")
-        if g is not None and not isinstance(g, Tensor):
-            g = _wrap(np.array(np.broadcast_to(g, t.shape), dtype=t.dtype))
+        if g is not None and not isinstance(g, TensorBase):
+            g = wrap(np.array(np.broadcast_to(g, t.shape), dtype=t.dtype))
         results.append(g)
     commit_backward(done, retain)
     return tuple(results)

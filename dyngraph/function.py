@@ -14,9 +14,10 @@ from shared_ops import FunctionError, GradientError, InPlaceError, format_site
 from shared_ops.errors import with_site
 from shared_ops.sites import user_frame
 
+from .dispatch import wrap
 from .grad_mode import GRAD_MODE, no_grad, set_grad_enabled
 from .node import Node, edge_key
-from .tensor import Tensor, _wrap
+from .tensor import Tensor
 
 
 class FunctionCtx:
@@ -74,7 +75,7 @@ class _FunctionOp:
         for g, (shape, dtype) in zip(grads, metas):
             if g is None and ctx.materialize_grads:
                 g = np.zeros(shape, dtype)
-            wrapped.append(g if g is None or isinstance(g, Tensor) else _wrap(np.asarray(g)))
+            wrapped.append(g if g is None or isinstance(g, Tensor) else wrap(np.asarray(g)))
         with set_grad_enabled(create_graph):
             result = self.cls.backward(ctx, *wrapped)
         return self._check(node, result if isinstance(result, tuple) else (result,),
@@ -145,7 +146,7 @@ def _attach(cls, ctx, args, outputs, needs) -> tuple:
         if id(o) in ctx._non_differentiable:
             attached.append(o)
             continue
-        t = _wrap(o._data, True)
+        t = wrap(o._data, True)
         t._version = o._version
         t._edge = edge_key(node, i)
         attached.append(t)

@@ -14,8 +14,9 @@ import shared_ops.api as A
 from shared_ops import IndexingError, ShapeError
 from shared_ops.shapes import at_user
 
-from .functions import _t, _unary
+from .dispatch import as_tensor as _t
 from .functions import cat as _cat
+from .functions import unary_function as _unary
 from .tensor import Tensor
 
 log1p, expm1, sin, cos = (_unary(n) for n in ("log1p", "expm1", "sin", "cos"))
@@ -26,27 +27,14 @@ def logsumexp(input, dim=None, keepdim: bool = False) -> Tensor:
     return A.logsumexp(_t(input), dim, keepdim)
 
 
-def _correction(dim, unbiased, correction) -> tuple:
-    """PyTorch's two spellings: var(x, dim, unbiased, keepdim) and var(x, dim, correction=)."""
-    if isinstance(dim, bool):  # var(x, False): the old `unbiased` positional
-        dim, unbiased = None, dim
-    if unbiased is not None and correction is not None:
-        raise ValueError("var/std: give unbiased or correction, not both")
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    return dim, correction
-
-
 def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     """Variance over dim, dividing by N - correction (default 1: unbiased)."""
-    dim, correction = _correction(dim, unbiased, correction)
-    return A.var(_t(input), dim, keepdim, correction)
+    return _t(input).var(dim, unbiased, keepdim, correction=correction)
 
 
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     """Standard deviation over dim: sqrt(var(...)) with the same arguments."""
-    dim, correction = _correction(dim, unbiased, correction)
-    return A.std(_t(input), dim, keepdim, correction)
+    return _t(input).std(dim, unbiased, keepdim, correction=correction)
 
 
 def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
@@ -62,11 +50,7 @@ def gather(input, dim: int, index) -> Tensor:
 
 def index_select(input, dim: int, index) -> Tensor:
     """The entries of input at a 1-d index along dim."""
-    index = _t(index)
-    if index.ndim > 1:
-        raise IndexingError(f"index_select: index must be 0-d or 1-d, got shape "
-                            f"{index.shape}{at_user()}")
-    return A.take(_t(input), index, dim)
+    return _t(input).index_select(dim, index)
 
 
 def einsum(equation: str, *operands) -> Tensor:
@@ -84,17 +68,7 @@ def bmm(input, mat2) -> Tensor:
 def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Pieces along dim: an int gives pieces of that size (the last may be smaller),
     a list gives pieces of those sizes."""
-    tensor = _t(tensor)
-    axis = A.normalize_axis("split", dim, tensor.ndim)
-    size = tensor.shape[axis]
-    if isinstance(split_size_or_sections, (int, np.integer)):
-        step = int(split_size_or_sections)
-        if step < 1 and size:
-            raise ShapeError(f"split: split_size must be >= 1, got {step}{at_user()}")
-        sizes = [min(step, size - start) for start in range(0, size, step)] if size else [0]
-    else:
-        sizes = list(split_size_or_sections)
-    return tuple(A.split(tensor, sizes, axis))
+    return _t(tensor).split(split_size_or_sections, dim)
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
@@ -209,16 +183,3 @@ def _ceil_pads(n, k, s, pads, d) -> tuple:
         out -= 1
     return pads[0], max(pads[1], (out - 1) * s + span - n - pads[0])
 
-
-def _split_method(self, split_size, dim: int = 0) -> tuple:
-    """Split into chunks of `split_size` (int or list of sizes) along `dim`; a tuple of tensors."""
-    return split(self, split_size, dim)
-
-
-NN_METHODS = {
-    "log1p": log1p, "expm1": expm1, "sin": sin, "cos": cos, "logsumexp": logsumexp,
-    "var": var, "std": std, "argmin": argmin, "gather": gather,
-    "index_select": index_select, "bmm": bmm, "split": _split_method,
-}
-for _name, _fn in NN_METHODS.items():
-    setattr(Tensor, _name, _fn)

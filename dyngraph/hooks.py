@@ -21,7 +21,7 @@ import numpy as np
 
 from shared_ops import GradientError
 
-from .tensor import Tensor, _wrap
+from .dispatch import TensorBase, wrap
 
 # node -> {output index: {handle id: fn}};  id(leaf tensor) -> {handle id: fn}, the
 # entry dropped when the tensor dies (Tensor's == is elementwise, so no WeakKeyDictionary)
@@ -67,16 +67,16 @@ def run_hooks(table: dict | None, g):
     if not table:
         return g
     for fn in list(table.values()):
-        arg = g if isinstance(g, Tensor) else _wrap(np.asarray(g))
+        arg = g if isinstance(g, TensorBase) else wrap(np.asarray(g))
         result = fn(arg)
         if result is not None:
-            if not isinstance(result, Tensor):
+            if not isinstance(result, TensorBase):
                 raise GradientError(f"a tensor hook returned {type(result).__name__}; it "
                                     "must return a Tensor or None")
             if result.shape != np.shape(g):
                 raise GradientError(f"a tensor hook returned a gradient of shape "
                                     f"{result.shape}, expected {np.shape(g)}")
-            g = result if isinstance(g, Tensor) else result._data
+            g = result if isinstance(g, TensorBase) else result._data
     return g
 
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from shared_ops import DTypeError
 
-from .tensor import Tensor, _wrap
+from .dispatch import wrap
+from .tensor import Tensor
 
 
 def _arrays(obj) -> dict[str, np.ndarray]:
@@ -79,6 +80,6 @@ def load(f, map_location=None, weights_only: bool = True) -> dict[str, Tensor]:
                          "archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {name: _wrap(np.array(npz[name])) for name in npz.files}
+            return {name: wrap(np.array(npz[name])) for name in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"load: cannot read {path!r}: {exc}") from None

@@ -1,262 +1,39 @@
-"""The dyngraph Tensor and the op dispatcher that records the tape.
+"""The dyngraph Tensor: an ndarray plus autograd state, with PyTorch's methods.
 
-`apply_primitive` is the engine's `bind` handler: it runs the primitive's
-NumPy impl and, when grad mode is on and an input requires grad, records a
-Node holding what the shared VJP rule needs.
+The class body holds the state, autograd and conversion members; the op
+methods come from mixins, one module per concern: `tensor_math`
+(operators, elementwise ops, reductions), `tensor_shape` (reshaping,
+indexing, dtype conversions), `tensor_inplace` (`add_`, `x[i] = v`, ...)
+and `device`. Ops run through `dispatch.apply_primitive`, the engine's
+`bind` handler, which creates every tensor as an instance of this class.
 """
 
 from __future__ import annotations
 
-from sys import _getframe
+import weakref
 
 import numpy as np
 
-from shared_ops import REGISTRY, DTypeError, GradientError, ShapeError, format_site, user_site
-from shared_ops.dtypes import CHECKED_TYPES, check_operand
-from shared_ops.errors import GraphCompareError, IndexingError
-from shared_ops.shapes import AbstractArray
-from shared_ops.sites import _classify as _classify_file
-from shared_ops.sites import _known as _KNOWN_FILES
-from shared_ops.sites import last_user_code as _USER_CODE
+from shared_ops import DTypeError, GradientError, ShapeError
 
-from .grad_mode import GRAD_MODE
-from .node import INPLACE_COUNT, Node, next_seq
-
-DEFAULT_DTYPE = [np.dtype(np.float32)]
-# The params of a call that has none, shared by every such node (they are only
-# read; a dict, not a read-only mapping: `**params` is fastest for a real dict).
-NO_PARAMS: dict = {}
-_CAST = REGISTRY["cast"]
-# While `dg.compile` traces a function, the tracer's bind handler (else None).
-# It returns NotImplemented for calls it does not trace (another thread's ops).
-TRACE_HOOK: list = [None]
+from .device import TensorDeviceMixin
+from .dispatch import DEFAULT_DTYPE, TensorBase, as_array, set_tensor_class, wrap
+from .engine import backward
+from .hooks import RemovableHandle, register_hook
+from .node import RETAINED
+from .tensor_inplace import TensorInplaceMixin
+from .tensor_math import TensorMathMixin
+from .tensor_shape import TensorShapeMixin
 
 
-def _user_at() -> str:
-    """' (at file.py:12)': the user's line, for an operand refused before the op runs."""
-    site = format_site(user_site(2))
-    return f" (at {site})" if site else ""
-
-
-def _op_error(prim, datas, exc: Exception) -> Exception:
-    """Turn a NumPy failure inside an op into our documented error type."""
-    site = format_site(user_site(3))
-    shapes = ", ".join(str(np.shape(d)) for d in datas)
-    where = f" (at {site})" if site else ""
-    if isinstance(exc, GraphCompareError):
-        return type(exc)(f"{exc}{where}")
-    if isinstance(exc, IndexError):
-        return IndexingError(f"{prim.name}: {exc}; operand shapes {shapes}{where}")
-    if isinstance(exc, TypeError):
-        return DTypeError(f"{prim.name}: {exc}{where}")
-    return ShapeError(f"{prim.name}: {exc}; operand shapes {shapes}{where}")
-
-
-def apply_primitive(prim, args, params, depth=1):
-    """Run `prim` on Tensor/array/scalar args; record a node when needed.
-
-    One pass over the arguments collects what the impl needs and, in grad
-    mode, what backward needs (edges, saved versions). `depth` is where the
-    search for the user's line starts (`sys._getframe(depth)` from here, 1:
-    our caller); entry points that are always library code pass 2 to skip
-    their own frame, which saves creating its frame object.
-    """
-    if TRACE_HOOK[0] is not None:
-        traced = TRACE_HOOK[0](prim, args, params)
-        if traced is not NotImplemented:
-            return traced
-    if not (GRAD_MODE.enabled and prim.differentiable):
-        return _run(prim, args, params)
-    datas = []
-    edges = []
-    versions = []
-    shape_only = prim.vjp_shape_only_mask  # inputs whose values the rule never reads
-    mask = 0
-    inner = 0  # inputs made by other ops (their arrays live only as long as we keep them)
-    bit = 1
-    for a in args:
-        if isinstance(a, Tensor):
-            datas.append(a._data)
-            if not bit & shape_only:  # a value the rule reads: watch its version
-                versions.append(a._version)
-            if a._requires_grad:
-                edge = a._edge
-                if edge is None:
-                    edges.append(a)
-                else:
-                    edges.append(edge)
-                    inner |= bit
-                mask |= bit
-                bit <<= 1
-                continue
-        else:
-            if type(a) in CHECKED_TYPES:
-                check_operand(prim.name, a, _user_at())
-            datas.append(a)
-        edges.append(None)
-        bit <<= 1
-    try:
-        out = prim.impl(*datas, **params)
-    except Exception as exc:  # numpy raises many types; map them to ours
-        raise _op_error(prim, datas, exc) from None
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    if not mask or (prim is _CAST and out.dtype.kind != "f"):
-        return _result_of(prim, args, datas, out)  # no gradient (int casts: a step function)
-    key = len(args) << 16 | mask
-    needs = _NEEDS.get(key)
-    if needs is None:
-        needs = _NEEDS[key] = tuple(bool(mask >> i & 1) for i in range(len(args)))
-    version = _view_counter(args, datas, out) if prim.views else [0, 0]
-    if inner & shape_only:
-        _keep_shapes_only(datas, inner & shape_only)
-    result = _new_tensor(Tensor)
-    result._data = out
-    result._requires_grad = True
-    result.grad = None
-    result._version = version
-    reads_out = prim.vjp_reads_out
-    if reads_out:
-        versions.append(version)
-    result._edge = node = _new_node(Node)
-    node.op = prim
-    node.params = params
-    node.inputs = tuple(datas)  # tuples: one allocation, and untracked by the GC
-    node.out = out if reads_out else None  # kept only for a rule that reads it
-    node.edges = tuple(edges)
-    node.needs = needs
-    node.versions = tuple(versions)  # () (shared) for a rule that reads no input
-    node.n_out = 1
-    node.seq = next_seq()
-    node.epoch = INPLACE_COUNT[0]
-    # The user's line: `sites.user_frame`'s walk, inlined (this runs once per op)
-    # and remembering the last user code object so a loop skips the file lookup.
-    frame = _getframe(depth)
-    while frame is not None:
-        code = frame.f_code
-        if code is not _USER_CODE[0]:  # a loop records from one code object: skip the lookup
-            flag = _KNOWN_FILES.get(code.co_filename)
-            if flag is None:
-                flag = _classify_file(code.co_filename)
-            if flag:
-                frame = frame.f_back
-                continue
-            _USER_CODE[0] = code
-        node.site_code = code
-        node.site_offset = frame.f_lasti  # the line is looked up on demand
-        return result
-    node.site_code = None
-    return result
-
-
-_STAND_INS: dict = {}  # shape -> the AbstractArray standing in for arrays of that shape
-
-
-def _keep_shapes_only(datas: list, positions: int) -> None:
-    """Replace the inputs at `positions` (a bitmask), other ops' results whose
-    values the VJP rule never reads, by their shape and dtype: the tape does not
-    keep them alive (PyTorch saves only what a formula uses), so an RNN's sums
-    and pre-activations are freed at once, not at backward."""
-    i = 0
-    while positions:
-        d = datas[i]
-        if positions & 1 and type(d) is np.ndarray:
-            stand_in = _STAND_INS.get(d.shape)
-            if stand_in is None or stand_in.dtype is not d.dtype:
-                if len(_STAND_INS) > 256:
-                    _STAND_INS.clear()
-                stand_in = _STAND_INS[d.shape] = AbstractArray(d.shape, d.dtype)
-            datas[i] = stand_in
-        positions >>= 1
-        i += 1
-
-
-def _run(prim, args, params) -> Tensor:
-    """The op without a tape: impl on the arguments' arrays, a fresh result."""
-    if TRACE_HOOK[0] is not None:
-        traced = TRACE_HOOK[0](prim, args, params)
-        if traced is not NotImplemented:
-            return traced
-    datas = []
-    for a in args:  # a loop, not a comprehension: cheaper on Python 3.11
-        if type(a) in CHECKED_TYPES:
-            check_operand(prim.name, a, _user_at())
-        datas.append(a._data if isinstance(a, Tensor) else a)
-    try:
-        out = prim.impl(*datas, **params)
-    except Exception as exc:  # as in apply_primitive
-        raise _op_error(prim, datas, exc) from None
-    return _result_of(prim, args, datas, out if type(out) is np.ndarray else np.asarray(out))
-
-
-def _result_of(prim, args, datas: list, out: np.ndarray) -> Tensor:
-    """A result without a tape node; a view keeps its base's version counter."""
-    result = _new_result(out)
-    if prim.views:
-        result._version = _view_counter(args, datas, out)
-    return result
-
-
-def _view_counter(args, datas: list, out: np.ndarray) -> list:
-    """The version counter of `out`: its base tensor's when `out` is a view of it (as in
-    PyTorch, an in-place change through either is seen by nodes that saved the other)."""
-    base, source = out.base, datas[0]
-    if base is not None and type(source) is np.ndarray and isinstance(args[0], Tensor) and (
-            base is source or base is source.base):
-        return args[0]._version
-    return [0, 0]
-
-
-def _new_result(out: np.ndarray) -> Tensor:
-    result = _new_tensor(Tensor)
-    result._data = out
-    result._requires_grad = False
-    result.grad = None
-    result._edge = None
-    result._version = [0, 0]
-    return result
-
-
-_new_node = object.__new__
-_NEEDS: dict = {}  # arity << 16 | bitmask of inputs needing a gradient -> needs tuple
-_new_tensor = object.__new__
-
-
-def _wrap(data: np.ndarray, requires_grad: bool = False) -> Tensor:
-    t = _new_result(data)
-    t._requires_grad = requires_grad
-    return t
-
-
-def _as_array(data, dtype=None) -> np.ndarray:
-    """Array from user data; Python floats default to the default dtype."""
-    if isinstance(data, Tensor):
-        data = data._data
-    explicit = dtype is not None or isinstance(data, (np.ndarray, np.generic))
-    try:
-        arr = np.array(data, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise DTypeError(f"tensor: cannot make a tensor from {type(data).__name__}: {exc}") \
-            from None
-    if arr.dtype.kind not in "biuf":
-        raise DTypeError(f"tensor: unsupported dtype {arr.dtype} (from {type(data).__name__})")
-    if not explicit and arr.dtype == np.float64:
-        arr = arr.astype(DEFAULT_DTYPE[0])
-    return arr
-
-
-class Tensor:
+class Tensor(TensorMathMixin, TensorShapeMixin, TensorInplaceMixin, TensorDeviceMixin,
+             TensorBase):
     """An ndarray plus autograd state (`grad`, `requires_grad`, `grad_fn`)."""
 
-    __slots__ = ("_data", "_requires_grad", "grad", "_edge", "_version",
-                 "__weakref__")
-    _gc_level = 10
-    _gc_bind = staticmethod(apply_primitive)
-    __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected op
-    __hash__ = object.__hash__
+    __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = False, dtype=None) -> None:
-        self._data = _as_array(data, dtype)
+        self._data = as_array(data, dtype)
         self._requires_grad = False
         self.grad = None
         self._edge = None
@@ -308,15 +85,15 @@ class Tensor:
     @property
     def data(self) -> Tensor:
         """A tensor sharing storage, outside the tape (changes are not tracked)."""
-        return _wrap(self._data)
+        return wrap(self._data)
 
     @data.setter
     def data(self, value) -> None:
-        self._data = value._data if isinstance(value, Tensor) else _as_array(value)
+        self._data = value._data if isinstance(value, Tensor) else as_array(value)
 
     def detach(self) -> Tensor:
         """Same storage and version counter, no history, no grad."""
-        t = _wrap(self._data)
+        t = wrap(self._data)
         t._version = self._version
         return t
 
@@ -330,15 +107,11 @@ class Tensor:
         """Keep `.grad` on this non-leaf tensor after backward."""
         if self.grad_fn is None:
             return
-        import weakref
-
-        from .node import RETAINED
         RETAINED.setdefault(self.grad_fn, {})[self._out_index] = weakref.ref(self)
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
                  inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad`."""
-        from .engine import backward
         backward([self], None if gradient is None else [gradient],
                  retain_graph, create_graph, inputs)
 
@@ -435,6 +208,14 @@ class Tensor:
         elif self._requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """Call `hook(grad)` with this tensor's gradient during backward; a returned
+        Tensor replaces the gradient. Returns a handle with `.remove()`."""
+        return register_hook(self, hook)
+
+
+set_tensor_class(Tensor)
 
 
 def is_tensor(x) -> bool:

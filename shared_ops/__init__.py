@@ -7,7 +7,18 @@ below dispatch on their arguments' types (see `primitive.bind`).
 
 __version__ = "0.2.0"
 
-from . import api
+# The ops modules register the primitives (REGISTRY); the API functions look
+# them up by name when called.
+from . import (  # noqa: F401
+    api,
+    ops_conv,
+    ops_elementwise,
+    ops_index,
+    ops_linalg,
+    ops_nary,
+    ops_reduce,
+    ops_shape,
+)
 from .api import *  # noqa: F401,F403
 from .api import normalize_index  # noqa: F401
 from .errors import (  # noqa: F401

@@ -10,35 +10,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from .api_nn import *  # noqa: F401,F403  (reductions, indexing, einsum, conv, pooling)
+from .api_nn import normalize_einsum, window_params  # noqa: F401
 from .errors import DTypeError, IndexingError, ShapeError
 from .made_functions import as_defined_here
-from .primitive import PLAIN_TYPES, REGISTRY, bind
+from .primitive import REGISTRY, binary_function, bind, bind_unary, unary_function
 from .shapes import at_user, dtype_of, normalize_axes, normalize_axis, shape_of  # noqa: F401
 
 P = REGISTRY
 
 
-def _unary(name):
-    prim = REGISTRY[name]
-
-    def op(x):
-        if type(x) in PLAIN_TYPES:  # no engine involved: compute now (skips bind)
-            return prim.impl(x)
-        return bind(prim, x)
-    return as_defined_here(op, name, f"Elementwise {name}(x).")
+def _unary(name: str):
+    doc = f"Elementwise {name}(x)."
+    return as_defined_here(unary_function(name, doc), name, doc)
 
 
-def _binary(name):
-    prim = REGISTRY[name]
+def _binary(name: str):
+    doc = f"Elementwise {name}(x, y) with NumPy broadcasting."
+    return as_defined_here(binary_function(name, doc), name, doc)
 
-    def op(x, y):
-        if type(x) in PLAIN_TYPES and type(y) in PLAIN_TYPES:  # see _unary
-            return prim.impl(x, y)
-        return bind(prim, x, y)
-    return as_defined_here(op, name, f"Elementwise {name}(x, y) with NumPy broadcasting.")
-
-
-from . import ops_elementwise, ops_linalg, ops_reduce, ops_shape  # noqa: E402,F401
 
 add, sub, mul, div, pow, maximum, minimum = (
     _binary(n) for n in ("add", "sub", "mul", "div", "pow", "maximum", "minimum"))
@@ -78,9 +68,7 @@ def _reduce(name, x, axis, keepdims):
 
 def reduce_canonical(prim, x, axes: tuple, keepdims: bool):
     """A reduction whose axes are already a sorted tuple (the VJP helpers')."""
-    if type(x) in PLAIN_TYPES:  # as in _unary
-        return prim.impl(x, axis=axes, keepdims=keepdims)
-    return bind(prim, x, axis=axes, keepdims=keepdims)
+    return bind_unary(prim, x, axis=axes, keepdims=keepdims)
 
 
 def sum(x, axis=None, keepdims=False):
@@ -122,8 +110,7 @@ def log_softmax(x, axis=-1):
     return bind(P["log_softmax"], x, axis=(ax,))
 
 
-matmul = _binary("matmul")
-matmul.__doc__ = "Matrix product (NumPy semantics: batched, 1-d vector cases)."
+matmul = binary_function("matmul", "Matrix product (NumPy semantics: batched, 1-d vector cases).")
 
 
 def transpose(x, axes=None):
@@ -145,9 +132,7 @@ def matrix_transpose(x):
         if n < 2:
             raise ShapeError(f"matrix_transpose: needs at least 2 dims, got {n}{at_user()}")
         perm = _SWAP_LAST[n] = tuple(range(n - 2)) + (n - 1, n - 2)
-    if type(x) in PLAIN_TYPES:  # as in _unary: compute now
-        return P["transpose"].impl(x, axes=perm)
-    return bind(P["transpose"], x, axes=perm)
+    return bind_unary(P["transpose"], x, axes=perm)
 
 
 def swapaxes(x, a, b):
@@ -245,9 +230,6 @@ def getitem_grad(g, x, index):
     return bind(P["getitem_grad"], g, x, index=normalize_index(index))
 
 
-from . import ops_nary  # noqa: E402,F401
-
-
 def add_n(xs):
     """The sum of a list of arrays of one shape and dtype (TensorFlow's add_n)."""
     xs = tuple(xs)
@@ -255,6 +237,3 @@ def add_n(xs):
         raise ShapeError(f"add_n: needs at least one input{at_user()}")
     return bind(P["add_n"], *xs)
 
-
-from .api_nn import *  # noqa: E402,F401,F403  (reductions, indexing, einsum, conv, pooling)
-from .api_nn import normalize_einsum, window_params  # noqa: E402,F401

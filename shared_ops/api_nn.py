@@ -11,7 +11,6 @@ import string
 
 import numpy as np
 
-from . import ops_conv, ops_index  # noqa: F401  (registers the primitives)
 from .errors import ShapeError
 from .primitive import REGISTRY as P
 from .primitive import bind, bind_seq

@@ -30,10 +30,6 @@ def _matmul_eval(a, b):
 
 
 def _matmul_vjp(g, out, a, b, *, needs):
-    if type(g) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray \
-            and g.ndim == a.ndim == b.ndim == 2:  # dyngraph's backward: arrays, computed now
-        return (_matmul_impl(g, b.T) if needs[0] else None,
-                _matmul_impl(a.T, g) if needs[1] else None)
     va, vb = len(shape_of(a)) == 1, len(shape_of(b)) == 1
     if not (va or vb):  # matrices (batched or not): the common case, said plainly
         return (unbroadcast(A.matmul(g, A.matrix_transpose(b)), a) if needs[0] else None,

@@ -10,6 +10,9 @@ declared once as typed fields that every pass and backend reads.
 (dyngraph Tensor, staticgraph Symbol) carries a `_gc_bind` handler with a
 `_gc_level`; the highest level wins. With no engine argument the impl runs
 right away on arrays, which is how VJP rules evaluate during a plain backward.
+`unary_function`, `binary_function` and `bind_unary` are `bind` for the API's
+most frequent call shapes: they test the operand types inline and call the
+impl without building bind's argument tuple when no operand has an engine.
 """
 
 from __future__ import annotations
@@ -147,9 +150,9 @@ def register(prim: Primitive) -> Primitive:
 
 
 _HANDLERS: dict[type, tuple | None] = {}
-# Types bind has seen that belong to no engine (ndarray, float, ...): the API
-# functions test membership to call `impl` at once (the VJP rules' hot path).
-PLAIN_TYPES: set[type] = set()
+# Types bind has seen that belong to no engine (ndarray, float, ...): the
+# one-operand and two-operand binders below test membership to call `impl` at once.
+_PLAIN_TYPES: set[type] = set()
 
 
 def _handler_of(cls: type) -> tuple | None:
@@ -158,7 +161,7 @@ def _handler_of(cls: type) -> tuple | None:
     entry = None if h is None else (cls._gc_level, h)
     _HANDLERS[cls] = entry
     if entry is None:
-        PLAIN_TYPES.add(cls)
+        _PLAIN_TYPES.add(cls)
     return entry
 
 
@@ -179,3 +182,36 @@ def bind(prim: Primitive, *args, **params):
 def bind_seq(prim: Primitive, seq, **params):
     """`bind` for variadic ops (concatenate): operands come as one sequence."""
     return bind(prim, *seq, **params)
+
+
+def bind_unary(prim: Primitive, x, **params):
+    """`bind(prim, x, **params)` for one operand."""
+    if type(x) in _PLAIN_TYPES:
+        return prim.impl(x, **params)
+    return bind(prim, x, **params)
+
+
+def unary_function(name: str, doc: str) -> Callable:
+    """A function `f(x)` applying the primitive registered as `name` (looked up
+    when called, so it may be registered after this function is made)."""
+    def op(x):
+        prim = REGISTRY[name]
+        if type(x) in _PLAIN_TYPES:
+            return prim.impl(x)
+        return bind(prim, x)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+def binary_function(name: str, doc: str) -> Callable:
+    """A function `f(x, y)` applying the primitive registered as `name` (looked up
+    when called, as in `unary_function`)."""
+    def op(x, y):
+        prim = REGISTRY[name]
+        if type(x) in _PLAIN_TYPES and type(y) in _PLAIN_TYPES:
+            return prim.impl(x, y)
+        return bind(prim, x, y)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op

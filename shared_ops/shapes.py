@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DTypeError, ShapeError
+from .sites import format_site, user_site
 
 Shape = tuple  # tuple[int | None, ...]
 SCALAR_TYPES = (bool, int, float)
@@ -109,7 +110,6 @@ def normalize_axis(op: str, axis: int, ndim: int) -> int:
 
 def at_user() -> str:
     """' (at file.py:12)': the user's line, for errors raised before any engine sees the op."""
-    from .sites import format_site, user_site
     site = format_site(user_site(2))
     return f" (at {site})" if site else ""
 

@@ -11,7 +11,9 @@ import sys
 from types import CodeType, FrameType
 
 _LIB_DIRS: list[str] = []
-_known: dict[str, bool] = {}
+# filename -> whether it lies in a library dir (filled by `classify_file`); an
+# engine's hot path may read it before calling `classify_file`.
+FILE_IS_LIBRARY: dict[str, bool] = {}
 # The code object of the last user frame an engine found (a hot path checks it
 # before classifying the file); reset whenever the library dirs change.
 last_user_code: list = [None]
@@ -22,17 +24,19 @@ def register_library_dir(path: str) -> None:
     directory = os.path.dirname(os.path.abspath(path)) + os.sep
     if directory not in _LIB_DIRS:
         _LIB_DIRS.append(directory)
-        _known.clear()
+        FILE_IS_LIBRARY.clear()
         last_user_code[0] = None
 
 
 register_library_dir(__file__)
 
 
-def _classify(filename: str) -> bool:
+def classify_file(filename: str) -> bool:
+    """Whether `filename` is library code (its frames are skipped); cached in
+    FILE_IS_LIBRARY."""
     full = os.path.abspath(filename)
     flag = any(full.startswith(d) for d in _LIB_DIRS) or filename.startswith("<frozen")
-    _known[filename] = flag
+    FILE_IS_LIBRARY[filename] = flag
     return flag
 
 
@@ -40,12 +44,12 @@ def user_frame(depth: int = 1) -> FrameType | None:
     """The innermost frame outside the library, starting at `sys._getframe(depth)`
     as seen from here (1: the caller of this function)."""
     frame = sys._getframe(depth)
-    known = _known
+    known = FILE_IS_LIBRARY
     while frame is not None:
         filename = frame.f_code.co_filename
         flag = known.get(filename)
         if flag is None:
-            flag = _classify(filename)
+            flag = classify_file(filename)
         if not flag:
             return frame
         frame = frame.f_back

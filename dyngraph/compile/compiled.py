@@ -19,6 +19,7 @@ from staticgraph.runtime.backends import get_backend
 
 from ..grad_mode import GRAD_MODE
 from ..tensor import Tensor
+from .autograph import convert
 from .errors import CompileWarning, TraceError
 from .explain import describe
 from .graphs import CompiledGraph, compile_trace
@@ -79,7 +80,6 @@ class CompiledFunction:
         self.autograph = bool(autograph)
         self._traced_fn = fn
         if autograph:
-            from .autograph import convert
             self._traced_fn = convert(fn)
         self._cache: dict[tuple, list[Entry]] = {}
         self._specialized: dict[tuple, str] = {}  # dynamic keys traced per shape, and why

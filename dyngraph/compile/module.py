@@ -9,6 +9,7 @@ again.
 
 from __future__ import annotations
 
+from .autograph import convert
 from .compiled import CompiledFunction
 
 
@@ -19,7 +20,6 @@ class CompiledModule:
     def __init__(self, module, *, autograph: bool = False, **options) -> None:
         call = module.__call__
         if autograph:  # the module's own forward is rewritten
-            from .autograph import convert
             call = convert(module.forward)
 
         def forward(*args, **kwargs):

@@ -14,9 +14,10 @@ import numpy as np
 from shared_ops import GradientError
 from shared_ops.sites import user_frame
 
+from ..dispatch import wrap
 from ..grad_mode import GRAD_MODE
 from ..node import Node, edge_key
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor
 from .graphs import CompiledGraph
 
 
@@ -55,7 +56,7 @@ def run_compiled(cg: CompiledGraph, op: CompiledBackward | None, tensors: list) 
         values = cg.forward(arrays, {})
     n_out = len(cg.output_vars)
     outs = [_own(v, arrays) for v in values[:n_out]]
-    result = [_wrap(v) for v in outs]
+    result = [wrap(v) for v in outs]
     if op is None or not GRAD_MODE.enabled:
         return result
     saved = list(values[n_out:]) + [arrays[i] for i in cg.saved_inputs]

@@ -27,8 +27,9 @@ from staticgraph.build.symbol import Symbol, bind_symbolic
 from staticgraph.graph.context import get_default_graph, graph_scope
 from staticgraph.graph.ir import Graph, Var
 
+from ..dispatch import TRACE_HOOK
 from ..grad_mode import GRAD_MODE
-from ..tensor import TRACE_HOOK, Tensor
+from ..tensor import Tensor
 from .errors import TraceError
 
 _ACTIVE = threading.local()

@@ -21,12 +21,12 @@ import numpy as np
 from shared_ops.cluster import ActorPool, connect, worker_addresses
 from shared_ops.errors import DistributedError
 
+from ..optim import SGD
 from .replica import Replica
 
 
 def _sgd(lr: float) -> Callable:
     def make(params):
-        from ..optim import SGD
         return SGD(params, lr=lr)
     return make
 

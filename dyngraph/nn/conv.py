@@ -13,8 +13,9 @@ import numpy as np
 
 from .. import functions as F
 from ..creation import generator
+from ..dispatch import DEFAULT_DTYPE
 from ..functions_nn import conv2d, max_pool2d, max_unpool2d
-from ..tensor import DEFAULT_DTYPE, Tensor
+from ..tensor import Tensor
 from .modules import Module, Parameter
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..creation import generator
-from ..tensor import DEFAULT_DTYPE, Tensor
+from ..dispatch import DEFAULT_DTYPE
+from ..tensor import Tensor
 from . import functional as F
 from .modules import Module, Parameter
 

@@ -8,8 +8,9 @@ from collections import OrderedDict
 import numpy as np
 
 from ..creation import generator
+from ..dispatch import DEFAULT_DTYPE, as_array
 from ..node import bump_version
-from ..tensor import DEFAULT_DTYPE, Tensor, _as_array
+from ..tensor import Tensor
 from . import functional as F
 
 
@@ -19,7 +20,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = True) -> None:
-        super().__init__(_as_array(data), requires_grad=requires_grad)
+        super().__init__(as_array(data), requires_grad=requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

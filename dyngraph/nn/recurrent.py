@@ -23,7 +23,8 @@ from shared_ops import ShapeError, format_site, user_site
 
 from .. import functions as F
 from ..creation import generator
-from ..tensor import DEFAULT_DTYPE, Tensor
+from ..dispatch import DEFAULT_DTYPE
+from ..tensor import Tensor
 from . import functional as NF
 from .modules import Module, Parameter
 

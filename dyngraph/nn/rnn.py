@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import functions as F
 from ..creation import generator
-from ..tensor import DEFAULT_DTYPE, Tensor
+from ..dispatch import DEFAULT_DTYPE
+from ..tensor import Tensor
 from .modules import Module, Parameter
 
 

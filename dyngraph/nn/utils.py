@@ -8,8 +8,9 @@ import numpy as np
 
 from shared_ops import GradientError
 
+from ..dispatch import wrap
 from ..node import bump_version
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor
 
 
 def _grads(parameters) -> list[Tensor]:
@@ -27,7 +28,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     """
     grads = _grads(parameters)
     if not grads:
-        return _wrap(np.zeros((), np.float32))
+        return wrap(np.zeros((), np.float32))
     norm_type = float(norm_type)
     datas = [g._data for g in grads]
     if math.isinf(norm_type):
@@ -43,7 +44,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         for g in grads:
             g._data *= np.asarray(coef, g.dtype)
             bump_version(g)
-    return _wrap(np.asarray(total, datas[0].dtype))
+    return wrap(np.asarray(total, datas[0].dtype))
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
