@@ -155,3 +155,12 @@ def test_tiled_matmul_compiles(ptx, dtype):
     a = np.ones((3, 4), dtype)
     assert ".entry" in ptx(fn, [_HostArray(a), _HostArray(a.T), _HostArray(np.ones((3, 3),
                                                                                   dtype))])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tiled_gemm_update_compiles(ptx, dtype):
+    from staticgraph.cuda_backend.matmul import tiled_gemm_update
+    fn = tiled_gemm_update(dtype, 16)
+    a, c = np.ones((3, 4), dtype), np.ones((3, 3), dtype)
+    args = [_HostArray(a), _HostArray(a.T), _HostArray(c), _HostArray(c), 0.5, -1]
+    assert ".entry" in ptx(fn, args)

@@ -1,6 +1,6 @@
 """A graph lowered to device steps, and the device memory it runs in.
 
-`Block(graph)` lowers every equation once (`steps.lower_eqn`: kernels are
+`Block(graph)` lowers every equation once (`lowering.lower_eqn`: kernels are
 generated and compiled then) and plans the graph's buffers with the shared
 memory planner (`staticgraph.passes.plan_memory`): values share slots once
 dead, elementwise ops write in place, SGD-style updates straight into the
@@ -24,6 +24,7 @@ import numpy as np
 from ..graph.ir import Graph, Var
 from ..passes import plan_memory
 from . import arrays
+from .lowering import lower_eqn
 
 
 class Memory:
@@ -77,11 +78,15 @@ class Block:
     """One graph (a program, a cond branch, a scan body) lowered to steps."""
 
     def __init__(self, graph: Graph, name: str = "program") -> None:
-        from .steps import lower_eqn
         self.graph, self.name = graph, name
         self.plan = plan_memory(graph)
         self.constants = {v: arrays.upload(np.asarray(c)) for v, c in graph.constants.items()}
         self.steps = [lower_eqn(eqn, self, i) for i, eqn in enumerate(graph.eqns)]
+
+    def nested(self, graph: Graph, name: str) -> Block:
+        """A block for a subgraph of one of this block's equations (a cond
+        branch, a scan body)."""
+        return Block(graph, name)
 
     def out(self, mem: Memory, env: dict, var: Var, shape: tuple[int, ...]) -> Any:
         """Where the step computing `var` writes it (slot, variable storage or own)."""

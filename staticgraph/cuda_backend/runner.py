@@ -2,10 +2,12 @@
 
 `CudaRunner(program)` (the factory `backend="cuda"` uses) raises the
 documented BackendError unless `sg.cuda_available()`; then it runs the
-shared pass pipeline (`staticgraph.passes.optimize`: DCE, CSE, folding,
-simplification, elementwise+reduction fusion) and lowers the result to a
-`Block` (block.py, steps.py): the same structure as the numba backend's
-orchestrator, with device arrays.
+shared pass list of what it declares it lowers (`capabilities()`, through
+`staticgraph.passes.passes_for`: the same passes, in the same order, as the
+numba backend: the scan rewrites, DCE, CSE, folding, simplification, the
+GEMM update, elementwise+reduction fusion) and lowers the result to a
+`Block` (block.py; each equation's step from the table in lowering.py): the
+same structure as the numba backend's orchestrator, with device arrays.
 
 Per call:
 - feeds: one host-to-device copy each, into a device buffer kept per shape;
@@ -29,11 +31,19 @@ from shared_ops import ShapeError, format_site
 
 from ..errors import NumericsError
 from ..graph.ir import Graph, Var
-from ..passes import optimize
+from ..passes import optimize, passes_for
+from ..passes.pipeline import PassSpec
 from . import arrays
 from .arrays import DeviceValue
 from .block import Block, Memory
 from .device import device_name, require_cuda
+
+
+def capabilities() -> frozenset[str]:
+    """What this backend lowers, which enables passes (`passes_for`): scans
+    (a host loop of device steps, scan.py) and `gemm_update` (the tiled
+    matmul with the update in its epilogue, matmul.py)."""
+    return frozenset({"scan_loops", "gemm_update"})
 
 
 class CudaRunner:
@@ -41,11 +51,15 @@ class CudaRunner:
 
     check_available = staticmethod(require_cuda)  # asked by backends.get_backend
 
-    def __init__(self, program: Graph, check_numerics: bool = False) -> None:
+    def __init__(self, program: Graph, check_numerics: bool = False,
+                 passes: Sequence[PassSpec] | None = None) -> None:
         require_cuda()
         self.program = program
         self.check_numerics = check_numerics
-        self.optimized, self.report = optimize(program)
+        self.capabilities = capabilities()
+        if passes is None:
+            passes = passes_for(self.capabilities)
+        self.optimized, self.report = optimize(program, passes)
         self.block = Block(self.optimized)
         self.memory = Memory()
         self.updates = list(self.optimized.updates)

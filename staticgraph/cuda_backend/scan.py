@@ -21,7 +21,7 @@ from shared_ops import AbstractArray
 
 from ..scan.op import infer_body_avals, split_operands
 from . import arrays
-from .steps import Step
+from .step import Step
 
 
 class ScanStep(Step):
@@ -29,9 +29,8 @@ class ScanStep(Step):
 
     def __init__(self, eqn: Any, block: Any, index: int) -> None:
         super().__init__(eqn, block, index)
-        from .block import Block
         p = eqn.params
-        self.body = Block(p["body"], "scan body")
+        self.body = block.nested(p["body"], "scan body")
         self.C, self.K, self.reverse = p["num_consts"], p["num_carry"], p["reverse"]
         graph = self.body.graph
         outer = set(graph.inputs) | set(graph.constants)

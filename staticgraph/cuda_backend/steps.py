@@ -1,17 +1,12 @@
-"""How each equation runs on the device (`lower_eqn(eqn, block, index) -> Step`).
+"""The steps an equation lowers to on the device (the table is `lowering.STEPS`).
 
-| equation | step |
-|---|---|
-| `fused`, any elementwise op | one generated kernel (`compile_group` with `CudaTarget`) |
-| sum / mean / max | a generated tree-reduction kernel (a group with no steps) |
-| matmul | `matmul.matmul_into`: tiled shared-memory kernel (cuBLAS via CuPy if present) |
-| a declared view in `VIEW_OPS` (transpose, reshape, basic getitem, ...) | a device view |
-| getitem_grad (basic index), concatenate | zero fill / copies into views |
-| axis_size | a 0-d device value, uploaded only when it changes |
-| cond | the predicate comes to the host (one scalar), the taken branch's block runs |
-| scan | `ScanStep` (scan.py): a host loop launching the body's kernels |
-| softmax, log_softmax | three kernels: max, exp(x - max) fused with its sum, the quotient |
-| anything else (advanced indexing, ...) | host fallback (listed by `explain()`) |
+Each class is one way to run an equation: a generated kernel (`KernelStep`:
+a fused group, one elementwise op, a reduction), the tiled matmul and the
+GEMM update with its scaled-subtract epilogue (`MatmulStep`,
+`GemmUpdateStep`), zero-copy views (`ViewStep`), copies into views
+(`GetitemGradStep`, `ConcatStep`), softmax as three kernels, cond on the
+host's reading of its predicate, and the host fallback (`HostStep`). The
+scan step is in scan.py.
 
 A step's `run(env, mem)` reads device arrays from `env`, writes its outputs
 into `block.out(...)` buffers (a value that would alias memory the plan may
@@ -25,28 +20,21 @@ from typing import Any
 
 import numpy as np
 
-from shared_ops import REGISTRY, AbstractArray, Primitive, format_site
-from shared_ops.errors import GraphCompareError
+from shared_ops import REGISTRY, Primitive, format_site
 
-from ..build.cond import cond_p
 from ..build.creation import identity_p
-from ..build.empty_reduction import EmptyAxisGuard, folded_axes
 from ..compiler import GroupBuilder, compile_group
 from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref
-from ..graph.ir import Eqn, Var
+from ..graph.ir import Eqn
 from ..passes import make_fused_eqn
 from ..passes.fused import fused_p
-from ..passes.memory import is_view
 from ..runtime.interpreter import Evaluator
-from ..scan import scan_p
 from . import arrays
-from .matmul import matmul_into
+from .matmul import gemm_update_into, matmul_into
+from .step import Step, is_device, with_ellipsis
 
 RESHAPES = (REGISTRY["reshape"], REGISTRY["reshape_like"])  # a device reshape
-REDUCTIONS = (REGISTRY["sum"], REGISTRY["mean"], REGISTRY["max"])  # a tree-reduction kernel
-MATMUL, AXIS_SIZE, CONCATENATE = REGISTRY["matmul"], REGISTRY["axis_size"], REGISTRY["concatenate"]
-GETITEM_GRAD = REGISTRY["getitem_grad"]
-SOFTMAX, LOG_SOFTMAX = REGISTRY["softmax"], REGISTRY["log_softmax"]
+LOG_SOFTMAX = REGISTRY["log_softmax"]
 
 # A device view per view primitive (reshapes: `arrays.reshape`). Every key
 # declares `views`; a declared view missing here runs on the host
@@ -56,66 +44,10 @@ VIEW_OPS: dict[Primitive, object] = {
     REGISTRY["expand_dims"]: lambda a, p, shape: np.expand_dims(a, p["axis"]),
     REGISTRY["squeeze"]: lambda a, p, shape: np.squeeze(a, p["axis"]),
     REGISTRY["broadcast_to"]: lambda a, p, shape: np.broadcast_to(a, shape),
-    REGISTRY["getitem"]: lambda a, p, shape: a[_with_ellipsis(p["index"])],
+    REGISTRY["getitem"]: lambda a, p, shape: a[with_ellipsis(p["index"])],
     REGISTRY["stop_gradient"]: lambda a, p, shape: a,
     identity_p: lambda a, p, shape: a,
 }
-
-
-def _with_ellipsis(index: tuple) -> tuple:
-    """An index that always yields an array view (0-d included), as NumPy would."""
-    return index if any(i is Ellipsis for i in index) else tuple(index) + (Ellipsis,)
-
-
-def _is_device(x: Any) -> bool:
-    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.generic)
-
-
-class Step:
-    """One lowered equation: shapes by the primitive's `abstract_eval`, cached."""
-
-    kind = "step"
-    guard: EmptyAxisGuard | None = None  # called with the inputs before `run`
-
-    def __init__(self, eqn: Eqn, block: Any, index: int) -> None:
-        self.eqn, self.block, self.index = eqn, block, index
-        self.outs = list(eqn.outputs)
-        self._shapes: dict[tuple, list] = {}
-
-    def values(self, env: dict) -> list:
-        return [env[x] if isinstance(x, Var) else x for x in self.eqn.inputs]
-
-    def out_shapes(self, vals: list, eqn: Eqn | None = None) -> list[tuple]:
-        eqn = eqn or self.eqn
-        key = tuple((tuple(v.shape), str(v.dtype)) if _is_device(v) else (type(v), v)
-                    for v in vals)
-        shapes = self._shapes.get(key)
-        if shapes is None:
-            avals = [AbstractArray(tuple(v.shape), np.dtype(v.dtype)) if _is_device(v) else v
-                     for v in vals]
-            try:
-                res = eqn.prim.abstract_eval(*avals, **eqn.params)
-            except GraphCompareError as exc:  # run-time dims that do not fit: name the line
-                site = format_site(eqn.site)
-                if not site:
-                    raise
-                raise type(exc)(f"{exc} (created at {site})") from None
-            res = list(res) if eqn.prim.multiple_results else [res]
-            shapes = self._shapes[key] = [tuple(a.shape) for a in res]
-        return shapes
-
-    def buffers(self, env: dict, mem: Any, shapes: list[tuple]) -> list:
-        return [self.block.out(mem, env, v, s) for v, s in zip(self.outs, shapes)]
-
-    def label(self) -> str:
-        site = format_site(self.eqn.site)
-        return self.eqn.prim.name + (f"  [{site}]" if site else "")
-
-    def describe(self) -> list[str]:
-        return [f"{self.label()}: {self.kind}"]
-
-    def kernels(self) -> list:
-        return []
 
 
 class KernelStep(Step):
@@ -182,6 +114,32 @@ class MatmulStep(Step):
         return [f"{self.label()}: tiled shared-memory kernel (last run: {self.path})"]
 
 
+class GemmUpdateStep(Step):
+    """`c + sign * scale * (a @ b)`: one tiled matmul whose epilogue reads `c`
+    and writes the output, which the plan may put in `c`'s own buffer (an
+    SGD update lands in the variable's storage)."""
+
+    kind = "gemm_update"
+
+    def __init__(self, eqn: Eqn, block: Any, index: int) -> None:
+        super().__init__(eqn, block, index)
+        self.path = "not run yet"
+
+    def run(self, env: dict, mem: Any) -> None:
+        a, b, c = self.values(env)
+        out = self.buffers(env, mem, self.out_shapes([a, b, c]))[0]
+        p = self.eqn.params
+        self.path = gemm_update_into(out, a, b, c, p["scale"], p["sign"])
+        env[self.outs[0]] = out
+
+    def describe(self) -> list[str]:
+        sign = "-" if self.eqn.params["sign"] < 0 else "+"
+        where = "in place" if self.outs[0] in self.block.plan.in_place or \
+            self.outs[0] in self.block.plan.into_variable else "into its buffer"
+        return [f"{self.label()}: tiled matmul with the epilogue c {sign} scale * acc, "
+                f"{where} (last run: {self.path})"]
+
+
 class ViewStep(Step):
     """A zero-copy view; copied into its buffer when the plan gave it one."""
 
@@ -234,7 +192,7 @@ class GetitemGradStep(Step):
         g, x = self.values(env)
         out = self.buffers(env, mem, self.out_shapes([g, x]))[0]
         arrays.fill_zeros(out)
-        index = _with_ellipsis(self.eqn.params["index"])
+        index = with_ellipsis(self.eqn.params["index"])
         arrays.copy_into(arrays.view(out, lambda a: a[index]), g)
         env[self.outs[0]] = out
 
@@ -312,9 +270,8 @@ class CondStep(Step):
 
     def __init__(self, eqn: Eqn, block: Any, index: int) -> None:
         super().__init__(eqn, block, index)
-        from .block import Block
-        self.branches = [Block(eqn.params["true_graph"], "true"),
-                         Block(eqn.params["false_graph"], "false")]
+        self.branches = [block.nested(eqn.params["true_graph"], "true"),
+                         block.nested(eqn.params["false_graph"], "false")]
 
     def run(self, env: dict, mem: Any) -> None:
         pred, *operands = self.values(env)
@@ -347,7 +304,7 @@ class HostStep(Step):
     kind = "host fallback"
 
     def run(self, env: dict, mem: Any) -> None:
-        vals = [arrays.download(v) if _is_device(v) else v for v in self.values(env)]
+        vals = [arrays.download(v) if is_device(v) else v for v in self.values(env)]
         results = HOST.apply(self.eqn, vals)  # the interpreter's errors, naming the op
         for var, value in zip(self.outs, results):
             value = np.asarray(value, dtype=var.dtype)
@@ -356,53 +313,3 @@ class HostStep(Step):
 
     def describe(self) -> list[str]:
         return [f"{self.label()}: HOST FALLBACK (device -> host, NumPy impl, host -> device)"]
-
-
-def _elementwise(eqn: Eqn) -> bool:
-    return bool(eqn.prim.elementwise and eqn.prim.scalar is not None
-                and len(eqn.outputs) == 1 and any(isinstance(x, Var) for x in eqn.inputs))
-
-
-def lower_eqn(eqn: Eqn, block: Any, index: int) -> Step:
-    """The step that runs `eqn` on the device (see the module doc's table); a
-    max or softmax whose folded axes may be empty first checks them."""
-    step = _step_for(eqn, block, index)
-    axes = folded_axes(eqn)
-    if axes is not None and not isinstance(step, HostStep):
-        step.guard = EmptyAxisGuard(eqn, axes, arrays.download)
-    return step
-
-
-def _step_for(eqn: Eqn, block: Any, index: int) -> Step:
-    from .scan import ScanStep
-    prim = eqn.prim
-    if prim is fused_p:
-        return KernelStep(eqn, block, index)
-    if eqn.prim is cond_p:
-        return CondStep(eqn, block, index)
-    if eqn.prim is scan_p:
-        return ScanStep(eqn, block, index)
-    try:
-        if prim in VIEW_OPS or prim in RESHAPES:
-            if is_view(eqn):
-                return ViewStep(eqn, block, index)
-        elif _elementwise(eqn):
-            return KernelStep(eqn, block, index)
-        elif prim in REDUCTIONS and isinstance(eqn.inputs[0], Var):
-            return KernelStep(eqn, block, index, reduction_group(eqn))
-        elif prim is MATMUL and all(np.dtype(x.dtype).kind in "iuf" for x in eqn.in_vars) \
-                and len(eqn.in_vars) == 2:
-            return MatmulStep(eqn, block, index)
-        elif prim is AXIS_SIZE:
-            return AxisSizeStep(eqn, block, index)
-        elif prim is GETITEM_GRAD and not any(
-                isinstance(i, np.ndarray) for i in eqn.params["index"]):
-            return GetitemGradStep(eqn, block, index)
-        elif prim is CONCATENATE and all(isinstance(x, Var) for x in eqn.inputs):
-            return ConcatStep(eqn, block, index)
-        elif prim in (SOFTMAX, LOG_SOFTMAX) and isinstance(eqn.inputs[0], Var) \
-                and np.dtype(eqn.inputs[0].dtype).kind == "f":
-            return SoftmaxStep(eqn, block, index)
-    except ValueError:  # no kernel describes it (e.g. an unsupported dtype): host fallback
-        pass
-    return HostStep(eqn, block, index)

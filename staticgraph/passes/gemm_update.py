@@ -14,7 +14,8 @@ tutorial's 1000x100 weight: 80 us instead of 106 us for both).
 of `a`, `b`, `c` are 2-d of one float dtype, and the matmul's and the mul's
 results are read by nothing else. It runs before elementwise fusion (which
 would otherwise take the mul and the sub) and only in backends that lower
-`gemm_update` (the numba backend, where NumPy's OpenBLAS is found). The
+`gemm_update` (the numba backend, where NumPy's OpenBLAS is found; the cuda
+backend, as the epilogue of its tiled matmul kernel). The
 interpreter's `impl` computes exactly what the two ops did, in their order.
 Made after gradients: no VJP.
 """

@@ -8,8 +8,9 @@ the backend has switched on by what it declares it supports:
 - "scan_loops": the scan rewrites (`staticgraph.scan.passes`) run first, on
   the whole program, so a backward scan sees its forward scan (and the
   cleanup passes and fusion then see what they moved out of the loops);
-- "gemm_update": `w - lr * (a @ b)` becomes one BLAS call
-  (`gemm_update.py`), before fusion takes the subtraction.
+- "gemm_update": `w - lr * (a @ b)` becomes one primitive (`gemm_update.py`:
+  one BLAS call on numba, one kernel on cuda), before fusion takes the
+  subtraction.
 
 `DEFAULT_PASSES` is the list of a backend that declares nothing.
 """

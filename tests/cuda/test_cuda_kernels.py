@@ -11,7 +11,7 @@ import pytest
 from staticgraph.compiler import GroupBuilder, compile_group
 from staticgraph.compiler.cuda import CudaTarget
 from staticgraph.cuda_backend import arrays, device
-from staticgraph.cuda_backend.matmul import matmul_into
+from staticgraph.cuda_backend.matmul import gemm_update_into, matmul_into
 
 pytestmark = pytest.mark.cudasim
 TARGET = CudaTarget()
@@ -136,6 +136,39 @@ def test_matmul_on_transposed_views(rng):
     da = dev(a)
     matmul_into(out, arrays.view(da, lambda v: v.T), da)
     np.testing.assert_allclose(arrays.download(out), a.T @ a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sign", [-1, 1])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_gemm_update_epilogue_equals_its_two_ops(rng, dtype, sign, in_place):
+    a = rng.standard_normal((5, 3)).astype(dtype)
+    b = rng.standard_normal((5, 4)).astype(dtype)
+    c = rng.standard_normal((3, 4)).astype(dtype)
+    product = np.multiply(0.25, dev_matmul(a.T, b))  # the tiled kernel's product
+    want = c - product if sign < 0 else c + product
+    dc = dev(c)
+    out = dc if in_place else arrays.empty(c.shape, dtype)
+    path = gemm_update_into(out, arrays.view(dev(a), lambda v: v.T), dev(b), dc, 0.25, sign)
+    assert path == "tiled"
+    np.testing.assert_array_equal(arrays.download(out), want)
+    if not in_place:
+        np.testing.assert_array_equal(arrays.download(dc), c)
+
+
+def dev_matmul(a, b):
+    out = arrays.empty((a.shape[0], b.shape[1]), a.dtype)
+    matmul_into(out, dev(a), dev(b))
+    return arrays.download(out)
+
+
+def test_gemm_update_with_an_empty_inner_dim_leaves_c(rng):
+    c = rng.standard_normal((2, 3))
+    out = arrays.empty(c.shape, np.float64)
+    gemm_update_into(out, dev(np.ones((2, 0))), dev(np.ones((0, 3))), dev(c), 0.5, -1)
+    np.testing.assert_array_equal(arrays.download(out), c)
+    assert gemm_update_into(arrays.empty((0, 3), np.float64), dev(np.ones((0, 2))),
+                            dev(np.ones((2, 3))), dev(np.ones((0, 3))), 0.5, -1) == "empty"
 
 
 def test_views_and_copies(rng):
