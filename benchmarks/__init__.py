@@ -38,7 +38,14 @@ NumPy, PyTorch, JAX and the BLAS floor, ready to sit beside a new engine.
 Keep `ctx.tiny` sizes small: tests/test_benchmarks_smoke.py runs them.
 """
 
-from .harness import (
+from comparisons.harness.peers import (
+    NOT_INSTALLED,
+    jax_competitor,
+    load_jax,
+    load_torch,
+    torch_competitor,
+)
+from comparisons.harness.workload import (
     BLAS_SETTLE_S,
     FULL,
     QUICK,
@@ -51,7 +58,7 @@ from .harness import (
     WorkloadResult,
     measure,
 )
-from .peers import NOT_INSTALLED, jax_competitor, load_jax, load_torch, torch_competitor
+
 from .registry import BENCHES, BenchContext, discover, register
 from .report import Section
 

@@ -15,8 +15,7 @@ import numpy as np
 
 import dyngraph as dg
 import staticgraph as sg
-
-from .harness import Step
+from comparisons.harness.workload import Step
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,7 @@ def blas_note() -> str:
         import llvmlite.binding as llvm
         from threadpoolctl import threadpool_info
 
-        from . import machine
+        from comparisons.harness import machine
     except ImportError:
         return ""
     libs = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels, "

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .accounting import break_even
-from .timing import max_rel_error
+from .harness.accounting import break_even
+from .harness.timing import max_rel_error
 
 KINDS = ("reference", "eager", "static", "peer", "baseline")
 

@@ -7,7 +7,8 @@ import dataclasses
 
 import numpy as np
 
-from comparisons import tutorial, tutorial_static
+from comparisons import tutorial
+from comparisons.tutorial import static as tutorial_static
 
 
 def test_static_tutorial_matches_numpy_for_500_steps():

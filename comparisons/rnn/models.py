@@ -138,7 +138,7 @@ class StaticRNN:
         return self.towers[key]
 
     def _build(self, length: int | None) -> dict:
-        from .rnn_numpy import zero_state
+        from .numpy_steps import zero_state
         d_out = self.vars["Wy"].shape[1]
         with self.graph.as_default():
             xs = sg.placeholder((length, self.batch, self.d_in), self.dtype, name="xs")

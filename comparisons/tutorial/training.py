@@ -14,7 +14,7 @@ import numpy as np
 
 import dyngraph as dg
 
-from .framework import Prepared
+from ..framework import Prepared
 
 
 @dataclass(frozen=True)
