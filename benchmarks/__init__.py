@@ -30,7 +30,9 @@ report says so and the other benches run. For example::
         ], unit="ms", baselines=("numpy", "copy", "jax"), targets=[Target("numba", "jax", 1.0)])
         return [Section("Fused elementwise chain", [ctx.measure(wl)])]
 
-A competitor's `make` builds its step (the setup column times the build
+The timing (`Workload`, `measure`), the peers, the machine line and the
+thread pinning are `comparisons.harness`, which `python -m comparisons`
+uses too. A competitor's `make` builds its step (the setup column times the build
 and the first call, i.e. compilation) and returns a zero-argument callable
 doing one unit of work; peers built with `torch_competitor`/`jax_competitor`
 read "not installed" when absent. `tutorial_steps` has the tutorial step for

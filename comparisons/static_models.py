@@ -2,7 +2,7 @@
 
 No hand-written update ops: each model builds its loss and asks an optimizer
 for the update (`optimizer.minimize(loss)`), as a TensorFlow 1.x user would.
-`tutorial_static.py` stays the faithful copy of the TF1 tutorial (which
+`tutorial/static.py` stays the faithful copy of the TF1 tutorial (which
 writes its `assign` updates by hand); the variants here are what the other
 scenarios register:
 

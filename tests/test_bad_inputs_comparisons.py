@@ -9,7 +9,7 @@ from bad_inputs_util import documents
 
 from comparisons import rnn
 from comparisons.__main__ import main
-from comparisons.report.tables import results
+from comparisons.report import results
 
 
 def one_line_usage_error(capsys, argv: list[str], message: str) -> None:

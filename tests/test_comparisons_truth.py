@@ -16,7 +16,7 @@ from comparisons import rnn, tutorial
 from comparisons.__main__ import main
 from comparisons.harness import accounting
 from comparisons.harness.accounting import Sample
-from comparisons.report.tables import results
+from comparisons.report import results
 from comparisons.scenarios import all_scenarios
 
 RNN_TINY = dict(steps=10, batch=2, d_in=2, hidden=4, min_len=2, max_len=5)

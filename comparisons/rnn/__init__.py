@@ -103,7 +103,7 @@ def _prepared(train_step, losses: list, extra: dict | None = None) -> Prepared:
 
 
 def numpy_setup(p: Problem) -> Prepared:
-    """NumPy BPTT by hand (rnn_numpy), plain SGD."""
+    """NumPy BPTT by hand (numpy_steps), plain SGD."""
     w, data, losses = {k: v.copy() for k, v in p.params.items()}, p.stream(), []
 
     def step() -> int:
@@ -200,7 +200,7 @@ def unrolled_variant(backend: str = "interpret") -> Variant:
 
 
 def _sweep_plots(rows: list[dict], out) -> list:
-    """`--out` also gets the time-vs-sequence-length sweep (comparisons/rnn_sweep.py)."""
+    """`--out` also gets the time-vs-sequence-length sweep (comparisons/rnn/sweep.py)."""
     from .sweep import extra_plots
     return extra_plots(rows, out)
 

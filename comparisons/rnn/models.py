@@ -1,4 +1,4 @@
-"""The tanh RNN and the LSTM in each engine (math as in `rnn_numpy`).
+"""The tanh RNN and the LSTM in each engine (math as in `numpy_steps`).
 
 A cell is written once, against an engine namespace `ops` (`dg` or `sg`),
 because both engines spell the ops alike (`@`, slicing, `ops.tanh`,

@@ -1,6 +1,6 @@
 """Scenario "tutorial": the two-layer net of 'Learning PyTorch with Examples'.
 
-The training code lives in `comparisons.tutorial_code` (NumPy by hand,
+The training code lives in `comparisons.tutorial.training` (NumPy by hand,
 dyngraph autograd, dyngraph with a custom ReLU Function) and is re-exported
 here; every entry of its `VARIANTS` dict becomes a closed-loop variant, as do
 variants other modules register on `SCENARIO`. Peers (PyTorch eager, JAX
@@ -127,7 +127,7 @@ SCENARIO.add(jax_variant("jax-jit", setup=_jax_setup, note="compiles on the firs
 
 
 def _static_loop(backend: str):
-    """tutorial_static's loop, imported on first use: a broken engine fails its row only."""
+    """tutorial.static's loop, imported on first use: a broken engine fails its row only."""
     def loop(problem: Problem, steps: int):
         from .static import static_loop
         return static_loop(backend)(problem, steps)
@@ -147,7 +147,7 @@ def _minimize_loop(backend: str):
 
 def _register_static() -> None:
     """The TF1-style staticgraph versions: hand-written assigns (the tutorial's own
-    code, comparisons/tutorial_static.py) and GradientDescentOptimizer.minimize()."""
+    code, comparisons/tutorial/static.py) and GradientDescentOptimizer.minimize()."""
     for backend in STATIC_BACKENDS:
         SCENARIO.add(Variant(f"staticgraph-{backend}", engine="staticgraph", backend=backend,
                              kind="static", loop=_static_loop(backend),
