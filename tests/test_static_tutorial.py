@@ -1,4 +1,4 @@
-"""The tutorial's TensorFlow 1.x net (comparisons/tutorial_static.py) gives the
+"""The tutorial's TensorFlow 1.x net (comparisons/tutorial/static.py) gives the
 same loss at every step as the NumPy and dyngraph versions (float64)."""
 
 from __future__ import annotations
