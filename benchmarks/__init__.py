@@ -30,7 +30,9 @@ report says so and the other benches run. For example::
         ], unit="ms", baselines=("numpy", "copy", "jax"), targets=[Target("numba", "jax", 1.0)])
         return [Section("Fused elementwise chain", [ctx.measure(wl)])]
 
-A competitor's `make` builds its step (the setup column times the build
+The timing (`Workload`, `measure`), the peers, the machine line and the
+thread pinning are `comparisons.harness`, which `python -m comparisons`
+uses too. A competitor's `make` builds its step (the setup column times the build
 and the first call, i.e. compilation) and returns a zero-argument callable
 doing one unit of work; peers built with `torch_competitor`/`jax_competitor`
 read "not installed" when absent. `tutorial_steps` has the tutorial step for
@@ -38,7 +40,14 @@ NumPy, PyTorch, JAX and the BLAS floor, ready to sit beside a new engine.
 Keep `ctx.tiny` sizes small: tests/test_benchmarks_smoke.py runs them.
 """
 
-from .harness import (
+from comparisons.harness.peers import (
+    NOT_INSTALLED,
+    jax_competitor,
+    load_jax,
+    load_torch,
+    torch_competitor,
+)
+from comparisons.harness.workload import (
     BLAS_SETTLE_S,
     FULL,
     QUICK,
@@ -51,7 +60,7 @@ from .harness import (
     WorkloadResult,
     measure,
 )
-from .peers import NOT_INSTALLED, jax_competitor, load_jax, load_torch, torch_competitor
+
 from .registry import BENCHES, BenchContext, discover, register
 from .report import Section
 

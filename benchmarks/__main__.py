@@ -16,8 +16,9 @@ import sys
 import time
 import traceback
 
-from . import peers, threads
-from .harness import PRESETS
+from comparisons.harness import peers, threads
+from comparisons.harness.workload import PRESETS
+
 from .pages import merge_page
 from .registry import IMPORT_ERRORS, Bench, BenchContext, discover
 from .report import Section, render_section, target_rows, targets_table
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     peers.disable(*[p for p in args.without.split(",") if p])
     if args.threads is not None:
         threads.pin(args.threads)  # before the benches import NumPy and friends
-    from .machine import cpu_model, load_average, machine_line
+    from comparisons.harness.machine import cpu_model, load_average, machine_line
     load_at_start = load_average()
     benches = discover()
     if args.list:

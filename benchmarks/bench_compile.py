@@ -12,10 +12,18 @@ once, both on a warm kernel cache (each runs once before sampling).
 
 from __future__ import annotations
 
-from . import threads
+from comparisons.harness import threads
+from comparisons.harness.peers import torch_competitor
+from comparisons.harness.workload import (
+    BLAS_SETTLE_S,
+    Competitor,
+    Step,
+    Target,
+    Workload,
+    WorkloadResult,
+)
+
 from .compile_steps import compile_setup, compiled_step, static_setup
-from .harness import BLAS_SETTLE_S, Competitor, Step, Target, Workload, WorkloadResult
-from .peers import torch_competitor
 from .registry import BenchContext, register
 from .report import Section
 from .tutorial_steps import TINY_NET, NetSize, dyngraph_step, make_data, torch_step

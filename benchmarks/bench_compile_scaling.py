@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .harness import Competitor, Measurement, Target, Workload, WorkloadResult
+from comparisons.harness.workload import Competitor, Measurement, Target, Workload, WorkloadResult
+
 from .registry import BenchContext, register
 from .report import Section
 
@@ -51,7 +52,7 @@ def _static(n: int) -> float:
 def _jax(n: int) -> float:
     import numpy as np
 
-    from .peers import load_jax
+    from comparisons.harness.peers import load_jax
     jax = load_jax()
     jnp = jax.numpy
     start = time.perf_counter()
@@ -88,7 +89,7 @@ def _fixed(key: str, label: str, seconds: float | None) -> Measurement:
 
 @register("compile_scaling", "staticgraph numba: compile cost against graph size")
 def bench_compile_scaling(ctx: BenchContext) -> list[Section]:
-    from .peers import load_jax
+    from comparisons.harness.peers import load_jax
     small, big = TINY_SIZES if ctx.tiny else SIZES
     has_jax = load_jax() is not None
     ms = [_fixed("small", f"staticgraph numba, N={small}", run("static", small)),

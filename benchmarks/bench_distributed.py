@@ -13,48 +13,16 @@ seconds spent in the compiled partitions).
 from __future__ import annotations
 
 import staticgraph as sg
+from comparisons.distributed.graph import build_net
+from comparisons.harness.workload import Competitor, Workload
 from shared_ops.cluster import workers_now
 
 from . import distributed_model as model
-from .harness import Competitor, Workload
 from .registry import BenchContext, register
 from .report import Section
 from .tutorial_steps import TINY_NET, NetSize, make_data
 
 OVERHEAD_TARGET = 1.5
-
-
-def build_net(mode: str, data: dict, lr: float) -> dict:
-    """The tutorial step as a staticgraph: 'single', 'model_parallel' or 'replicated'."""
-    g = sg.Graph("tutorial")
-    n = data["x"].shape[0]
-    with g.as_default():
-        x = sg.placeholder(sg.float64, data["x"].shape, name="x")
-        y = sg.placeholder(sg.float64, data["y"].shape, name="y")
-        if mode == "replicated":
-            with sg.device("worker:0"):
-                w1, w2 = sg.Variable(data["w1"], name="w1"), sg.Variable(data["w2"], name="w2")
-            losses, grads = [], []
-            for k, rows in enumerate((slice(0, n // 2), slice(n // 2, n))):
-                with sg.device(f"worker:{k}"):
-                    err = sg.matmul(sg.relu(sg.matmul(x[rows], w1)), w2) - y[rows]
-                    losses.append(sg.sum(err * err))
-                    grads.append(sg.gradients(losses[-1], [w1, w2]))
-            with sg.device("worker:0"):
-                loss = sg.add_n(losses)
-                g1, g2 = (sg.add_n([tower[i] for tower in grads]) for i in range(2))
-        else:
-            place = mode == "model_parallel"
-            with sg.device("worker:0" if place else None):
-                w1 = sg.Variable(data["w1"], name="w1")
-                h = sg.relu(sg.matmul(x, w1))
-            with sg.device("worker:1" if place else None):
-                w2 = sg.Variable(data["w2"], name="w2")
-                err = sg.matmul(h, w2) - y
-                loss = sg.sum(err * err)
-            g1, g2 = sg.gradients(loss, [w1, w2])
-        train = sg.group(sg.assign_sub(w1, lr * g1), sg.assign_sub(w2, lr * g2))
-    return {"graph": g, "feed": {x: data["x"], y: data["y"]}, "fetch": [loss, train]}
 
 
 def _noop(value=None):

@@ -15,10 +15,17 @@ from types import ModuleType
 import numpy as np
 
 import dyngraph as dg
+from comparisons.harness import threads
+from comparisons.harness.peers import torch_competitor
+from comparisons.harness.workload import (
+    BLAS_SETTLE_S,
+    Competitor,
+    Step,
+    Target,
+    Workload,
+    WorkloadResult,
+)
 
-from . import threads
-from .harness import BLAS_SETTLE_S, Competitor, Step, Target, Workload, WorkloadResult
-from .peers import torch_competitor
 from .registry import BenchContext, register
 from .report import Section
 from .tutorial_steps import TINY_NET, NetSize, dyngraph_step, make_data, tutorial_competitors

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import statistics
 
-from . import bench_rnn_compile as compile_cost
-from . import bench_rnn_steps as steps
-from . import threads
-from .harness import (
+from comparisons.harness import threads
+from comparisons.harness.peers import jax_competitor, load_jax, torch_competitor
+from comparisons.harness.workload import (
     BLAS_SETTLE_S,
     Competitor,
     Measurement,
@@ -25,7 +24,9 @@ from .harness import (
     Workload,
     WorkloadResult,
 )
-from .peers import jax_competitor, load_jax, torch_competitor
+
+from . import bench_rnn_compile as compile_cost
+from . import bench_rnn_steps as steps
 from .registry import BenchContext, register
 from .report import Section
 

@@ -37,8 +37,9 @@ def _static(size) -> float:
 
 
 def _jax(size) -> float:
+    from comparisons.harness.peers import load_jax
+
     from .bench_rnn_steps import jax_step, make_data
-    from .peers import load_jax
     jax = load_jax()
     data = make_data(size)
     start = time.perf_counter()

@@ -15,8 +15,7 @@ import numpy as np
 
 import dyngraph as dg
 import staticgraph as sg
-
-from .harness import Step
+from comparisons.harness.workload import Step
 
 
 @dataclass(frozen=True)
@@ -195,7 +194,7 @@ def blas_note() -> str:
     try:
         import llvmlite.binding as llvm
 
-        from . import machine
+        from comparisons.harness import machine
     except ImportError:
         return ""
     from staticgraph.runtime.blas_libraries import describe_loaded

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 import staticgraph as sg
+from comparisons.harness.peers import jax_competitor
+from comparisons.harness.workload import Competitor, Step, Target, Workload, WorkloadResult
 
-from .harness import Competitor, Step, Target, Workload, WorkloadResult
-from .peers import jax_competitor
 from .registry import BenchContext, register
 from .report import Section
 

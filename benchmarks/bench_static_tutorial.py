@@ -22,9 +22,16 @@ import textwrap
 from pathlib import Path
 
 import staticgraph as sg
+from comparisons.harness import threads
+from comparisons.harness.workload import (
+    BLAS_SETTLE_S,
+    Competitor,
+    Step,
+    Target,
+    Workload,
+    WorkloadResult,
+)
 
-from . import threads
-from .harness import BLAS_SETTLE_S, Competitor, Step, Target, Workload, WorkloadResult
 from .registry import BenchContext, register
 from .report import Section
 from .tutorial_steps import TINY_NET, NetSize, make_data, tutorial_competitors
@@ -98,8 +105,8 @@ COMPILE_SCRIPT = textwrap.dedent("""
     import numpy as np
     import staticgraph as sg
     import staticgraph.numba_backend
-    from benchmarks.bench_static_tutorial import build_function
-    from benchmarks.tutorial_steps import NetSize, make_data
+    from .bench_static_tutorial import build_function
+    from .tutorial_steps import NetSize, make_data
     imported = time.perf_counter()
     size = NetSize()
     f = build_function(make_data(size), size.lr)

@@ -17,9 +17,9 @@ import numpy as np
 
 import dyngraph as dg
 import staticgraph as sg
+from comparisons.harness.peers import jax_competitor, torch_competitor
+from comparisons.harness.workload import BLAS_SETTLE_S, Competitor, Step, Target, Workload
 
-from .harness import BLAS_SETTLE_S, Competitor, Step, Target, Workload
-from .peers import jax_competitor, torch_competitor
 from .registry import BenchContext, register
 from .report import Section
 

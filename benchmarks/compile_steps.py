@@ -8,8 +8,7 @@ with the loss function compiled (forward and backward one tape node).
 from __future__ import annotations
 
 import dyngraph as dg
-
-from .harness import Step
+from comparisons.harness.workload import Step
 
 
 def compiled_loss(w1, w2, backend: str = "numba"):

@@ -23,17 +23,20 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from numba import njit, prange
 from scipy.special import expit
 
+from comparisons.harness.interleave import interleaved, medians
 from staticgraph.compiler.compile import compile_group
 from staticgraph.compiler.cpu import CpuTarget
 from staticgraph.compiler.group import FusedGroup, GroupBuilder
 
 from .compiler_design_tutorial import run_tutorial
-from .design_timing import ROOT, interleaved, medians
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def chain_group(dtype) -> FusedGroup:
@@ -135,7 +138,7 @@ COMPILE_SCRIPT = textwrap.dedent("""
     start = time.perf_counter()
     import numpy as np
     from staticgraph.compiler import compile_group, CpuTarget
-    from benchmarks.compiler_design import chain_group
+    from .compiler_design import chain_group
     from numba import njit
     imported = time.perf_counter()
     njit(lambda v: v + 1)(1.0)  # Numba's one-time start-up (LLVM, target context)

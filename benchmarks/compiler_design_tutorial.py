@@ -21,16 +21,19 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
+from comparisons.harness.interleave import interleaved, medians
 from staticgraph.compiler.compile import compile_group
 from staticgraph.compiler.group import GroupBuilder
 
-from .design_timing import ROOT, interleaved, medians
 from .tutorial_steps import jax_step as _jax_step
 from .tutorial_steps import numpy_step as _numpy_step
+
+ROOT = Path(__file__).resolve().parents[1]
 
 N, D_IN, H, D_OUT, LR = 64, 1000, 100, 10, 1e-6
 

@@ -170,7 +170,8 @@ def _cpu_backend() -> str:
 
 def tutorial_step(report: Report, cfg: dict, sync: Callable[[], None]) -> None:
     import staticgraph as sg
-    from comparisons import tutorial, tutorial_static
+    from comparisons import tutorial
+    from comparisons.tutorial import static as tutorial_static
     size = dataclasses.replace(tutorial.TutorialSize(), **cfg["tutorial"], steps=cfg["steps"])
     data = tutorial.make_data(size)
     times, losses = {}, {}
@@ -185,8 +186,8 @@ def tutorial_step(report: Report, cfg: dict, sync: Callable[[], None]) -> None:
 
 
 def rnn_step(report: Report, cfg: dict, sync: Callable[[], None]) -> None:
-    from comparisons import rnn_models as rm
-    from comparisons import rnn_numpy as rn
+    from comparisons.rnn import models as rm
+    from comparisons.rnn import numpy_steps as rn
     T, B, D, H = (cfg["rnn"][k] for k in "TBDH")
     rng = np.random.default_rng(2)
     params = rn.init_params("tanh", D, H, rng)

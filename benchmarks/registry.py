@@ -14,7 +14,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .harness import FULL, Settings, Workload, WorkloadResult, measure
+from comparisons.harness.workload import FULL, Settings, Workload, WorkloadResult, measure
+
 from .report import Section
 
 BenchFn = Callable[["BenchContext"], list[Section]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .harness import Measurement, Target, WorkloadResult
+from comparisons.harness.workload import Measurement, Target, WorkloadResult
 
 UNIT_SCALE = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 DASH = "-"

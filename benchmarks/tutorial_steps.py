@@ -16,9 +16,8 @@ from types import ModuleType
 import numpy as np
 
 import dyngraph as dg
-
-from .harness import Competitor, Step
-from .peers import jax_competitor, torch_competitor
+from comparisons.harness.peers import jax_competitor, torch_competitor
+from comparisons.harness.workload import Competitor, Step
 
 
 @dataclass(frozen=True)

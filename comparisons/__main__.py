@@ -14,7 +14,7 @@ variant regressed beyond noise. Usage errors: one line on stderr, status 2.
 
 from __future__ import annotations
 
-from .threads import pin_environment
+from .harness.threads import pin_environment
 
 pin_environment()  # before NumPy loads; values already in the environment win
 
@@ -30,8 +30,8 @@ from pathlib import Path  # noqa: E402
 
 from staticgraph.compiler.cache_admin import cache_info, clear_cache  # noqa: E402
 
-from . import output, results  # noqa: E402
-from .report import Progress  # noqa: E402
+from .report import output, results  # noqa: E402
+from .report.tables import Progress  # noqa: E402
 from .scenarios import all_scenarios  # noqa: E402
 
 BACKENDS = ("interpret", "numba", "cuda")
@@ -213,7 +213,7 @@ def cmd_run(args: argparse.Namespace, parser: Parser) -> int:
         print(f"wrote {len(written)} files to {out}; open {out / 'report.html'}",
               file=sys.stderr)
     if args.readme is not None:
-        from .readme import update
+        from .report.readme import update
         update(args.readme, printed, out / "summary.png", document, cold)
         print(f"updated {args.readme}", file=sys.stderr)
     end = time.perf_counter()

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import digits_code as code
 from .digits import plan
+from .digits import training as code
 from .framework import Variant, availability
-from .peers import torch_variant
+from .harness.peers import torch_variant
 from .scenarios import Column, Scenario
 
 

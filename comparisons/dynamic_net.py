@@ -30,7 +30,7 @@ import numpy as np
 import dyngraph as dg
 
 from .framework import Plan, Prepared, Variant
-from .peers import jax_variant, torch_variant
+from .harness.peers import jax_variant, torch_variant
 from .scenarios import Scenario
 
 LAYERS = ("input_linear", "middle_linear", "output_linear")

@@ -7,14 +7,14 @@ A *scenario* is one model (or workload) written idiomatically for several
   work (a training step, one evaluation). Graph engines build and compile in
   `setup` and report the phases in `Prepared.build_s` / `Prepared.compile_s`;
   the framework times the first step as part of the setup, then every step
-  as it runs (see `accounting` for the timing model); or
+  as it runs (see `harness.accounting` for the timing model); or
 - a closed loop: `loop(problem, steps)` trains from scratch for `steps`
   steps and returns the losses, or a dict with "losses" and optionally
   "build_s", "compile_s" (seconds, or {phase: seconds}) and "ops_per_step".
   The per-step time is the slope between 1-step and full runs (alternated);
   the intercept is the one-off cost (build + compile) unless reported.
 
-`measure.measure_variants` times them (interleaved); an exception becomes an
+`harness.variants.measure_variants` times them (interleaved); an exception becomes an
 error row and the other variants still run. This module holds the data
 types and the cross-row figures (agreement, break-even).
 """
@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .accounting import break_even
-from .timing import max_rel_error
+from .harness.accounting import break_even
+from .harness.timing import max_rel_error
 
 KINDS = ("reference", "eager", "static", "peer", "baseline")
 
@@ -135,7 +135,7 @@ def compare_rows(rows: list[dict]) -> None:
 
     Break-even is where a static or peer row's cumulative wall time (setup,
     recompiles and steps, as run) falls below the eager dyngraph row's for
-    good; see `accounting.break_even`.
+    good; see `harness.accounting.break_even`.
     """
     ok = [r for r in rows if r.get("status") == "ok"]
     checked = [r for r in ok if r["kind"] != "baseline" and r.get("values") is not None]

@@ -22,7 +22,7 @@ import numpy as np
 import dyngraph as dg
 
 from .framework import Plan, Prepared
-from .peers import jax_variant, torch_variant
+from .harness.peers import jax_variant, torch_variant
 from .scenarios import Scenario
 
 

@@ -1,11 +1,13 @@
 """Scenarios and their registry.
 
-A scenario module (`comparisons/<name>.py`) defines a module-level
-`SCENARIO = Scenario(...)`, registers its variants on it, and exposes
-`run = SCENARIO.run`. Any module of this package that assigns `SCENARIO` at
-top level is found by `all_scenarios()`: adding a scenario (the RNN one, for
-instance) is adding one module. Adding a variant to an existing scenario is
-one `SCENARIO.add(Variant(...))` call (or the `@SCENARIO.variant` decorator).
+A scenario module (`comparisons/<name>.py`, or the `__init__.py` of a
+subject package `comparisons/<name>/` that holds its models beside it)
+defines a module-level `SCENARIO = Scenario(...)`, registers its variants
+on it, and exposes `run = SCENARIO.run`. Any module or subpackage of this
+package that assigns `SCENARIO` at top level is found by
+`all_scenarios()`: adding a scenario is adding one module (or package).
+Adding a variant to an existing scenario is one `SCENARIO.add(Variant(...))`
+call (or the `@SCENARIO.variant` decorator).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from .framework import Plan, Prepared, Variant, compare_rows
-from .measure import Progress, measure_variants
-from .threads import pinned
+from .harness.threads import pinned
+from .harness.variants import Progress, measure_variants
 
 KIND_ORDER = ("reference", "eager", "static", "baseline", "peer")
 
@@ -211,11 +213,12 @@ _CACHE: dict[str, Scenario] = {}
 
 
 def _scenario_modules() -> list[str]:
-    """Modules of this package that assign SCENARIO at top level (no import needed)."""
+    """Modules and subpackages of this package that assign SCENARIO at top level
+    (in the module, or in the subpackage's `__init__`); nothing is imported."""
     here = Path(__file__).parent
     names = []
     for info in pkgutil.iter_modules([str(here)]):
-        path = here / f"{info.name}.py"
+        path = here / info.name / "__init__.py" if info.ispkg else here / f"{info.name}.py"
         if info.name.startswith("_") or not path.exists():
             continue
         if _SCENARIO_LINE.search(path.read_text(encoding="utf-8")):

@@ -2,7 +2,7 @@
 
 No hand-written update ops: each model builds its loss and asks an optimizer
 for the update (`optimizer.minimize(loss)`), as a TensorFlow 1.x user would.
-`tutorial_static.py` stays the faithful copy of the TF1 tutorial (which
+`tutorial/static.py` stays the faithful copy of the TF1 tutorial (which
 writes its `assign` updates by hand); the variants here are what the other
 scenarios register:
 
@@ -37,7 +37,7 @@ from .framework import Prepared
 
 def build_tutorial(size, data: dict) -> dict:
     """The tutorial's graph with `GradientDescentOptimizer.minimize` for the update."""
-    from .tutorial_static import tutorial_loss
+    from .tutorial.static import tutorial_loss
     graph = sg.Graph("tutorial-minimize")
     with graph.as_default():
         g = tutorial_loss(size, data)
@@ -47,7 +47,7 @@ def build_tutorial(size, data: dict) -> dict:
 
 def train_tutorial_timed(size, data: dict, backend: str = "interpret") -> dict:
     """Losses, plus build and first-run seconds (the closed-loop contract)."""
-    from .tutorial_static import train_static_timed
+    from .tutorial.static import train_static_timed
     return train_static_timed(size, data, backend, build_fn=build_tutorial)
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from bad_inputs_util import documents
 
-from comparisons import results, rnn
+from comparisons import rnn
 from comparisons.__main__ import main
+from comparisons.report import results
 
 
 def one_line_usage_error(capsys, argv: list[str], message: str) -> None:

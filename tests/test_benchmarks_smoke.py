@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import TINY, Competitor, Target, Workload, measure, peers  # noqa: E402
+from benchmarks import TINY, Competitor, Target, Workload, measure  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 from benchmarks.report import fmt_num, results_table  # noqa: E402
+from comparisons.harness import peers  # noqa: E402
 
 MODES = ("forward, no grad", "forward, recording", "forward + backward")
 TUTORIAL_ROWS = ("dyngraph", "NumPy (hand-written backward)", "PyTorch eager", "JAX jit",

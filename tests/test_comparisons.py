@@ -12,7 +12,7 @@ import pytest
 import dyngraph as dg
 from comparisons import dynamic_net, per_op, tutorial
 from comparisons.framework import Prepared, Variant, compare_rows
-from comparisons.instrument import count_ops, measure_memory
+from comparisons.harness.instrument import count_ops, measure_memory
 from comparisons.scenarios import _scenario_modules, all_scenarios, get
 from shared_ops import REGISTRY
 

@@ -14,7 +14,7 @@ import pytest
 from comparisons import scenarios
 from comparisons.__main__ import main
 from comparisons.framework import Variant
-from comparisons.report import Progress
+from comparisons.report.tables import Progress
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FAST = ["--quick", "--no-peers", "--quiet"]

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from comparisons import digits, digits_cnn
-from comparisons.digits_code import Size, accuracy, load_digits_arrays, make_problem, numpy_setup
+from comparisons.digits.training import (
+    Size,
+    accuracy,
+    load_digits_arrays,
+    make_problem,
+    numpy_setup,
+)
 
 TINY = dict(steps=4, batch=16, hidden=8, channels=2)
 

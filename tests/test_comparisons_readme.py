@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from comparisons import readme
+from comparisons.report import readme
 
 
 def test_replace_section_swaps_only_the_marked_block(tmp_path: Path):

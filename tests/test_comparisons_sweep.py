@@ -5,7 +5,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 
-from comparisons import rnn_sweep
+from comparisons.rnn import sweep as rnn_sweep
 
 
 def test_sweep_times_every_engine_at_every_length_and_plots(tmp_path: Path):

@@ -12,9 +12,11 @@ import json
 import numpy as np
 import pytest
 
-from comparisons import accounting, results, rnn, tutorial
+from comparisons import rnn, tutorial
 from comparisons.__main__ import main
-from comparisons.accounting import Sample
+from comparisons.harness import accounting
+from comparisons.harness.accounting import Sample
+from comparisons.report import results
 from comparisons.scenarios import all_scenarios
 
 RNN_TINY = dict(steps=10, batch=2, d_in=2, hidden=4, min_len=2, max_len=5)
@@ -167,7 +169,7 @@ def test_run_cold_compiles_into_an_empty_temporary_cache_and_says_so(capsys, mon
 
 
 def test_readme_cold_warm_table_pairs_the_rows():
-    from comparisons.readme import cold_warm_table
+    from comparisons.report.readme import cold_warm_table
 
     def doc(setup: float, hits: int, compiled: int) -> dict:
         return {"scenarios": {"rnn": {"rows": [

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from comparisons import rnn_models as rm
-from comparisons import rnn_numpy as rn
+from comparisons.rnn import models as rm
+from comparisons.rnn import numpy_steps as rn
 from staticgraph.compiler.stats import PhaseTree
 
 

@@ -49,7 +49,7 @@ def test_tutorial_step_before_and_after():
     assert loss_group.outputs[-1] is out.outputs[0]  # the loss is the fused sum
     assert_same_values(prog, out, *arrays)
     text = report.describe()
-    assert "fuse" in text and f"tutorial_static.py:{_line_of('sg.sum((y_pred - y)')}" in text
+    assert "fuse" in text and f"tutorial/static.py:{_line_of('sg.sum((y_pred - y)')}" in text
     assert str(report) == text
     assert report.seconds > 0
 
@@ -150,6 +150,6 @@ def test_random_elementwise_graphs_through_the_pipeline(case):
 
 def _line_of(fragment: str) -> int:
     """Line number of the static tutorial's source line holding `fragment`."""
-    import comparisons.tutorial_static as module
+    import comparisons.tutorial.static as module
     lines = open(module.__file__).read().splitlines()
     return next(i for i, line in enumerate(lines, 1) if fragment in line)

@@ -51,7 +51,8 @@ def prims(graph: Graph) -> list[str]:
 
 def tutorial_program(**changes):
     """The tutorial training step as a closed program, and its input arrays."""
-    from comparisons import tutorial, tutorial_static
+    from comparisons import tutorial
+    from comparisons.tutorial import static as tutorial_static
     size = dataclasses.replace(tutorial.TutorialSize(), steps=1, **changes)
     data = tutorial.make_data(size)
     built = tutorial_static.build(size, data)

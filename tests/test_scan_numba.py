@@ -10,8 +10,8 @@ import pytest
 from scan_numba_util import Lowered, assert_close
 
 import staticgraph as sg
-from comparisons import rnn_models as rm
-from comparisons import rnn_numpy as rn
+from comparisons.rnn import models as rm
+from comparisons.rnn import numpy_steps as rn
 from shared_ops import ShapeError
 from staticgraph.scan import loop as sl
 

@@ -13,8 +13,8 @@ import pytest
 import dyngraph as dg
 import staticgraph as sg
 from comparisons import rnn
-from comparisons import rnn_models as rm
-from comparisons import rnn_numpy as rn
+from comparisons.rnn import models as rm
+from comparisons.rnn import numpy_steps as rn
 
 B, D, H = 3, 2, 4
 RTOL = 1e-12

@@ -1,4 +1,4 @@
-"""The tutorial's TensorFlow 1.x net (comparisons/tutorial_static.py) gives the
+"""The tutorial's TensorFlow 1.x net (comparisons/tutorial/static.py) gives the
 same loss at every step as the NumPy and dyngraph versions (float64)."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import dataclasses
 
 import numpy as np
 
-from comparisons import tutorial, tutorial_static
+from comparisons import tutorial
+from comparisons.tutorial import static as tutorial_static
 
 
 def test_static_tutorial_matches_numpy_for_500_steps():

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import staticgraph as sg
-from comparisons import rnn_models as rm
-from comparisons import rnn_numpy as rn
-from comparisons import tutorial, tutorial_static
+from comparisons import tutorial
+from comparisons.rnn import models as rm
+from comparisons.rnn import numpy_steps as rn
+from comparisons.tutorial import static as tutorial_static
 from staticgraph.cuda_backend import arrays, device
 from staticgraph.cuda_backend.arrays import DeviceValue
 

@@ -6,7 +6,7 @@ whose operands are per-step sequence slices (and invariants) runs once on the
 whole stacked sequence, batched, and its result becomes a new sequence
 operand: the RNN's input projection `x_t @ Wx` turns into one
 `(T, B, D) @ (D, H)` matmul before the loop, which is what a hand-written
-BPTT does (`comparisons/rnn_numpy.py`). Both apply to the backward scan of a
+BPTT does (`comparisons/rnn/numpy_steps.py`). Both apply to the backward scan of a
 gradient too, so the projection is hoisted out of both loops (and CSE merges
 the two copies).
 

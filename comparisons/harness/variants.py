@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from ..framework import Plan, Prepared, Variant
 from .accounting import (
     Sample,
     by_unit,
@@ -25,8 +26,8 @@ from .accounting import (
     modelled_curve,
     step_figures,
 )
-from .framework import Plan, Prepared, Variant
 from .instrument import count_ops, measure_memory
+from .interleave import round_robin
 from .timing import quartiles
 
 Progress = Callable[[str, int, int], None]
@@ -296,15 +297,10 @@ def measure_variants(scenario: str, variants: list[Variant], problem, plan: Plan
 
 def _interleave(scenario: str, runners: list[Runner], note: Progress) -> None:
     """Timed samples round-robin, the starting variant rotating every round."""
-    runners = list(runners)
     rounds = max((r.remaining for r in runners), default=0)
-    for k in range(rounds):
-        if k % max(rounds // 10, 1) == 0:
-            note(f"{scenario}: timing, round {k + 1} of {rounds}", k, rounds)
-        active = [r for r in runners if "error" not in r.row and r.remaining > 0]
-        if not active:
-            return
-        shift = k % len(active)
-        for runner in active[shift:] + active[:shift]:
-            if not _guard(runner, runner.sample):
-                runners.remove(runner)
+
+    def announce(k: int, total: int) -> None:
+        if k % max(total // 10, 1) == 0:
+            note(f"{scenario}: timing, round {k + 1} of {total}", k, total)
+    round_robin(runners, rounds, lambda r: _guard(r, r.sample),
+                wanted=lambda r: r.remaining > 0, on_round=announce)

@@ -1,6 +1,6 @@
 """Scenario "tutorial": the two-layer net of 'Learning PyTorch with Examples'.
 
-The training code lives in `comparisons.tutorial_code` (NumPy by hand,
+The training code lives in `comparisons.tutorial.training` (NumPy by hand,
 dyngraph autograd, dyngraph with a custom ReLU Function) and is re-exported
 here; every entry of its `VARIANTS` dict becomes a closed-loop variant, as do
 variants other modules register on `SCENARIO`. Peers (PyTorch eager, JAX
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from . import tutorial_code
-from .framework import Plan, Prepared, Variant, availability
-from .peers import jax_variant, torch_variant
-from .scenarios import KIND_ORDER, Scenario
-from .tutorial_code import (  # noqa: F401  the training code, importable from here
+from ..framework import Plan, Prepared, Variant, availability
+from ..harness.peers import jax_variant, torch_variant
+from ..scenarios import KIND_ORDER, Scenario
+from . import training as tutorial_code
+from .training import (  # noqa: F401  the training code, importable from here
     QUICK,
     VARIANTS,
     MyReLU,
@@ -127,9 +127,9 @@ SCENARIO.add(jax_variant("jax-jit", setup=_jax_setup, note="compiles on the firs
 
 
 def _static_loop(backend: str):
-    """tutorial_static's loop, imported on first use: a broken engine fails its row only."""
+    """tutorial.static's loop, imported on first use: a broken engine fails its row only."""
     def loop(problem: Problem, steps: int):
-        from .tutorial_static import static_loop
+        from .static import static_loop
         return static_loop(backend)(problem, steps)
     return loop
 
@@ -140,14 +140,14 @@ STATIC_BACKENDS = ("interpret", "numba", "cuda")  # cuda rows say why when there
 def _minimize_loop(backend: str):
     """static_models' optimizer.minimize() version, imported on first use."""
     def loop(problem: Problem, steps: int):
-        from .static_models import tutorial_loop
+        from ..static_models import tutorial_loop
         return tutorial_loop(backend)(problem, steps)
     return loop
 
 
 def _register_static() -> None:
     """The TF1-style staticgraph versions: hand-written assigns (the tutorial's own
-    code, comparisons/tutorial_static.py) and GradientDescentOptimizer.minimize()."""
+    code, comparisons/tutorial/static.py) and GradientDescentOptimizer.minimize()."""
     for backend in STATIC_BACKENDS:
         SCENARIO.add(Variant(f"staticgraph-{backend}", engine="staticgraph", backend=backend,
                              kind="static", loop=_static_loop(backend),
@@ -165,7 +165,7 @@ _register_static()
 
 def _register_compiled() -> None:
     """dg.compile of the tutorial's loss, and torch.compile beside it."""
-    from .compiled_variants import tutorial_variants
+    from .compiled import tutorial_variants
     for variant in tutorial_variants():
         SCENARIO.add(variant)
 

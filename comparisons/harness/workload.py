@@ -21,6 +21,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .interleave import round_robin
+from .timing import relative_spread
+
 try:
     import resource  # POSIX only
 except ImportError:  # Windows
@@ -153,18 +156,6 @@ class WorkloadResult:
         return m.competitor.label if m is not None else key
 
 
-def relative_spread(times: list[float]) -> float:
-    """(q3 - q1) / 2 / median; (max - min) / 2 / median below four samples."""
-    if len(times) < 2:
-        return math.nan
-    med = statistics.median(times)
-    if len(times) >= 4:
-        q1, _, q3 = statistics.quantiles(times, n=4)
-    else:
-        q1, q3 = min(times), max(times)
-    return (q3 - q1) / 2 / med if med > 0 else math.nan
-
-
 def minor_faults() -> int:
     """Minor page faults of this process so far (all threads); 0 where the OS has no count."""
     if resource is None:
@@ -268,9 +259,5 @@ def _build_all(workload: Workload, measurements: dict[str, Measurement], setting
 def _sample_round_robin(measurements: dict[str, Measurement], steps: dict[str, Step],
                         repeats: int, settle_s: float) -> None:
     """`repeats` rounds, one sample per competitor, order rotated every round."""
-    order = list(steps)
-    for r in range(repeats):
-        shift = r % len(order) if order else 0
-        for key in order[shift:] + order[:shift]:
-            if key in steps and not _sample(measurements[key], steps[key], settle_s):
-                del steps[key]
+    round_robin(list(steps), repeats,
+                lambda key: _sample(measurements[key], steps[key], settle_s))

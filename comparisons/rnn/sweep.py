@@ -9,7 +9,7 @@ hook draws the same two panels from the run's own rows (`from_rows`: each
 step's length and time, nothing run again), so `run rnn --out DIR` writes
 `rnn-sweep.png`.
 
-    from comparisons import rnn_sweep
+    from comparisons.rnn import sweep as rnn_sweep
     result = rnn_sweep.sweep(lengths=(5, 10, 20, 40), backend="numba")
 """
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rnn_models as rm
-from . import rnn_numpy as rn
+from . import models as rm
+from . import numpy_steps as rn
 
 
 def _timed(run, xs: np.ndarray, ys: np.ndarray) -> float:

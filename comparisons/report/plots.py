@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .accounting import cumulative
+from ..harness.accounting import cumulative
 
 COLORS = {"reference": "#4c72b0", "eager": "#dd8452", "static": "#55a868",
           "peer": "#8c8c8c", "baseline": "#c44e52"}

@@ -36,10 +36,10 @@ import numpy as np
 
 import dyngraph as dg
 
-from . import rnn_models as rm
-from . import rnn_numpy as rn
-from .framework import Plan, Prepared, Variant, availability
-from .scenarios import Column, Scenario
+from ..framework import Plan, Prepared, Variant, availability
+from ..scenarios import Column, Scenario
+from . import models as rm
+from . import numpy_steps as rn
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _prepared(train_step, losses: list, extra: dict | None = None) -> Prepared:
 
 
 def numpy_setup(p: Problem) -> Prepared:
-    """NumPy BPTT by hand (rnn_numpy), plain SGD."""
+    """NumPy BPTT by hand (numpy_steps), plain SGD."""
     w, data, losses = {k: v.copy() for k, v in p.params.items()}, p.stream(), []
 
     def step() -> int:
@@ -201,15 +201,15 @@ def unrolled_variant(backend: str = "interpret") -> Variant:
 
 
 def _sweep_plots(rows: list[dict], out) -> list:
-    """`--out` also gets the time-vs-sequence-length sweep (comparisons/rnn_sweep.py)."""
-    from .rnn_sweep import extra_plots
+    """`--out` also gets the time-vs-sequence-length sweep (comparisons/rnn/sweep.py)."""
+    from .sweep import extra_plots
     return extra_plots(rows, out)
 
 
 def make_scenario(name: str, cell: str, order: int, lr: float = 0.03) -> Scenario:
     """The RNN scenario for one cell (full size at learning rate `lr`), with the
     engine variants registered."""
-    from .rnn_peers import jax_scan_variant, torch_loop_variant
+    from .peer_steps import jax_scan_variant, torch_loop_variant
     scenario = Scenario(
         name=name, title=f"{cell} RNN learning a running sum, sequence length varies per step",
         order=order, full=Size(cell=cell, lr=lr), quick=dataclasses.replace(QUICK, cell=cell),
@@ -228,7 +228,7 @@ def make_scenario(name: str, cell: str, order: int, lr: float = 0.03) -> Scenari
         scenario.add(unrolled_variant(backend))
     scenario.add(torch_loop_variant())
     scenario.add(jax_scan_variant())
-    from .compiled_variants import rnn_variants
+    from .compiled import rnn_variants
     for variant in rnn_variants():
         scenario.add(variant)
     return scenario

@@ -1,5 +1,5 @@
 """The 'Learning PyTorch with Examples' two-layer net, written several ways
-(the training code of the "tutorial" scenario, `comparisons/tutorial.py`).
+(the training code of the "tutorial" scenario, `comparisons/tutorial/`).
 
 x (N, D_in) -> relu(x @ w1) @ w2 -> y_pred; loss = sum((y_pred - y)**2);
 plain SGD. Every variant starts from the same seeded data and weights, so
@@ -14,7 +14,7 @@ import numpy as np
 
 import dyngraph as dg
 
-from .framework import Prepared
+from ..framework import Prepared
 
 
 @dataclass(frozen=True)

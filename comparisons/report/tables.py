@@ -9,9 +9,9 @@ from typing import TextIO
 
 import numpy as np
 
-from .accounting import thin_curve
-from .framework import fixed_cost
-from .timing import fmt_bytes, fmt_seconds
+from ..framework import fixed_cost
+from ..harness.accounting import thin_curve
+from ..harness.timing import fmt_bytes, fmt_seconds
 
 HEADER = ["variant", "setup", "recompiles", "per step", "vs ref", "total", "break-even",
           "cache", "peak mem", "kernels", "tape", "max rel err"]

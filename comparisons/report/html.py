@@ -13,8 +13,8 @@ import base64
 import html
 from pathlib import Path
 
-from . import report
-from .scenarios import all_scenarios
+from ..scenarios import all_scenarios
+from . import tables as report
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px;

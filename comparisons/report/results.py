@@ -19,6 +19,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..harness.machine import cpu_model
+
 SCHEMA_VERSION = 2
 LIBRARIES = ("numpy", "numba", "llvmlite", "scipy", "torch", "jax", "jaxlib", "matplotlib")
 STEP_FLOOR = 0.2  # a step slower by less than 20% is never flagged
@@ -55,23 +57,12 @@ def git_commit() -> dict | None:
     return {"commit": commit, "dirty": bool(status.strip())} if commit else None
 
 
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
 def machine() -> dict:
     """What ran the comparison: Python, OS, CPU, core count, thread settings."""
     threads = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                               "OMP_NUM_THREADS", "NUMBA_NUM_THREADS")}
     return {"python": platform.python_version(), "platform": platform.platform(),
-            "processor": platform.machine(), "cpu": _cpu_model(), "cpus": os.cpu_count(),
+            "processor": platform.machine(), "cpu": cpu_model(), "cpus": os.cpu_count(),
             "threads": threads}
 
 

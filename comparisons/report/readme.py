@@ -12,8 +12,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .report import cache_cell
-from .timing import fmt_seconds
+from ..harness.timing import fmt_seconds
+from .tables import cache_cell
 
 START = "<!-- demo-output:start (written by `make readme`; do not edit) -->"
 END = "<!-- demo-output:end -->"

@@ -31,10 +31,10 @@ import numpy as np
 
 import dyngraph as dg
 
-from .framework import Plan, Prepared
-from .peers import torch_variant
-from .scenarios import Column, Scenario
-from .tutorial_code import torch_setup
+from ..framework import Plan, Prepared
+from ..harness.peers import torch_variant
+from ..scenarios import Column, Scenario
+from ..tutorial.training import torch_setup
 
 
 @dataclass(frozen=True)
@@ -159,43 +159,11 @@ def dyngraph_variant(p: Problem) -> Prepared:
 
 
 # ---- staticgraph ----------------------------------------------------------------------------
-def build_net(mode: str, data: dict, lr: float, dtype: np.dtype) -> dict:
-    """The tutorial step as a staticgraph: 'single', 'replicated' or 'model_parallel'."""
-    import staticgraph as sg
-    g = sg.Graph(f"tutorial-{mode}")
-    n = data["x"].shape[0]
-    with g.as_default():
-        x = sg.placeholder(dtype, data["x"].shape, name="x")
-        y = sg.placeholder(dtype, data["y"].shape, name="y")
-        if mode == "replicated":
-            with sg.device("worker:0"):
-                w1, w2 = sg.Variable(data["w1"], name="w1"), sg.Variable(data["w2"], name="w2")
-            losses, grads = [], []
-            for k, rows in enumerate((slice(0, n // 2), slice(n // 2, n))):
-                with sg.device(f"worker:{k}"):  # tower k on its half of the batch
-                    err = sg.matmul(sg.relu(sg.matmul(x[rows], w1)), w2) - y[rows]
-                    losses.append(sg.sum(err * err))
-                    grads.append(sg.gradients(losses[-1], [w1, w2]))
-            with sg.device("worker:0"):
-                loss = sg.add_n(losses)
-                g1, g2 = (sg.add_n([tower[i] for tower in grads]) for i in range(2))
-        else:
-            place = mode == "model_parallel"
-            with sg.device("worker:0" if place else None):
-                w1 = sg.Variable(data["w1"], name="w1")
-                h = sg.relu(sg.matmul(x, w1))
-            with sg.device("worker:1" if place else None):
-                w2 = sg.Variable(data["w2"], name="w2")
-                err = sg.matmul(h, w2) - y
-                loss = sg.sum(err * err)
-            g1, g2 = sg.gradients(loss, [w1, w2])  # each where its op runs
-        train = sg.group(sg.assign_sub(w1, lr * g1), sg.assign_sub(w2, lr * g2))
-    return {"graph": g, "feed": {x: data["x"], y: data["y"]}, "fetch": [loss, train]}
-
-
 def _static_setup(mode: str):
     def setup(p: Problem) -> Prepared:
         import staticgraph as sg
+
+        from .graph import build_net
         start = time.perf_counter()
         net = build_net(mode, p.data, p.size.lr, p.dtype)
         built = time.perf_counter()

@@ -22,7 +22,7 @@ import numpy as np
 import dyngraph as dg
 import staticgraph as sg
 
-from .framework import Prepared
+from ..framework import Prepared
 
 
 @dataclass(frozen=True)

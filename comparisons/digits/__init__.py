@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import digits_code as code
-from .framework import Plan, Variant, availability
-from .peers import jax_variant, torch_variant
-from .scenarios import Column, Scenario
+from ..framework import Plan, Variant, availability
+from ..harness.peers import jax_variant, torch_variant
+from ..scenarios import Column, Scenario
+from . import training as code
 
 
 def make_problem(size: code.Size, dtype: np.dtype) -> code.Problem:

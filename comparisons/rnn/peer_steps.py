@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from .framework import Prepared, Variant
-from .peers import jax_variant, torch_variant
+from ..framework import Prepared, Variant
+from ..harness.peers import jax_variant, torch_variant
 
 
 def _torch_setup(p, torch: ModuleType) -> Prepared:

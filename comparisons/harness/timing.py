@@ -1,6 +1,9 @@
-"""Small timing helpers shared by scenarios and benchmarks."""
+"""Dispersion, formatting and agreement helpers shared by scenarios and benchmarks."""
 
 from __future__ import annotations
+
+import math
+import statistics
 
 import numpy as np
 
@@ -12,6 +15,18 @@ def quartiles(times: list[float]) -> tuple[float, float, float]:
         return nan, nan, nan
     p25, p50, p75 = np.percentile(np.asarray(times, dtype=float), [25, 50, 75])
     return float(p25), float(p50), float(p75)
+
+
+def relative_spread(times: list[float]) -> float:
+    """(q3 - q1) / 2 / median; (max - min) / 2 / median below four samples."""
+    if len(times) < 2:
+        return math.nan
+    med = statistics.median(times)
+    if len(times) >= 4:
+        q1, _, q3 = statistics.quantiles(times, n=4)
+    else:
+        q1, q3 = min(times), max(times)
+    return (q3 - q1) / 2 / med if med > 0 else math.nan
 
 
 def max_rel_error(values, reference) -> float:

@@ -13,7 +13,7 @@ import time
 
 import staticgraph as sg
 
-from .timing import compiled_ops_per_run
+from ..harness.timing import compiled_ops_per_run
 
 
 def tutorial_loss(size, data: dict) -> dict:

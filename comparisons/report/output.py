@@ -6,8 +6,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from . import report, results
-from .scenarios import all_scenarios
+from ..scenarios import all_scenarios
+from . import results
+from . import tables as report
 
 
 def document(results_by_name: dict[str, list[dict]], options: dict) -> dict:

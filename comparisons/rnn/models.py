@@ -1,4 +1,4 @@
-"""The tanh RNN and the LSTM in each engine (math as in `rnn_numpy`).
+"""The tanh RNN and the LSTM in each engine (math as in `numpy_steps`).
 
 A cell is written once, against an engine namespace `ops` (`dg` or `sg`),
 because both engines spell the ops alike (`@`, slicing, `ops.tanh`,
@@ -138,7 +138,7 @@ class StaticRNN:
         return self.towers[key]
 
     def _build(self, length: int | None) -> dict:
-        from .rnn_numpy import zero_state
+        from .numpy_steps import zero_state
         d_out = self.vars["Wy"].shape[1]
         with self.graph.as_default():
             xs = sg.placeholder((length, self.batch, self.d_in), self.dtype, name="xs")
