@@ -38,8 +38,8 @@ from .creation import (  # noqa: E402,F401
     zeros,
     zeros_like,
 )
+from .custom_function import Function, FunctionCtx  # noqa: E402,F401
 from .engine import backward, grad  # noqa: E402,F401
-from .function import Function, FunctionCtx  # noqa: E402,F401
 from .functions import *  # noqa: E402,F401,F403
 from .functions import abs, max, min, pow, sum  # noqa: E402,F401
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401

@@ -9,8 +9,8 @@ created it.
 
 from __future__ import annotations
 
+from .custom_function import Function, FunctionCtx
 from .engine import backward, grad
-from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, no_grad, set_grad_enabled
 from .gradcheck import gradcheck
 from .hooks import RemovableHandle, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
