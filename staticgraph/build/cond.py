@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from shared_ops import AbstractArray, DTypeError, Effect, Primitive, ShapeError, format_site
+from shared_ops import api as A
 from shared_ops.shapes import aval_of
 
 from ..errors import GraphError
@@ -23,6 +24,7 @@ from ..gradients import GRAD_RULES, gradients
 from ..graph.context import graph_scope
 from ..graph.ir import Graph, Var
 from ..graph.structure import flatten, same_structure, unflatten
+from ..runtime.interpreter import eval_graph
 from .symbol import Symbol, bind_symbolic, current_site, replay_graph, target_graph, to_atom
 
 
@@ -65,7 +67,6 @@ def _cond_eval_with(run, pred, *operands, true_graph: Graph, false_graph: Graph)
 
 
 def _cond_impl(pred, *operands, true_graph, false_graph):
-    from ..runtime.interpreter import eval_graph
     return _cond_eval_with(lambda g, args: eval_graph(g, dict(zip(g.inputs, args))),
                            pred, *operands, true_graph=true_graph, false_graph=false_graph)
 
@@ -161,7 +162,6 @@ def _grad_branch(branch: Graph, needs: list[bool], ct_index: list[int]) -> Graph
 
 def _zeros(graph: Graph, x: Symbol) -> Symbol:
     if None in x.shape:
-        from shared_ops import api as A
         return A.zeros_like(x)
     return Symbol(graph, graph.add_constant(np.zeros(x.shape, x.dtype)))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_ops import DTypeError, ShapeError, format_site, user_site
+from shared_ops import DTypeError, ShapeError, bind, format_site, user_site
 from shared_ops import api as A
 from shared_ops.dtypes import check_operand
 from shared_ops.errors import GraphCompareError
@@ -139,7 +139,6 @@ def replay_graph(graph: Graph, args: list) -> list:
     Used to differentiate a subgraph (a cond branch) and to inline one. Each
     new node keeps the creation site of the eqn it copies.
     """
-    from shared_ops import bind
 
     target = get_default_graph()
     env = dict(zip(graph.inputs, args))

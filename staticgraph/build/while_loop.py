@@ -39,6 +39,7 @@ from ..gradients import GRAD_RULES
 from ..graph.context import graph_scope
 from ..graph.ir import Graph, Var
 from ..graph.structure import flatten, unflatten
+from ..runtime.interpreter import eval_graph
 from ..scan import fori_loop as static_fori_loop
 from .cond import cond as sg_cond
 from .ops import as_symbol
@@ -73,7 +74,6 @@ def _while_eval_with(run, *operands, cond_graph: Graph, body_graph: Graph, n_var
 
 
 def _while_impl(*operands, **params):
-    from ..runtime.interpreter import eval_graph
     return _while_eval_with(lambda g, args: eval_graph(g, dict(zip(g.inputs, args))),
                             *operands, **params)
 

@@ -60,6 +60,8 @@ import numba
 import numpy as np
 import platformdirs
 
+import shared_ops
+
 from .cache_lock import LockedNumbaCache
 
 ENV_VAR = "GRAPHCOMPARE_CACHE_DIR"
@@ -81,7 +83,6 @@ def default_cache_dir() -> Path:
 @functools.cache
 def library_fingerprint() -> str:
     """Versions plus the source of shared_ops and this package (scalar fns live there)."""
-    import shared_ops
     h = hashlib.sha256()
     for part in (sys.version, np.__version__, numba.__version__, llvmlite.__version__):
         h.update(part.encode() + b"\0")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..compiler import GroupBuilder, compile_group
 from .device import simulator_enabled
 
 DeviceArray = Any  # numba DeviceNDArray (or the simulator's FakeCUDAArray)
@@ -119,7 +120,6 @@ def _extent(arr: DeviceArray) -> tuple[int, int]:
 
 # ---- device-side copies, through one-step fused kernels ----------------------------------
 def _copy_kernel(ndim: int, src: np.dtype, dst: np.dtype) -> Any:
-    from ..compiler import GroupBuilder, compile_group
     b = GroupBuilder(f"copy_{src.name}_{dst.name}_{ndim}d")
     x = b.input(ndim, src)
     y = b.op("stop_gradient", x) if src == dst else b.op("cast", x, dtype=dst)
@@ -127,7 +127,6 @@ def _copy_kernel(ndim: int, src: np.dtype, dst: np.dtype) -> Any:
 
 
 def _zero_kernel(ndim: int, dtype: np.dtype) -> Any:
-    from ..compiler import GroupBuilder, compile_group
     b = GroupBuilder(f"zeros_{dtype.name}_{ndim}d")
     y = b.op("zeros_like", b.input(ndim, dtype))
     return compile_group(b.build(outputs=[y]), _target())

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ..compiler import default_cache
+from ..compiler.cache import cache_key
 from . import arrays
 from .device import simulator_enabled
 
@@ -107,8 +109,6 @@ def matmul_source(dtype_name: str, tile: int) -> str:
 def _kernels(dtype_name: str, tile: int) -> Any:
     """The module of `matmul_source`, loaded through the kernel disk cache
     (Numba's `cache=True` needs a real module file)."""
-    from ..compiler import default_cache
-    from ..compiler.cache import cache_key
     source = matmul_source(dtype_name, tile)
     module, _ = default_cache().load(cache_key(source, "cuda-matmul"), source)
     return module

@@ -34,6 +34,7 @@ from shared_ops import AbstractArray, Primitive, format_site
 
 from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref, Step
 from ..graph.ir import Eqn, Graph, Var
+from ..runtime.interpreter import eval_graph
 from .common import fresh_copy
 
 REDUCTIONS = ("sum", "mean", "max")
@@ -54,7 +55,6 @@ def _eval_with(run, *values, body: Graph, **_params) -> tuple:
 
 
 def _impl(*values, body: Graph, **_params) -> tuple:
-    from ..runtime.interpreter import eval_graph
     return tuple(eval_graph(body, dict(zip(body.inputs, values))))
 
 

@@ -33,6 +33,7 @@ from shared_ops import AbstractArray, Primitive
 from ..graph.check import check_graph
 from ..graph.ir import Eqn, Graph, Var
 from ..graph.placement import DEFAULT_DEVICE
+from ..runtime.interpreter import eval_graph
 
 
 def _partition_eval(*avals, program: Graph, device: str, level: int, n_resident: int,
@@ -43,7 +44,6 @@ def _partition_eval(*avals, program: Graph, device: str, level: int, n_resident:
 
 def _partition_eval_with(run, *values, program: Graph, device: str, level: int,
                          n_resident: int, n_updates: int):
-    from ..runtime.interpreter import eval_graph
     n_in = len(program.inputs)
     env = dict(zip(program.inputs, values[:n_in]))
     env.update(zip(program.variables, values[n_in:]))

@@ -22,7 +22,7 @@ from ..graph.ir import Graph, Var
 from ..graph.structure import flatten, unflatten
 from .backends import get_backend, make_runner
 from .program import extract_program
-from .session import Session, convert_feed, finish_outputs
+from .session import Session, convert_feed, explain_runner, finish_outputs
 from .transaction import Transaction
 
 
@@ -128,7 +128,6 @@ class Function:
 
     def explain(self, file=None, brief: bool = False) -> str:
         """Print (and return) what a call executes (`brief=True`: one screen)."""
-        from .session import explain_runner
         text = explain_runner(self.runner, brief)
         print(text, file=file)
         return text
