@@ -97,7 +97,7 @@ def bench_compile_scaling(ctx: BenchContext) -> list[Section]:
           _fixed("jax_small", f"JAX jit first call, N={small}",
                  run("jax", small) if has_jax else None),
           _fixed("jax_big", f"JAX jit first call, N={big}", run("jax", big) if has_jax else None),
-          _fixed("budget", f"issue budget at N={big} ({SECONDS_TARGET:g} s)", SECONDS_TARGET)]
+          _fixed("budget", f"budget at N={big} ({SECONDS_TARGET:g} s)", SECONDS_TARGET)]
     wl = Workload(f"compile chain of N ops + gradient, N={small} and N={big}",
                   [m.competitor for m in ms], unit="s", per_label="compile",
                   baselines=("small", "jax_big", "budget"),

@@ -88,7 +88,7 @@ def _fixed(key: str, label: str, times: list[float], note: str = "") -> Measurem
 
 
 def compile_result(ctx: BenchContext) -> tuple[WorkloadResult, list[str]]:
-    """Cold and warm compiles in new processes, against the issue's budgets.
+    """Cold and warm compiles in new processes, against their budgets.
 
     `--tiny` (the smoke test) measures one warm compile only: a cold one
     compiles everything again, which takes seconds.
@@ -101,8 +101,8 @@ def compile_result(ctx: BenchContext) -> tuple[WorkloadResult, list[str]]:
     init = [compile_cost.run("numba-init", None) for _ in range(runs)]
     ms = [_fixed("cold", "staticgraph numba, cold (empty caches)", cold),
           _fixed("warm", "staticgraph numba, warm (disk cache)", warm),
-          _fixed("cold_budget", f"issue budget, cold ({COLD_BUDGET_S:g} s)", [COLD_BUDGET_S]),
-          _fixed("warm_budget", f"issue budget, warm ({WARM_BUDGET_S:g} s)", [WARM_BUDGET_S])]
+          _fixed("cold_budget", f"budget, cold ({COLD_BUDGET_S:g} s)", [COLD_BUDGET_S]),
+          _fixed("warm_budget", f"budget, warm ({WARM_BUDGET_S:g} s)", [WARM_BUDGET_S])]
     if not cold:
         ms[0].competitor.make, ms[0].competitor.missing = None, "not measured (--tiny)"
     if load_jax() is not None:
