@@ -20,7 +20,7 @@ from staticgraph.build.while_loop import while_p
 from staticgraph.cuda_backend.steps import RESHAPES, VIEW_OPS
 from staticgraph.graph.ir import Eqn, Var
 from staticgraph.nn import checked_labels_p
-from staticgraph.numba_backend.rules import VIEWS
+from staticgraph.numba_backend.eqn_lowering import VIEWS
 from staticgraph.passes import plan_memory
 from staticgraph.passes.memory import is_view
 from staticgraph.scan import scan_p

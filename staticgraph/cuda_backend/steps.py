@@ -35,7 +35,7 @@ from ..compiler import GroupBuilder, compile_group
 from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref
 from ..graph.ir import Eqn, Var
 from ..passes import make_fused_eqn
-from ..passes.fused import fused_p
+from ..passes.fused_op import fused_p
 from ..passes.memory import is_view
 from ..runtime.interpreter import Evaluator
 from ..scan import scan_p

@@ -43,7 +43,7 @@ from shared_ops import REGISTRY
 from ..compiler.group import compile_cost
 from ..graph.ir import Eqn, Graph, Var
 from .common import map_subgraphs
-from .fused import REDUCTIONS, make_fused_eqn
+from .fused_op import REDUCTIONS, make_fused_eqn
 
 MAX_GROUP_COST = 64  # compile-cost units per fused group (rule 6)
 

@@ -26,7 +26,7 @@ from shared_ops import REGISTRY
 from ...build.empty_reduction import folded_axes
 from ...compiler.group import FusedGroup, GroupInput, Reduction, Ref
 from ...graph.ir import Eqn
-from ...passes.fused import make_fused_eqn
+from ...passes.fused_op import make_fused_eqn
 from .codegen import LoopWriter, Unsupported, Value, copy_source, index_source
 
 BLAS_DTYPES = ("float32", "float64")
