@@ -27,8 +27,8 @@ from .pipeline import (
     optimize,
     passes_for,
 )
-from .simplify_rules import RULES
 from .simplify import simplify
+from .simplify_rules import RULES
 from .symbolic import Monomial, infer_shapes
 
 __all__ = [
