@@ -148,6 +148,12 @@ def register(prim: Primitive) -> Primitive:
     return prim
 
 
+def is_registered(prim: Primitive) -> bool:
+    """Whether `prim` is the primitive `REGISTRY` holds under its name (engines'
+    own ops, such as scan or fused, and custom ops are not)."""
+    return REGISTRY.get(prim.name) is prim
+
+
 def by_primitive(table: dict[str, V]) -> dict[Primitive, V]:
     """`table` keyed by the registered Primitives its op names stand for.
 

@@ -71,7 +71,7 @@ def test_backend_view_tables_agree_with_the_declarations():
 
 def test_every_registered_view_has_a_compiled_scan_form():
     for prim in DECLARED_VIEWS & set(REGISTRY.values()):
-        assert prim.name in EMITTERS, prim
+        assert prim in EMITTERS, prim
 
 
 def test_effects_and_control_flow_are_declared():

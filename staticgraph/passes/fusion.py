@@ -38,7 +38,7 @@ import heapq
 
 import numpy as np
 
-from shared_ops import REGISTRY
+from shared_ops import is_registered
 
 from ..compiler.group import REDUCTION_KINDS, compile_cost
 from ..graph.ir import Eqn, Graph, Var
@@ -52,7 +52,7 @@ def fusible(eqn: Eqn) -> bool:
     """Rule 1: a registered elementwise op the compiler can put in a loop."""
     prim = eqn.prim
     # A group step names its primitive; the compiler finds it in REGISTRY.
-    if REGISTRY.get(prim.name) is not prim or not prim.elementwise or prim.scalar is None:
+    if not is_registered(prim) or not prim.elementwise or prim.scalar is None:
         return False
     if len(eqn.outputs) != 1 or not compiled_dtype(eqn.outputs[0].dtype):
         return False
