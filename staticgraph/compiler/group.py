@@ -72,7 +72,7 @@ class Ref:
 
 
 @dataclass(frozen=True)
-class Step:
+class GroupStep:
     """One elementwise primitive applied to refs or literal Python scalars."""
 
     prim: str
@@ -101,7 +101,7 @@ class FusedGroup:
     """A fused elementwise group (plus optional reduction), engine neutral."""
 
     inputs: tuple[GroupInput, ...]
-    steps: tuple[Step, ...]
+    steps: tuple[GroupStep, ...]
     outputs: tuple[int, ...]
     reduction: Reduction | None = None
     name: str = "fused"
@@ -235,7 +235,7 @@ class GroupBuilder:
     def __init__(self, name: str = "fused") -> None:
         self.name = name
         self.inputs: list[GroupInput] = []
-        self.steps: list[Step] = []
+        self.steps: list[GroupStep] = []
 
     def input(self, ndim: int, dtype: Any, broadcast: tuple[int, ...] = ()) -> Ref:
         self.inputs.append(GroupInput(ndim, np.dtype(dtype), False, tuple(broadcast)))
@@ -253,7 +253,7 @@ class GroupBuilder:
         return Ref("in", len(self.inputs) - 1)
 
     def op(self, prim: str, *args: Ref | Literal, site: str | None = None, **params) -> Ref:
-        self.steps.append(Step(prim, tuple(args), tuple(sorted(params.items())), site))
+        self.steps.append(GroupStep(prim, tuple(args), tuple(sorted(params.items())), site))
         return Ref("step", len(self.steps) - 1)
 
     def build(self, outputs: list[Ref] = (), reduce: tuple | None = None) -> FusedGroup:

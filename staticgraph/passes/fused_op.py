@@ -32,7 +32,7 @@ import numpy as np
 
 from shared_ops import AbstractArray, Primitive, format_site
 
-from ..compiler.group import REDUCTION_KINDS, FusedGroup, GroupInput, Reduction, Ref, Step
+from ..compiler.group import REDUCTION_KINDS, FusedGroup, GroupInput, GroupStep, Reduction, Ref
 from ..graph.ir import Eqn, Graph, Var
 from .common import fresh_copy
 
@@ -94,7 +94,7 @@ def build_group(body: Graph, name: str) -> FusedGroup:
             reduction = Reduction(REDUCTION_KINDS[eqn.prim], args[0], axes,
                                   bool(eqn.params.get("keepdims", False)), site)
             continue
-        steps.append(Step(eqn.prim.name, args, tuple(sorted(eqn.params.items())), site))
+        steps.append(GroupStep(eqn.prim.name, args, tuple(sorted(eqn.params.items())), site))
         refs[eqn.outputs[0]] = Ref("step", len(steps) - 1)
     n_elem = len(body.outputs) - (reduction is not None)
     outputs = tuple(refs[v].index for v in body.outputs[:n_elem])
