@@ -10,7 +10,7 @@ Adding a bench is one module, `benchmarks/bench_<name>.py`, found by
 report says so and the other benches run. For example::
 
     import numpy as np
-    from benchmarks import Competitor, Section, Target, Workload, jax_competitor, register
+    from benchmarks import Competitor, Section, RatioTarget, Workload, jax_competitor, register
 
     def _jax_chain(jax, x):
         jnp = jax.numpy
@@ -27,7 +27,8 @@ report says so and the other benches run. For example::
             Competitor("copy", "np.copyto (bandwidth)", lambda: lambda: np.copyto(out, x)),
             Competitor("numba", "staticgraph numba", lambda: build_fused_step(x)),
             jax_competitor(lambda jax: _jax_chain(jax, x)),
-        ], unit="ms", baselines=("numpy", "copy", "jax"), targets=[Target("numba", "jax", 1.0)])
+        ], unit="ms", baselines=("numpy", "copy", "jax"),
+           targets=[RatioTarget("numba", "jax", 1.0)])
         return [Section("Fused elementwise chain", [ctx.measure(wl)])]
 
 The timing (`Workload`, `measure`), the peers, the machine line and the
@@ -54,8 +55,8 @@ from comparisons.harness.workload import (
     TINY,
     Competitor,
     Measurement,
+    RatioTarget,
     Settings,
-    Target,
     Workload,
     WorkloadResult,
     measure,
@@ -66,7 +67,7 @@ from .report import Section
 
 __all__ = [
     "BENCHES", "BLAS_SETTLE_S", "FULL", "NOT_INSTALLED", "QUICK", "TINY", "BenchContext",
-    "Competitor", "Measurement", "Section", "Settings", "Target", "Workload", "WorkloadResult",
+    "Competitor", "Measurement", "Section", "Settings", "RatioTarget", "Workload", "WorkloadResult",
     "discover", "jax_competitor", "load_jax", "load_torch", "measure", "register",
     "torch_competitor",
 ]

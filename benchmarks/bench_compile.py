@@ -17,8 +17,8 @@ from comparisons.harness.peers import torch_competitor
 from comparisons.harness.workload import (
     BLAS_SETTLE_S,
     Competitor,
+    RatioTarget,
     Step,
-    Target,
     Workload,
     WorkloadResult,
 )
@@ -70,7 +70,7 @@ def step_workload(size: NetSize, with_torch_compile: bool, one_thread: bool) -> 
     name = "tutorial step, 1 thread" if one_thread else "tutorial step"
     return Workload(name, comps, unit="ms", baselines=("dyngraph", "torch"),
                     settle_s=0.0 if one_thread else BLAS_SETTLE_S,
-                    targets=[Target("compiled", "dyngraph", STEP_TARGET)])
+                    targets=[RatioTarget("compiled", "dyngraph", STEP_TARGET)])
 
 
 def setup_workload(size: NetSize) -> Workload:
@@ -80,7 +80,7 @@ def setup_workload(size: NetSize) -> Workload:
              Competitor("static", "staticgraph: build + gradients + compile + 1 step",
                         lambda: static_setup(data, size.lr))]
     return Workload("setup on a warm cache", comps, unit="ms", baselines=("static",),
-                    targets=[Target("compiled", "static", SETUP_TARGET)])
+                    targets=[RatioTarget("compiled", "static", SETUP_TARGET)])
 
 
 STEP_INTRO = f"""\

@@ -21,7 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from comparisons.harness.workload import Competitor, Measurement, Target, Workload, WorkloadResult
+from comparisons.harness.workload import (
+    Competitor,
+    Measurement,
+    RatioTarget,
+    Workload,
+    WorkloadResult,
+)
 
 from .registry import BenchContext, register
 from .report import Section
@@ -101,9 +107,9 @@ def bench_compile_scaling(ctx: BenchContext) -> list[Section]:
     wl = Workload(f"compile chain of N ops + gradient, N={small} and N={big}",
                   [m.competitor for m in ms], unit="s", per_label="compile",
                   baselines=("small", "jax_big", "budget"),
-                  targets=[Target("big", "small", GROWTH_TARGET),
-                           Target("big", "jax_big", JAX_RATIO_TARGET),
-                           Target("big", "budget", 1.0)])
+                  targets=[RatioTarget("big", "small", GROWTH_TARGET),
+                           RatioTarget("big", "jax_big", JAX_RATIO_TARGET),
+                           RatioTarget("big", "budget", 1.0)])
     result = WorkloadResult(wl, {m.competitor.key: m for m in ms})
     intro = __doc__.split("\n\n")[1].replace("\n", " ") + (
         f" Targets: N={big} within {GROWTH_TARGET:g}x N={small} (linear growth), "

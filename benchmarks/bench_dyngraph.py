@@ -20,8 +20,8 @@ from comparisons.harness.peers import torch_competitor
 from comparisons.harness.workload import (
     BLAS_SETTLE_S,
     Competitor,
+    RatioTarget,
     Step,
-    Target,
     Workload,
     WorkloadResult,
 )
@@ -92,7 +92,7 @@ def per_op_workload(size: int, mode: str, n_ops: int) -> Workload:
         torch_competitor(lambda torch: torch_chain(torch, size, mode, n_ops)),
         Competitor("numpy", "NumPy", lambda: numpy_chain(size, n_ops), note=np_note),
     ]
-    targets = [Target("dyngraph", "torch", PER_OP_TARGET)] if mode == "fwd_bwd" else []
+    targets = [RatioTarget("dyngraph", "torch", PER_OP_TARGET)] if mode == "fwd_bwd" else []
     return Workload(f"{MODES[mode]}, {size} elem", comps, unit="us", per=n_ops,
                     per_label="op", baselines=("torch", "numpy"), targets=targets)
 
@@ -109,7 +109,7 @@ def tutorial_workload(size: NetSize, one_thread: bool = False) -> Workload:
               if not (one_thread and c.key == "jax")]
     name = "tutorial step, 1 thread" if one_thread else "tutorial step"
     return Workload(name, comps, unit="ms", settle_s=0.0 if one_thread else BLAS_SETTLE_S,
-                    targets=[Target("dyngraph", "torch", TUTORIAL_TARGET)])
+                    targets=[RatioTarget("dyngraph", "torch", TUTORIAL_TARGET)])
 
 
 def measure_tutorial(ctx: BenchContext, size: NetSize) -> list[WorkloadResult]:

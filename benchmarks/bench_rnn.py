@@ -20,7 +20,7 @@ from comparisons.harness.workload import (
     BLAS_SETTLE_S,
     Competitor,
     Measurement,
-    Target,
+    RatioTarget,
     Workload,
     WorkloadResult,
 )
@@ -30,10 +30,10 @@ from . import bench_rnn_steps as steps
 from .registry import BenchContext, register
 from .report import Section
 
-BPTT_TARGETS = [Target("numba", "jax", 1.0), Target("numba", "numpy", 1.0),
-                Target("dyngraph", "torch", 1.0)]
-TINY_TARGETS = [Target("numba", "jax", 0.5), Target("numba", "numba_loop", 1.5),
-                Target("dyngraph", "torch", 1.0)]
+BPTT_TARGETS = [RatioTarget("numba", "jax", 1.0), RatioTarget("numba", "numpy", 1.0),
+                RatioTarget("dyngraph", "torch", 1.0)]
+TINY_TARGETS = [RatioTarget("numba", "jax", 0.5), RatioTarget("numba", "numba_loop", 1.5),
+                RatioTarget("dyngraph", "torch", 1.0)]
 COLD_BUDGET_S, WARM_BUDGET_S = 5.0, 0.5
 
 
@@ -110,8 +110,8 @@ def compile_result(ctx: BenchContext) -> tuple[WorkloadResult, list[str]]:
         ms.append(_fixed("jax", "JAX jit + lax.scan: trace + compile + 1st call", jax))
     wl = Workload("compile RNN forward+gradient", [m.competitor for m in ms], unit="s",
                   per_label="compile", baselines=("cold_budget", "warm_budget"),
-                  targets=[Target("cold", "cold_budget", 1.0),
-                           Target("warm", "warm_budget", 1.0)])
+                  targets=[RatioTarget("cold", "cold_budget", 1.0),
+                           RatioTarget("warm", "warm_budget", 1.0)])
     notes = [f"Each figure: build the graph, compile, run once, in a new process (imports "
              f"excluded); median of {runs}. Numba's one-time start-up in a process (its "
              f"first call of a cached function, paid once by any Numba user) is part of "

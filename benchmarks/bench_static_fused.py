@@ -15,7 +15,7 @@ import numpy as np
 
 import staticgraph as sg
 from comparisons.harness.peers import jax_competitor
-from comparisons.harness.workload import Competitor, Step, Target, Workload, WorkloadResult
+from comparisons.harness.workload import Competitor, RatioTarget, Step, Workload, WorkloadResult
 
 from .registry import BenchContext, register
 from .report import Section
@@ -73,10 +73,10 @@ def workload(n: int, dtype, expression: str) -> Workload:
         Competitor("copy", "np.copyto (memory bandwidth)", lambda: copy_step(x)),
     ]
     if expression == "chain":
-        targets = [Target("numba", "jax", CHAIN_TARGET)]
+        targets = [RatioTarget("numba", "jax", CHAIN_TARGET)]
         name = f"tanh(x*a+b)*sigmoid(x) - exp(-x*x), {np.dtype(dtype).name}"
     else:
-        targets = [Target("numba", "copy", BANDWIDTH_TARGET)]
+        targets = [RatioTarget("numba", "copy", BANDWIDTH_TARGET)]
         name = f"x*a+b, {np.dtype(dtype).name}"
     return Workload(name, comps, unit="ms", per_label="call",
                     baselines=("jax", "numpy", "copy"), targets=targets)

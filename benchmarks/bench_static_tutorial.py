@@ -26,8 +26,8 @@ from comparisons.harness import threads
 from comparisons.harness.workload import (
     BLAS_SETTLE_S,
     Competitor,
+    RatioTarget,
     Step,
-    Target,
     Workload,
     WorkloadResult,
 )
@@ -82,7 +82,7 @@ def tutorial_workload(size: NetSize, one_thread: bool = False) -> Workload:
     comps += [c for c in tutorial_competitors(data, size.lr)
               if not (one_thread and c.key == "jax")]
     name = "tutorial step, 1 BLAS thread" if one_thread else "tutorial step"
-    targets = [Target("numba", base, ratio) for base, ratio in TARGETS
+    targets = [RatioTarget("numba", base, ratio) for base, ratio in TARGETS
                if not (one_thread and base == "jax")]
     return Workload(name, comps, unit="ms", settle_s=0.0 if one_thread else BLAS_SETTLE_S,
                     baselines=("numpy", "jax", "blas"), targets=targets)

@@ -18,7 +18,7 @@ import numpy as np
 import dyngraph as dg
 import staticgraph as sg
 from comparisons.harness.peers import jax_competitor, torch_competitor
-from comparisons.harness.workload import BLAS_SETTLE_S, Competitor, Step, Target, Workload
+from comparisons.harness.workload import BLAS_SETTLE_S, Competitor, RatioTarget, Step, Workload
 
 from .registry import BenchContext, register
 from .report import Section
@@ -135,8 +135,8 @@ def mlp_workload(size: MlpSize) -> Workload:
         torch_competitor(lambda torch: _mlp_autograd_step(torch, d, size.lr)),
         jax_competitor(lambda jax: mlp_jax_step(jax, d, size.lr)),
     ]
-    targets = [Target("numba", "torch", 1.0), Target("numba", "jax", 1.0),
-               Target("dyngraph", "torch", 1.15)]
+    targets = [RatioTarget("numba", "torch", 1.0), RatioTarget("numba", "jax", 1.0),
+               RatioTarget("dyngraph", "torch", 1.15)]
     return Workload(f"MLP {'-'.join(map(str, size.widths))} step, batch {size.batch}, "
                     "float32", comps, unit="ms", baselines=("torch", "jax"),
                     targets=targets, settle_s=BLAS_SETTLE_S)
@@ -223,7 +223,7 @@ def lstm_workload(size: LstmSize) -> Workload:
     ]
     return Workload(f"LSTM BPTT step, T={size.steps}, batch {size.batch}, hidden "
                     f"{size.hidden}, float32", comps, unit="ms", baselines=("jax", "torch"),
-                    targets=[Target("numba", "jax", 1.0)], settle_s=BLAS_SETTLE_S)
+                    targets=[RatioTarget("numba", "jax", 1.0)], settle_s=BLAS_SETTLE_S)
 
 
 INTRO = """\

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from comparisons.harness.workload import Measurement, Target, WorkloadResult
+from comparisons.harness.workload import Measurement, RatioTarget, WorkloadResult
 
 UNIT_SCALE = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 DASH = "-"
@@ -50,14 +50,14 @@ def fmt_seconds(s: float | None) -> str:
 NOISY_SPREAD = 0.25  # a verdict resting on a sample this spread out is flagged
 
 
-def verdict(target: Target, ratio: float | None) -> str:
+def verdict(target: RatioTarget, ratio: float | None) -> str:
     """'PASS' / 'MISS' for a measured ratio, 'n/a' when it could not be measured."""
     if ratio is None:
         return "n/a"
     return "PASS" if ratio <= target.max_ratio else "MISS"
 
 
-def noise_flag(result: WorkloadResult, target: Target) -> str:
+def noise_flag(result: WorkloadResult, target: RatioTarget) -> str:
     """' (noisy: ±x%/±y%)' when either side's spread makes the verdict shaky."""
     spreads = [result.measurements[k].spread for k in (target.competitor, target.baseline)
                if k in result.measurements and result.measurements[k].ok]
@@ -66,7 +66,7 @@ def noise_flag(result: WorkloadResult, target: Target) -> str:
     return " (noisy: " + "/".join(f"±{s * 100:.0f}%" for s in spreads) + ")"
 
 
-def target_text(result: WorkloadResult, target: Target, ratio: float | None) -> str:
+def target_text(result: WorkloadResult, target: RatioTarget, ratio: float | None) -> str:
     """'<= 1.00x PyTorch eager: PASS' for the target column."""
     return f"<= {target.max_ratio:.2f}x {result.label(target.baseline)}: " \
            f"**{verdict(target, ratio)}**{noise_flag(result, target)}"

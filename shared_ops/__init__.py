@@ -30,7 +30,7 @@ from .errors import (  # noqa: F401
     ShapeError,
 )
 from .grad_utils import expand_to, reshape_to, unbroadcast  # noqa: F401
-from .primitive import REGISTRY, Effect, Primitive, bind, register  # noqa: F401
+from .primitive import REGISTRY, Effect, Primitive, bind, by_primitive, is_registered, register  # noqa: F401
 from .shapes import AbstractArray, aval_of, broadcast_shapes, dtype_of, shape_of  # noqa: F401
 from .sites import format_site, register_library_dir, user_site  # noqa: F401
 

@@ -22,8 +22,10 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 REGISTRY: dict[str, Primitive] = {}
+V = TypeVar("V")
 
 
 class Effect(enum.Enum):
@@ -147,6 +149,22 @@ def register(prim: Primitive) -> Primitive:
         raise ValueError(f"primitive {prim.name!r} is already registered")
     REGISTRY[prim.name] = prim
     return prim
+
+
+def is_registered(prim: Primitive) -> bool:
+    """Whether `prim` is the primitive `REGISTRY` holds under its name (engines'
+    own ops, such as scan or fused, and custom ops are not)."""
+    return REGISTRY.get(prim.name) is prim
+
+
+def by_primitive(table: dict[str, V]) -> dict[Primitive, V]:
+    """`table` keyed by the registered Primitives its op names stand for.
+
+    A pass or backend writes its per-op table by name once, at import, and
+    looks equations up by `eqn.prim`: an unregistered op, or another op of
+    the same name, finds no entry. Raises KeyError for a name not registered.
+    """
+    return {REGISTRY[name]: value for name, value in table.items()}
 
 
 _HANDLERS: dict[type, tuple | None] = {}

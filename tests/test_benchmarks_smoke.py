@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import TINY, Competitor, Target, Workload, measure  # noqa: E402
+from benchmarks import TINY, Competitor, RatioTarget, Workload, measure  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 from benchmarks.report import fmt_num, results_table  # noqa: E402
 from comparisons.harness import peers  # noqa: E402
@@ -43,7 +43,7 @@ def test_measure_ratios_missing_and_failing_competitors():
         Competitor("mine", "mine", lambda: (lambda: sum(range(100)))),
         Competitor("torch", "PyTorch eager", None, missing=peers.NOT_INSTALLED),
         Competitor("bad", "bad", lambda: _boom),
-    ], unit="us", targets=[Target("mine", "numpy", 1e9), Target("mine", "torch", 1.0)])
+    ], unit="us", targets=[RatioTarget("mine", "numpy", 1e9), RatioTarget("mine", "torch", 1.0)])
     result = measure(wl, TINY)
     m = result.measurements
     assert m["numpy"].ok and m["mine"].ok

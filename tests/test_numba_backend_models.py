@@ -12,6 +12,7 @@ import pytest
 from numba_backend_util import assert_close, numba_cache_dir, run_both  # noqa: F401
 
 import staticgraph as sg
+from shared_ops import REGISTRY
 from staticgraph.numba_backend import choice, register_lowering, unregister_lowering
 
 N, D_IN, H, D_OUT, LR = 32, 50, 64, 4, 1e-5
@@ -153,15 +154,20 @@ def test_registered_lowering_replaces_an_op_and_may_decline():
     with graph.as_default():
         x = sg.placeholder((None, 3), np.float64, name="x")
         y = sg.softmax(x, axis=1) * 2.0 + sg.softmax(x, axis=0)
-    register_lowering("softmax", lower_softmax)
+    register_lowering(REGISTRY["softmax"], lower_softmax)
     try:
         want, got = run_both(graph, y, {x: np.arange(6.0).reshape(2, 3)})
         f = sg.function([x], y, backend="numba")
         assert "# softmax by hand" in f.source and "registered lowering" in f.source
     finally:
-        unregister_lowering("softmax")
+        unregister_lowering(REGISTRY["softmax"])
     assert_close(got, want)
     assert calls == [(2, 3)]
+
+
+def test_a_lowering_is_registered_for_the_primitive_not_its_name():
+    with pytest.raises(TypeError, match="takes the Primitive"):
+        register_lowering("softmax", lambda eqn, ctx: None)
 
 
 def test_probe_keeps_the_faster_option(monkeypatch):

@@ -10,21 +10,26 @@ from test_passes_util import program
 
 import shared_ops as so
 import staticgraph as sg
-from shared_ops import REGISTRY, Effect
+from shared_ops import REGISTRY, Effect, Primitive
 from staticgraph.build.cond import cond_p
 from staticgraph.build.creation import identity_p
 from staticgraph.build.custom_gradient import custom_gradient_p
 from staticgraph.build.random_ops import random_p
 from staticgraph.build.state import assign_p, group_p
 from staticgraph.build.while_loop import while_p
+from staticgraph.compiler.group import REDUCTION_KINDS
 from staticgraph.cuda_backend.steps import RESHAPES, VIEW_OPS
 from staticgraph.graph.ir import Eqn, Var
 from staticgraph.nn import checked_labels_p
-from staticgraph.numba_backend.rules import VIEWS
+from staticgraph.numba_backend.eqn_lowering import VIEWS
+from staticgraph.numba_backend.hooks import LOWERINGS
 from staticgraph.passes import plan_memory
 from staticgraph.passes.memory import is_view
+from staticgraph.passes.simplify_rules import RULES, RuleContext, apply_rules
+from staticgraph.passes.symbolic import DIM_RULES
 from staticgraph.scan import scan_p
 from staticgraph.scan.loop.emit import EMITTERS
+from staticgraph.scan.passes.hoist import SHIFT_PARAMS
 
 STATIC_PRIMS = [identity_p, custom_gradient_p, checked_labels_p, random_p, assign_p, group_p,
                 cond_p, scan_p, while_p]
@@ -71,7 +76,7 @@ def test_backend_view_tables_agree_with_the_declarations():
 
 def test_every_registered_view_has_a_compiled_scan_form():
     for prim in DECLARED_VIEWS & set(REGISTRY.values()):
-        assert prim.name in EMITTERS, prim
+        assert prim in EMITTERS, prim
 
 
 def test_effects_and_control_flow_are_declared():
@@ -116,3 +121,24 @@ def test_identity_and_stop_gradient_views_keep_their_values(backend):
     with sg.Session(g, backend=backend, tiered=False) as sess:
         np.testing.assert_allclose(sess.run(out, {p: x}), want, rtol=1e-12)
     assert plan_memory(sg.extract_program(g, [out.var], [p.var])).views
+
+
+def test_pass_and_backend_tables_are_keyed_by_primitives():
+    tables = {"simplify": RULES, "symbolic dims": DIM_RULES, "scan emitters": EMITTERS,
+              "scan hoisting": SHIFT_PARAMS, "fused reductions": REDUCTION_KINDS,
+              "numba lowerings": LOWERINGS, "numba views": VIEWS}
+    for label, table in tables.items():
+        assert table and all(isinstance(key, Primitive) for key in table), label
+    assert set(REDUCTION_KINDS) <= set(EMITTERS)
+
+
+def test_an_op_named_like_a_built_in_gets_none_of_its_rules():
+    mul = REGISTRY["mul"]
+    twin = Primitive(name="mul", impl=mul.impl, abstract_eval=mul.abstract_eval,
+                     elementwise=True, scalar=mul.scalar)
+    aval = so.AbstractArray((3,), np.dtype("float64"))
+    x, out = Var(aval), Var(aval)
+    ctx = RuleContext()
+    assert apply_rules(Eqn(mul, (x, 1.0), {}, (out,)), ctx) is x
+    kept = Eqn(twin, (x, 1.0), {}, (out,))
+    assert apply_rules(kept, ctx) is kept

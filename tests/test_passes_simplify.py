@@ -10,7 +10,7 @@ from test_passes_util import assert_same_values, prims, program
 import staticgraph as sg
 from shared_ops import api as A
 from staticgraph.passes import eliminate_dead_code, simplify
-from staticgraph.passes.rules import lossless
+from staticgraph.passes.simplify_rules import lossless
 
 F64, F32 = "float64", "float32"
 

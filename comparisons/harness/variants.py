@@ -56,7 +56,7 @@ def _first_call(first_s: float, parts: dict | None) -> dict[str, float]:
     return split
 
 
-class Runner:
+class VariantRunner:
     """One variant under measurement: start, timed samples, finish.
 
     `busy_s` is every second spent on the variant (its own run, repeats and
@@ -104,7 +104,7 @@ class Runner:
             self.row.update(ops_per_step=ops_per_step, ops_method="declared")
 
 
-class StepRunner(Runner):
+class StepRunner(VariantRunner):
     """A `setup(problem) -> Prepared` variant, timed step by step."""
 
     def samples_wanted(self) -> int:
@@ -170,7 +170,7 @@ class StepRunner(Runner):
         self.declare_ops(prep.ops_per_step)
 
 
-class LoopRunner(Runner):
+class LoopRunner(VariantRunner):
     """A closed loop `loop(problem, steps)`, timed by the 1-step/full-run slope.
 
     Each run starts from scratch, so the one-step run is the setup (its first
@@ -234,7 +234,7 @@ class LoopRunner(Runner):
         self.declare_ops(last.get("ops_per_step"))
 
 
-def _guard(runner: Runner, action: Callable[[], None]) -> bool:
+def _guard(runner: VariantRunner, action: Callable[[], None]) -> bool:
     """Run one stage, adding its time to the runner's; on an exception the
     runner's row becomes an error row."""
     start = time.perf_counter()
@@ -295,7 +295,7 @@ def measure_variants(scenario: str, variants: list[Variant], problem, plan: Plan
     return rows
 
 
-def _interleave(scenario: str, runners: list[Runner], note: Progress) -> None:
+def _interleave(scenario: str, runners: list[VariantRunner], note: Progress) -> None:
     """Timed samples round-robin, the starting variant rotating every round."""
     rounds = max((r.remaining for r in runners), default=0)
 

@@ -73,7 +73,7 @@ class Competitor:
 
 
 @dataclass(frozen=True)
-class Target:
+class RatioTarget:
     """A goal: competitor time / baseline time must be <= max_ratio."""
 
     competitor: str
@@ -100,7 +100,7 @@ class Workload:
     per: int = 1
     per_label: str = "step"
     baselines: tuple[str, ...] = ("numpy", "torch", "jax")
-    targets: list[Target] = field(default_factory=list)
+    targets: list[RatioTarget] = field(default_factory=list)
     settle_s: float = 0.0
 
 
@@ -147,7 +147,7 @@ class WorkloadResult:
             return None
         return a.median / b.median
 
-    def verdicts(self) -> list[tuple[Target, float | None]]:
+    def verdicts(self) -> list[tuple[RatioTarget, float | None]]:
         """Each target with its measured ratio (None when it could not be measured)."""
         return [(t, self.ratio(t.competitor, t.baseline)) for t in self.workload.targets]
 

@@ -17,14 +17,14 @@ from .cache import KernelCache, KernelCacheWarning, default_cache_dir
 from .codegen import ElementCode, generate_element, render_element_function
 from .compile import compile_group, default_cache
 from .cpu import CpuTarget
-from .group import FusedGroup, GroupBuilder, GroupInput, Reduction, Ref, Step
+from .group import FusedGroup, GroupBuilder, GroupInput, GroupStep, Reduction, Ref
 from .kernel import CpuKernel
 from .stats import GLOBAL_STATS, CompileStats, KernelRecord
 from .target import Target
 
 __all__ = [
     "GLOBAL_STATS", "CompileStats", "CpuKernel", "CpuTarget", "ElementCode", "FusedGroup",
-    "GroupBuilder", "GroupInput", "KernelCache", "KernelCacheWarning", "KernelRecord",
-    "Reduction", "Ref", "Step", "Target", "compile_group", "default_cache", "default_cache_dir",
-    "generate_element", "render_element_function",
+    "GroupBuilder", "GroupInput", "GroupStep", "KernelCache", "KernelCacheWarning",
+    "KernelRecord", "Reduction", "Ref", "Target", "compile_group", "default_cache",
+    "default_cache_dir", "generate_element", "render_element_function",
 ]

@@ -20,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from shared_ops import REGISTRY
+from shared_ops import REGISTRY, Primitive, by_primitive
 from shared_ops.shapes import SCALAR_TYPES, AbstractArray, result_dtype
 
 Literal = bool | int | float
-REDUCTION_KINDS = ("sum", "mean", "max")
+REDUCTION_KINDS: dict[Primitive, str] = by_primitive({"sum": "sum", "mean": "mean", "max": "max"})
+"""The reductions the loop templates fuse: the primitive -> its `Reduction.kind`."""
+REDUCTION_PRIMITIVES: dict[str, Primitive] = {kind: p for p, kind in REDUCTION_KINDS.items()}
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Ref:
 
 
 @dataclass(frozen=True)
-class Step:
+class GroupStep:
     """One elementwise primitive applied to refs or literal Python scalars."""
 
     prim: str
@@ -99,7 +101,7 @@ class FusedGroup:
     """A fused elementwise group (plus optional reduction), engine neutral."""
 
     inputs: tuple[GroupInput, ...]
-    steps: tuple[Step, ...]
+    steps: tuple[GroupStep, ...]
     outputs: tuple[int, ...]
     reduction: Reduction | None = None
     name: str = "fused"
@@ -145,7 +147,7 @@ class FusedGroup:
         """Output dtype of the fused reduction (per the primitive's abstract_eval)."""
         red = self.reduction
         x = AbstractArray((None,) * self.ndim, self.ref_dtype(red.arg))
-        prim = REGISTRY[red.kind]
+        prim = REDUCTION_PRIMITIVES[red.kind]
         return prim.abstract_eval(x, axis=red.axes, keepdims=red.keepdims).dtype
 
     def reduction_shape(self, loop_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -193,7 +195,7 @@ def validate(group: FusedGroup) -> None:
         raise ValueError(f"outputs {group.outputs} out of range")
     red = group.reduction
     if red is not None:
-        if red.kind not in REDUCTION_KINDS:
+        if red.kind not in REDUCTION_PRIMITIVES:
             raise ValueError(f"unsupported fused reduction {red.kind!r}")
         _check_ref(red.arg, len(group.inputs), len(group.steps), "reduction")
         if any(not 0 <= a < group.ndim for a in red.axes) or list(red.axes) != sorted(
@@ -233,7 +235,7 @@ class GroupBuilder:
     def __init__(self, name: str = "fused") -> None:
         self.name = name
         self.inputs: list[GroupInput] = []
-        self.steps: list[Step] = []
+        self.steps: list[GroupStep] = []
 
     def input(self, ndim: int, dtype: Any, broadcast: tuple[int, ...] = ()) -> Ref:
         self.inputs.append(GroupInput(ndim, np.dtype(dtype), False, tuple(broadcast)))
@@ -251,7 +253,7 @@ class GroupBuilder:
         return Ref("in", len(self.inputs) - 1)
 
     def op(self, prim: str, *args: Ref | Literal, site: str | None = None, **params) -> Ref:
-        self.steps.append(Step(prim, tuple(args), tuple(sorted(params.items())), site))
+        self.steps.append(GroupStep(prim, tuple(args), tuple(sorted(params.items())), site))
         return Ref("step", len(self.steps) - 1)
 
     def build(self, outputs: list[Ref] = (), reduce: tuple | None = None) -> FusedGroup:
@@ -267,9 +269,9 @@ class GroupBuilder:
 # Ops whose element code is a multi-statement function inlined into the loop
 # (the CPU target's vector math), in compile-cost units: about their statement
 # count relative to a one-expression op.
-_INLINED_FUNCTION_COST = {"exp": 4, "tanh": 8, "sigmoid": 6}
+_INLINED_FUNCTION_COST: dict[Primitive, int] = by_primitive({"exp": 4, "tanh": 8, "sigmoid": 6})
 
 
-def compile_cost(prim: str) -> int:
+def compile_cost(prim: Primitive) -> int:
     """Compile-cost units of one step applying `prim` (1 for a plain expression)."""
     return _INLINED_FUNCTION_COST.get(prim, 1)

@@ -32,7 +32,7 @@ from shared_ops import REGISTRY, Primitive
 from ..build.cond import cond_p
 from ..build.empty_reduction import EmptyAxisGuard, folded_axes
 from ..graph.ir import Eqn, Var
-from ..passes.fused import fused_p
+from ..passes.fused_op import fused_p
 from ..passes.gemm_update import gemm_update_p
 from ..passes.memory import is_view
 from ..scan.op import scan_p

@@ -27,7 +27,7 @@ from ..compiler import GroupBuilder, compile_group
 from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref
 from ..graph.ir import Eqn
 from ..passes import make_fused_eqn
-from ..passes.fused import fused_p
+from ..passes.fused_op import fused_p
 from ..runtime.interpreter import Evaluator
 from . import arrays
 from .matmul import gemm_update_into, matmul_into

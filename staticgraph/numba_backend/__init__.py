@@ -8,7 +8,7 @@ that call cached fused kernels, BLAS and NumPy views into buffers planned once.
 
 Pipeline (docs/compiler.md, section "Lowering"): `optimize` (passes) ->
 `plan_memory` -> one generated Python function per graph (`lower.py`,
-`rules.py`, `kernels.py`) -> per set of run-time dims, buffers allocated
+`eqn_lowering.py`, `kernels.py`) -> per set of run-time dims, buffers allocated
 once (`prepare.py`) -> steady-state calls that allocate nothing.
 
 Extension points:

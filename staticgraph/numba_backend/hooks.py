@@ -1,4 +1,4 @@
-"""Lowerings of opaque primitives: one entry per primitive, `fn(eqn, ctx)`.
+"""Lowerings of opaque primitives: one entry per Primitive, `fn(eqn, ctx)`.
 
 `scan` is built in (`staticgraph.scan.loop.lower_scan`: one compiled loop);
 another module adds its own (a custom op):
@@ -12,7 +12,7 @@ another module adds its own (a custom op):
         run.source = "..."                    # optional: shown by f.source / explain()
         return run
 
-    register_lowering(my_op_p, lower_my_op)   # or register_lowering("my_op", ...)
+    register_lowering(my_op_p, lower_my_op)
 
 The generated orchestrator calls `run(*values)` where `values` are the
 equation's inputs (arrays; literal Python scalars as they appear in
@@ -42,28 +42,33 @@ from ..scan.op import scan_p
 OpaqueCallable = Callable[..., Sequence[np.ndarray]]
 LoweringFn = Callable[[Eqn, "LoweringContext"], OpaqueCallable | None]
 
-LOWERINGS: dict[str, LoweringFn] = {scan_p.name: lower_scan}
+LOWERINGS: dict[Primitive, LoweringFn] = {scan_p: lower_scan}
 
 
-def register_lowering(prim: Primitive | str, fn: LoweringFn, replace: bool = True) -> None:
-    """Lower equations of `prim` (a Primitive or its name) with `fn(eqn, ctx)`.
+def register_lowering(prim: Primitive, fn: LoweringFn, replace: bool = True) -> None:
+    """Lower equations of `prim` with `fn(eqn, ctx)`.
 
     `fn` runs once per equation when a program is compiled and returns a
     callable `(*input_values) -> tuple of output arrays` (or None to decline).
+    Raises TypeError when `prim` is not a Primitive (an op name finds no
+    equation: the table is keyed by the primitive object), ValueError when
+    `prim` has a lowering and `replace` is False.
     """
-    name = prim if isinstance(prim, str) else prim.name
-    if name in LOWERINGS and not replace:
-        raise ValueError(f"a lowering for {name!r} is already registered")
-    LOWERINGS[name] = fn
+    if not isinstance(prim, Primitive):
+        raise TypeError(f"register_lowering takes the Primitive, not {prim!r}")
+    if prim in LOWERINGS and not replace:
+        raise ValueError(f"a lowering for {prim.name!r} is already registered")
+    LOWERINGS[prim] = fn
 
 
-def unregister_lowering(prim: Primitive | str) -> None:
+def unregister_lowering(prim: Primitive) -> None:
     """Remove a registered lowering (tests)."""
-    LOWERINGS.pop(prim if isinstance(prim, str) else prim.name, None)
+    LOWERINGS.pop(prim, None)
 
 
 def lowering_for(eqn: Eqn) -> LoweringFn | None:
-    return LOWERINGS.get(eqn.prim.name)
+    """The lowering registered for the equation's primitive, if any."""
+    return LOWERINGS.get(eqn.prim)
 
 
 @dataclass

@@ -6,7 +6,7 @@ memory: an input, a constant, a variable's state, a planned buffer (`slot`),
 a returned buffer (`escape`, recycled when the caller dropped it), the
 variable storage an update is written into (`state`), or a `fresh` array
 (allocated by an impl fallback or a sub-orchestrator, owned by nobody
-else). Views share their operand's root. The rules in `rules.py` and
+else). Views share their operand's root. The rules in `eqn_lowering.py` and
 `kernels.py` emit one statement (or a few) per equation; this class does the
 bookkeeping: names, buffer entries of `_B`, per-key checks, the header that
 finds `_B`, and the commits of the updates at the end.

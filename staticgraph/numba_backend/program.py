@@ -24,10 +24,10 @@ from ..compiler.cpu import CpuTarget
 from ..compiler.stats import PhaseTree
 from ..graph.ir import Eqn, Graph, Var
 from ..runtime.interpreter import Evaluator, InterpretRunner, run_time_error
+from .eqn_lowering import lower_eqn
 from .hooks import LoweringContext
 from .lower import CPU_ARRAYS, GraphLowering
 from .prepare import KeyBuffers, Unplannable, build_entries, replay_shapes
-from .rules import lower_eqn
 from .runtime import ImplCall, LoweredEvaluator, NumericsCheck, _aliases
 
 MAX_KEYS = 16  # buffer sets kept per orchestrator (least recently built dropped)

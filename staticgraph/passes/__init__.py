@@ -14,7 +14,7 @@ from __future__ import annotations
 from .cse import eliminate_common_subexpressions
 from .dce import eliminate_dead_code
 from .fold import MAX_FOLD_ELEMENTS, fold_constants
-from .fused import build_group, fused_p, make_fused_eqn, to_compiler_group
+from .fused_op import build_group, fused_p, make_fused_eqn, to_compiler_group
 from .fusion import fuse_elementwise
 from .keys import graph_key, params_key, value_key
 from .memcheck import PlanViolation, simulate_plan
@@ -27,8 +27,8 @@ from .pipeline import (
     optimize,
     passes_for,
 )
-from .rules import RULES
 from .simplify import simplify
+from .simplify_rules import RULES
 from .symbolic import Monomial, infer_shapes
 
 __all__ = [

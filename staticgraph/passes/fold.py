@@ -20,6 +20,8 @@ from shared_ops import REGISTRY, Effect
 from ..graph.ir import Eqn, Graph
 from .common import is_control, is_effect, literal_value, map_subgraphs
 
+AXIS_SIZE = REGISTRY["axis_size"]
+
 MAX_FOLD_ELEMENTS = 1 << 16
 
 
@@ -54,7 +56,7 @@ def fold_value(eqn: Eqn, constants: dict, max_elements: int) -> np.ndarray | Non
     known = [d for d in out.shape if d is not None]
     if len(known) == len(out.shape) and int(np.prod(known, dtype=np.int64)) > max_elements:
         return None
-    if eqn.prim is REGISTRY["axis_size"]:
+    if eqn.prim is AXIS_SIZE:
         value = _static_axis_size(eqn)
     else:
         value = _evaluate(eqn, constants)

@@ -38,12 +38,12 @@ import heapq
 
 import numpy as np
 
-from shared_ops import REGISTRY
+from shared_ops import is_registered
 
-from ..compiler.group import compile_cost
+from ..compiler.group import REDUCTION_KINDS, compile_cost
 from ..graph.ir import Eqn, Graph, Var
 from .common import map_subgraphs
-from .fused import REDUCTIONS, make_fused_eqn
+from .fused_op import make_fused_eqn
 
 MAX_GROUP_COST = 64  # compile-cost units per fused group (rule 6)
 
@@ -51,7 +51,8 @@ MAX_GROUP_COST = 64  # compile-cost units per fused group (rule 6)
 def fusible(eqn: Eqn) -> bool:
     """Rule 1: a registered elementwise op the compiler can put in a loop."""
     prim = eqn.prim
-    if REGISTRY.get(prim.name) is not prim or not prim.elementwise or prim.scalar is None:
+    # A group step names its primitive; the compiler finds it in REGISTRY.
+    if not is_registered(prim) or not prim.elementwise or prim.scalar is None:
         return False
     if len(eqn.outputs) != 1 or not compiled_dtype(eqn.outputs[0].dtype):
         return False
@@ -66,9 +67,10 @@ def compiled_dtype(dtype) -> bool:
 
 
 def fusible_reduction(eqn: Eqn) -> bool:
+    """Rule 4's candidates: a reduction the compiler's loop templates take
+    (`REDUCTION_KINDS`) of one Var, in dtypes compiled loops take."""
     prim = eqn.prim
-    return (prim.name in REDUCTIONS and REGISTRY.get(prim.name) is prim
-            and len(eqn.inputs) == 1 and isinstance(eqn.inputs[0], Var)
+    return (prim in REDUCTION_KINDS and len(eqn.inputs) == 1 and isinstance(eqn.inputs[0], Var)
             and compiled_dtype(eqn.inputs[0].dtype) and compiled_dtype(eqn.outputs[0].dtype))
 
 
@@ -80,7 +82,7 @@ class Clusters:
         self.parent = list(range(len(eqns)))
         self.members: dict[int, list[int]] = {i: [i] for i in range(len(eqns))}
         self.reduction: dict[int, int] = {}
-        self.cost: dict[int, int] = {i: compile_cost(e.prim.name) for i, e in enumerate(eqns)}
+        self.cost: dict[int, int] = {i: compile_cost(e.prim) for i, e in enumerate(eqns)}
         producer = {v: i for i, e in enumerate(eqns) for v in e.outputs}
         self.producer = producer
         self.consumers: list[list[int]] = [[] for _ in eqns]
@@ -209,7 +211,7 @@ def _dissolve(cl: Clusters, root: int) -> None:
     for i in cl.members.pop(root):
         cl.parent[i] = i
         cl.members[i] = [i]
-        cl.cost[i] = compile_cost(cl.eqns[i].prim.name)
+        cl.cost[i] = compile_cost(cl.eqns[i].prim)
 
 
 def _fused_or_none(members: list[Eqn], outputs: list[Var]) -> Eqn | None:

@@ -1,4 +1,4 @@
-"""Algebraic simplification: the exact rewrites of `rules.py`, plus inlining of
+"""Algebraic simplification: the exact rewrites of `simplify_rules.py`, plus inlining of
 a `cond` whose predicate is a constant.
 
 One forward sweep: each equation's inputs are resolved through the aliases
@@ -15,7 +15,7 @@ import numpy as np
 from ..build.cond import cond_p
 from ..graph.ir import Eqn, Graph, Var
 from .common import finish, fresh_copy, map_subgraphs, resolve, substitute
-from .rules import RuleContext, apply_rules
+from .simplify_rules import RuleContext, apply_rules
 
 
 def _constant_predicate(eqn: Eqn, constants: dict) -> bool | None:
@@ -47,10 +47,10 @@ def inline_graph(graph: Graph, operands: list) -> tuple[list[Eqn], dict, list]:
 
 
 def simplify(graph: Graph, unsafe: bool = False) -> Graph:
-    """`graph` with the algebraic identities of `rules.py` applied.
+    """`graph` with the algebraic identities of `simplify_rules.py` applied.
 
     `unsafe=True` also rewrites float `x*0` to zeros (wrong when x is Inf or
-    NaN); the default keeps every rewrite exact (see `rules.py`).
+    NaN); the default keeps every rewrite exact (see `simplify_rules.py`).
     """
     out = graph.copy()
     ctx = RuleContext(constants=dict(graph.constants), unsafe=unsafe)

@@ -13,9 +13,12 @@ the value exists: "dynamic").
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from shared_ops import Primitive, by_primitive
 
 from ..graph.ir import Eqn, Graph, Var
 
@@ -158,7 +161,7 @@ def _expand_dims(eqn: Eqn, inf: ShapeInference) -> list:
     return dims
 
 
-RULES = {
+DIM_RULES: dict[Primitive, Callable[[Eqn, ShapeInference], list]] = by_primitive({
     "matmul": _matmul, "reshape": _reshape, "sum": _reduce, "mean": _reduce, "max": _reduce,
     "expand_dims": _expand_dims,
     "transpose": lambda e, inf: [inf.dims_of(e.inputs[0])[a] for a in e.params["axes"]],
@@ -168,7 +171,8 @@ RULES = {
     "log_softmax": lambda e, inf: list(inf.dims_of(e.inputs[0])),
     "reshape_like": lambda e, inf: list(inf.dims_of(e.inputs[1])),
     "getitem_grad": lambda e, inf: list(inf.dims_of(e.inputs[1])),
-}
+})
+"""How each non-elementwise primitive's output dims follow from its inputs'."""
 
 
 def _fused(eqn: Eqn, inf: ShapeInference) -> list[tuple]:
@@ -186,7 +190,7 @@ def infer_eqn(eqn: Eqn, inf: ShapeInference) -> None:
         for v, dims in zip(eqn.outputs, _fused(eqn, inf)):
             inf.shapes[v] = _static_or(v, list(dims), inf)
         return
-    rule = RULES.get(eqn.prim.name)
+    rule = DIM_RULES.get(eqn.prim)
     for v in eqn.outputs:
         if eqn.prim.elementwise:
             dims = _broadcast(len(v.shape), [inf.dims_of(x) for x in eqn.inputs], inf)

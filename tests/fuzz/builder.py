@@ -19,7 +19,7 @@ import numpy as np
 from shared_ops import ShapeError
 
 from .choose import Chooser
-from .program import ArraySpec, Const, Input, Ref, Step
+from .program import ArraySpec, CallStep, Const, Input, Ref
 from .values import (
     FROZEN,
     MAX_RANK,
@@ -167,7 +167,7 @@ class Builder:
         frozen = op in FROZEN or (op == "cast" and run.dtype.kind != "f")
         varying = not frozen and any(_varying(i) for i in infos)
         name = self.fresh()
-        self.steps.append(Step(name, op, tuple(args), tuple(sorted(kwargs.items()))))
+        self.steps.append(CallStep(name, op, tuple(args), tuple(sorted(kwargs.items()))))
         self.info[name] = Info(shape, stat, np.dtype(run.dtype), lo, hi, varying)
         return name
 

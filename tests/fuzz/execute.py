@@ -22,7 +22,7 @@ import numpy as np
 import shared_ops.api as A
 from shared_ops.ops_conv import windows
 
-from .program import Block, CondStep, Const, Program, Ref, ScanStep, Step
+from .program import Block, CallStep, CondStep, Const, Program, Ref, ScanStep
 from .values import FROZEN
 
 
@@ -41,7 +41,7 @@ def run_block(block: Block, env: dict, engine, params: tuple = ()) -> list:
     env = dict(env)
     env.update(zip(block.params, params))
     for step in block.steps:
-        if isinstance(step, Step):
+        if isinstance(step, CallStep):
             args = [resolve(a, env) for a in step.args]
             env[step.out] = engine.call(step, args, dict(step.kwargs))
         elif isinstance(step, CondStep):
@@ -68,7 +68,7 @@ def python_scan(fn, elems, init, reverse: bool):
     return A.stack(outs)
 
 
-def is_frozen(step: Step) -> bool:
+def is_frozen(step: CallStep) -> bool:
     """Ops whose output carries no gradient (finite differences hold them fixed)."""
     return step.op in FROZEN or (step.op == "cast" and dict(step.kwargs)["dtype"].kind != "f")
 
@@ -76,7 +76,7 @@ def is_frozen(step: Step) -> bool:
 class EagerEngine:
     """Python control flow over API calls (dyngraph Tensors, or arrays)."""
 
-    def call(self, step: Step, args: list, kwargs: dict):
+    def call(self, step: CallStep, args: list, kwargs: dict):
         return getattr(A, step.op)(*args, **kwargs)
 
     def cond(self, pred, true_fn, false_fn) -> list:
@@ -107,7 +107,7 @@ class NumpyEngine(EagerEngine):
         self.replay = {k: list(v) for k, v in replay.items()} if replay is not None else None
         self.margin = np.inf  # smallest distance of a kink op's operand to its kink
 
-    def call(self, step: Step, args: list, kwargs: dict):
+    def call(self, step: CallStep, args: list, kwargs: dict):
         if is_frozen(step) and self.replay is not None:
             return self.replay[step.out].pop(0)
         value = np.asarray(getattr(A, step.op)(*args, **kwargs))
@@ -117,7 +117,7 @@ class NumpyEngine(EagerEngine):
             self.margin = min(self.margin, kink_margin(step.op, args, kwargs))
         return value
 
-    def _varies(self, step: Step) -> bool:
+    def _varies(self, step: CallStep) -> bool:
         refs = [a for a in step.args if isinstance(a, Ref)]
         refs += [x for a in step.args if isinstance(a, list) for x in a if isinstance(x, Ref)]
         return any(r.name in self.varying for r in refs)
@@ -179,7 +179,7 @@ def varying_names(program: Program) -> set[str]:
 def _mark(block: Block, names: set[str]) -> None:
     names.update(block.params)
     for step in block.steps:
-        if isinstance(step, Step):
+        if isinstance(step, CallStep):
             refs = [a for a in step.args if isinstance(a, Ref)]
             refs += [x for a in step.args if isinstance(a, list) for x in a
                      if isinstance(x, Ref)]

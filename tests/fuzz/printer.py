@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .program import DOMAINS, ArraySpec, Block, CondStep, Const, Program, Ref, ScanStep, Step
+from .program import DOMAINS, ArraySpec, Block, CallStep, CondStep, Const, Program, Ref, ScanStep
 
 PREAMBLE = '''\
 import numpy as np
@@ -78,7 +78,7 @@ def literal(value) -> str:
 
 
 def _step_lines(step, indent: str) -> list[str]:
-    if isinstance(step, Step):
+    if isinstance(step, CallStep):
         args = [literal(a) for a in step.args] + [f"{k}={literal(v)}" for k, v in step.kwargs]
         return [f"{indent}{step.out} = A.{step.op}({', '.join(args)})"]
     if isinstance(step, CondStep):

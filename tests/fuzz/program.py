@@ -1,6 +1,6 @@
 """The random program: a small data structure every engine can run.
 
-A `Program` is a `Block` of steps over named values. A `Step` is one call
+A `Program` is a `Block` of steps over named values. A `CallStep` is one call
 of a `shared_ops.api` function (`A.mul(v1, 2.5)`), so the same program runs
 on NumPy arrays, dyngraph Tensors and staticgraph Symbols. `CondStep` and
 `ScanStep` hold sub-blocks that see the enclosing block's values (the
@@ -72,7 +72,7 @@ class Const:
 
 
 @dataclass(frozen=True, eq=False)
-class Step:
+class CallStep:
     """`out = A.<op>(*args, **dict(kwargs))`; args hold Refs, Consts and literals."""
 
     out: str
@@ -134,7 +134,7 @@ class Program:
     def ops_used(self) -> set[str]:
         names = set()
         for step in self.steps():
-            if isinstance(step, Step):
+            if isinstance(step, CallStep):
                 names.add(step.op)
             else:
                 names.add("cond" if isinstance(step, CondStep) else "scan")

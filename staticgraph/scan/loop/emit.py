@@ -21,12 +21,15 @@ statements with `w.emit(...)`. Anything it cannot express raises
 
 from __future__ import annotations
 
-from shared_ops import REGISTRY
+from collections.abc import Callable
+
+from shared_ops import Primitive, by_primitive, is_registered
 
 from ...build.empty_reduction import folded_axes
-from ...compiler.group import FusedGroup, GroupInput, Reduction, Ref
+from ...compiler.group import REDUCTION_KINDS, FusedGroup, GroupInput, Reduction, Ref
 from ...graph.ir import Eqn
-from ...passes.fused import make_fused_eqn
+from ...passes.fused_op import fused_p, make_fused_eqn
+from ..op import scan_p
 from .codegen import LoopWriter, Unsupported, Value, copy_source, index_source
 
 BLAS_DTYPES = ("float32", "float64")
@@ -124,7 +127,7 @@ def emit_reduction(w: LoopWriter, eqn: Eqn) -> None:
     axes = eqn.params.get("axis")
     axes = tuple(range(rank)) if axes is None else tuple(sorted(axes))
     group = FusedGroup((GroupInput(rank, x.dtype),), (), (),
-                       Reduction(eqn.prim.name, Ref("in", 0), axes,
+                       Reduction(REDUCTION_KINDS[eqn.prim], Ref("in", 0), axes,
                                  bool(eqn.params.get("keepdims", False))),
                        f"reduce_{eqn.prim.name}")
     emit_group(w, eqn, group)
@@ -271,23 +274,28 @@ def emit_scan(w: LoopWriter, eqn: Eqn) -> None:
         w.bind(var, Value(name, len(var.shape)))
 
 
-EMITTERS = {
-    "fused": emit_fused, "matmul": emit_matmul, "getitem": emit_getitem,
-    "transpose": emit_transpose, "expand_dims": emit_expand_dims, "squeeze": emit_squeeze,
-    "reshape": emit_reshape, "reshape_like": emit_reshape_like,
-    "broadcast_to": emit_broadcast_to, "stop_gradient": emit_same_array,
-    "getitem_grad": emit_getitem_grad,
-    "concatenate": emit_concatenate, "axis_size": emit_axis_size, "scan": emit_scan,
-    "sum": emit_reduction, "mean": emit_reduction, "max": emit_reduction,
+EMITTERS: dict[Primitive, Callable[[LoopWriter, Eqn], None]] = {
+    fused_p: emit_fused, scan_p: emit_scan,
+    **by_primitive({
+        "matmul": emit_matmul, "getitem": emit_getitem,
+        "transpose": emit_transpose, "expand_dims": emit_expand_dims, "squeeze": emit_squeeze,
+        "reshape": emit_reshape, "reshape_like": emit_reshape_like,
+        "broadcast_to": emit_broadcast_to, "stop_gradient": emit_same_array,
+        "getitem_grad": emit_getitem_grad, "concatenate": emit_concatenate,
+        "axis_size": emit_axis_size,
+    }),
+    **dict.fromkeys(REDUCTION_KINDS, emit_reduction),
 }
+"""The emitter of each primitive; registered elementwise ops not listed here
+are emitted as one-step kernels (`emit_elementwise`)."""
 
 
 def emit_eqn(w: LoopWriter, eqn: Eqn) -> None:
     """Write one body equation (see the module doc); Unsupported if it cannot."""
-    emitter = EMITTERS.get(eqn.prim.name)
+    prim = eqn.prim
+    emitter = EMITTERS.get(prim)
     if emitter is None:
-        prim = REGISTRY.get(eqn.prim.name)
-        if prim is not None and prim.elementwise and prim.scalar is not None:
+        if is_registered(prim) and prim.elementwise and prim.scalar is not None:
             emitter = emit_elementwise
         else:
             raise Unsupported("no compiled form for this primitive")

@@ -18,7 +18,7 @@ import numpy as np
 from ...compiler import compile_group
 from ...compiler.kernel import _pattern_shape
 from ...graph.ir import Eqn, Graph
-from ...passes.fused import fused_p
+from ...passes.fused_op import fused_p
 from ...runtime.interpreter import Evaluator
 from ..op import _scan_eval_with, scan_p
 

@@ -24,9 +24,10 @@ per-step aval is not applied.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from shared_ops import REGISTRY, AbstractArray, Effect
+from shared_ops import REGISTRY, AbstractArray, Effect, Primitive, by_primitive, is_registered
 
 from ...graph.check import compatible
 from ...graph.ir import Eqn, Graph, Var
@@ -34,7 +35,7 @@ from ...passes.common import fresh_copy, is_control, map_subgraphs
 from ..op import scan_p, split_operands
 
 INV, SEQ, LOOP = "inv", "seq", "loop"
-REDUCTIONS = frozenset({"sum", "mean", "max"})
+MATMUL, RESHAPE, EXPAND_DIMS = REGISTRY["matmul"], REGISTRY["reshape"], REGISTRY["expand_dims"]
 
 
 class NotBatchable(Exception):
@@ -71,7 +72,7 @@ def _rank(x) -> int:
 
 
 def _expand(outer: Outer, x: Var, axes: tuple, site) -> Var:
-    return outer.emit(REGISTRY["expand_dims"], [x], {"axis": axes}, site) if axes else x
+    return outer.emit(EXPAND_DIMS, [x], {"axis": axes}, site) if axes else x
 
 
 def _elementwise(outer: Outer, eqn: Eqn, kinds: list, ins: list) -> Var:
@@ -104,42 +105,62 @@ def _matmul_2d(outer: Outer, eqn: Eqn, ins: list) -> Var:
     """(T, ..., k) @ (k, m) as one 2-d GEMM: reshape, matmul, reshape back
     (NumPy's stacked matmul is about 1.5x slower than the one GEMM)."""
     a, out = eqn.inputs[0], eqn.outputs[0]
-    reshape = REGISTRY["reshape"]
-    flat = outer.emit(reshape, [ins[0]], {"shape": (-1, a.shape[-1])}, eqn.site)
+    flat = outer.emit(RESHAPE, [ins[0]], {"shape": (-1, a.shape[-1])}, eqn.site)
     prod = outer.emit(eqn.prim, [flat, ins[1]], eqn.params, eqn.site)
-    return outer.emit(reshape, [prod], {"shape": (-1,) + tuple(out.shape)}, eqn.site)
+    return outer.emit(RESHAPE, [prod], {"shape": (-1,) + tuple(out.shape)}, eqn.site)
+
+
+def _shift_axes(p: dict, rank: int) -> None:
+    p["axes"] = (0,) + tuple(a + 1 for a in p["axes"])
+
+
+def _shift_index(p: dict, rank: int) -> None:
+    index = p["index"]
+    if any(hasattr(i, "dtype") for i in index):
+        raise NotBatchable("advanced index")
+    p["index"] = (slice(None),) + tuple(index)
+
+
+def _shift_reduced_axes(p: dict, rank: int) -> None:
+    axes = p.get("axis")
+    p["axis"] = tuple(range(1, rank + 1)) if axes is None else tuple(a + 1 for a in axes)
+
+
+def _shift_axis(p: dict, rank: int) -> None:
+    p["axis"] = tuple(a + 1 for a in p["axis"])
+
+
+def _shift_shape(p: dict, rank: int) -> None:
+    if -1 in p["shape"]:
+        raise NotBatchable("reshape with -1")
+    p["shape"] = (-1,) + tuple(p["shape"])
+
+
+SHIFT_PARAMS: dict[Primitive, Callable[[dict, int], None]] = by_primitive({
+    "transpose": _shift_axes, "getitem": _shift_index, "sum": _shift_reduced_axes,
+    "mean": _shift_reduced_axes, "max": _shift_reduced_axes, "expand_dims": _shift_axis,
+    "squeeze": _shift_axis, "reshape": _shift_shape,
+})
+"""How a shape op's params change when its operand gains a leading step axis
+(given the params to edit and the operand's rank)."""
 
 
 def _shifted(eqn: Eqn, ins: list) -> tuple[list, dict]:
     """Params of a shape op applied to a stacked operand (axes move by one)."""
-    p, name, rank = dict(eqn.params), eqn.prim.name, _rank(eqn.inputs[0])
-    if name == "transpose":
-        p["axes"] = (0,) + tuple(a + 1 for a in p["axes"])
-    elif name == "getitem":
-        index = p["index"]
-        if any(hasattr(i, "dtype") for i in index):
-            raise NotBatchable("advanced index")
-        p["index"] = (slice(None),) + tuple(index)
-    elif name in REDUCTIONS:
-        axes = p.get("axis")
-        p["axis"] = tuple(range(1, rank + 1)) if axes is None else tuple(a + 1 for a in axes)
-    elif name in ("expand_dims", "squeeze"):
-        p["axis"] = tuple(a + 1 for a in p["axis"])
-    elif name == "reshape":
-        if -1 in p["shape"]:
-            raise NotBatchable("reshape with -1")
-        p["shape"] = (-1,) + tuple(p["shape"])
-    else:
-        raise NotBatchable(f"no batching rule for {name}")
-    return ins, p
+    shift = SHIFT_PARAMS.get(eqn.prim)
+    if shift is None:
+        raise NotBatchable(f"no batching rule for {eqn.prim.name}")
+    params = dict(eqn.params)
+    shift(params, _rank(eqn.inputs[0]))
+    return ins, params
 
 
 def batch(outer: Outer, eqn: Eqn, kinds: list, ins: list) -> Var:
     """The stacked result of `eqn` over all steps (see the module doc)."""
     prim = eqn.prim
-    if prim.elementwise and REGISTRY.get(prim.name) is prim:
+    if prim.elementwise and is_registered(prim):
         out = _elementwise(outer, eqn, kinds, ins)
-    elif prim is REGISTRY["matmul"]:
+    elif prim is MATMUL:
         out = _matmul(outer, eqn, kinds, ins)
     elif kinds[0] == SEQ and all(k != SEQ for k in kinds[1:]):
         args, params = _shifted(eqn, ins)
@@ -217,7 +238,7 @@ def _keep_cheap_in_loop(body: Graph, kind: dict) -> None:
     users = body.consumers()
     for e in reversed(body.eqns):
         out = e.outputs[0]
-        if kind[out] == SEQ and e.prim is not REGISTRY["matmul"] and \
+        if kind[out] == SEQ and e.prim is not MATMUL and \
                 all(kind[u.outputs[0]] != SEQ for u in users.get(out, [])):
             kind[out] = LOOP
 

@@ -12,7 +12,8 @@ Matching is by value numbering across the two bodies. An input of scan B
 (the forward) when both are the same outer const, the same outer sequence,
 or when B's sequence is `delay(S.ys[j], S.init[k])` in S's direction
 (`scan.grad.delay`): the carry k entering S's step t. An equation's number
-is (primitive, params, numbers of its inputs; commutative inputs sorted).
+is (primitive, params, numbers of its inputs; commutative inputs sorted),
+the primitive by identity.
 Any value of B's body numbered like S's output y_j becomes an input bound
 to `S.ys[j]`; DCE then drops the replay. Values agree up to rounding (the
 loop and the replay are the same ops on the same numbers: exact, unless
@@ -61,7 +62,7 @@ def number_body(eqn: Eqn, input_keys: list) -> dict[Var, tuple]:
         ins = [keys[x] if isinstance(x, Var) else ("lit",) + scalar_key(x) for x in e.inputs]
         if e.prim.commutative:
             ins.sort()
-        head = (e.prim.name, params_key(e.params), tuple(ins))
+        head = ("eqn", id(e.prim), params_key(e.params), tuple(ins))
         for n, v in enumerate(e.outputs):
             keys[v] = head + (n,)
     return keys

@@ -32,6 +32,8 @@ from ...passes.common import same_aval
 from ...passes.keys import same_value
 from .hoist import drop_unread_inputs, rewrite_scans
 
+ADD, GETITEM_GRAD = REGISTRY["add"], REGISTRY["getitem_grad"]
+
 
 def first_step_only(v, producers: dict, first: tuple) -> list[Var] | None:
     """[g, ...] when `v` is `getitem_grad(g, x, index=first)` or a sum of such
@@ -39,10 +41,10 @@ def first_step_only(v, producers: dict, first: tuple) -> list[Var] | None:
     e = producers.get(v) if isinstance(v, Var) else None
     if e is None:
         return None
-    if e.prim is REGISTRY["getitem_grad"] and same_value(tuple(e.params["index"]), first) and \
+    if e.prim is GETITEM_GRAD and same_value(tuple(e.params["index"]), first) and \
             isinstance(e.inputs[0], Var):
         return [e.inputs[0]]
-    if e.prim is REGISTRY["add"] and all(isinstance(x, Var) and same_aval(x.aval, v.aval)
+    if e.prim is ADD and all(isinstance(x, Var) and same_aval(x.aval, v.aval)
                                     for x in e.inputs):
         parts = [first_step_only(x, producers, first) for x in e.inputs]
         if all(p is not None for p in parts):
@@ -60,7 +62,7 @@ def _seeded_carry(eqn: Eqn, j: int, producers: dict) -> tuple[int, Eqn, list] | 
     x_in = body.inputs[C + K + j]
     users = body.consumers()
     uses = users.get(x_in, [])
-    if len(uses) != 1 or x_in in body.outputs or uses[0].prim is not REGISTRY["add"]:
+    if len(uses) != 1 or x_in in body.outputs or uses[0].prim is not ADD:
         return None
     add = uses[0]
     others = [x for x in add.inputs if x is not x_in]
@@ -98,7 +100,7 @@ def seed_one(eqn: Eqn, producers: dict) -> tuple[Eqn, list[Eqn]]:
         seeded = eqn.inputs[C + k]
         for g in gs:
             prev, seeded = seeded, Var(seeded.aval, site=eqn.site)
-            before.append(Eqn(REGISTRY["add"], (prev, g), {}, (seeded,), eqn.site))
+            before.append(Eqn(ADD, (prev, g), {}, (seeded,), eqn.site))
         inputs = list(eqn.inputs)
         inputs[C + k] = seeded
         eqn = drop_unread_inputs(eqn.replace(inputs=tuple(inputs),

@@ -30,6 +30,9 @@ from ...graph.ir import Eqn, Graph, Var
 from ..op import scan_p
 from .hoist import NotBatchable, Outer
 
+ADD, MATMUL = REGISTRY["add"], REGISTRY["matmul"]
+RESHAPE, TRANSPOSE = REGISTRY["reshape"], REGISTRY["transpose"]
+
 
 def delay_operands(eqn: Eqn) -> tuple[Var, Var, bool] | None:
     """(init, X, reverse) when `eqn` is a `delay` scan (body `(prev, y) -> (y; prev)`)."""
@@ -48,7 +51,7 @@ def delay_operands(eqn: Eqn) -> tuple[Var, Var, bool] | None:
 def _flattened(v: Var, producers: dict) -> tuple[Var, int] | None:
     """(S, n) when `v = reshape(S, (-1, n))` keeps S's steps as blocks of rows."""
     e = producers.get(v)
-    if e is None or e.prim is not REGISTRY["reshape"] or not isinstance(e.inputs[0], Var):
+    if e is None or e.prim is not RESHAPE or not isinstance(e.inputs[0], Var):
         return None
     shape = tuple(e.params["shape"])
     s = e.inputs[0]
@@ -64,10 +67,10 @@ def _flattened(v: Var, producers: dict) -> tuple[Var, int] | None:
 
 def _plan(eqn: Eqn, producers: dict) -> tuple | None:
     """(delay eqn, side of the delayed operand, [(stacked, n), (stacked, n)])."""
-    if eqn.prim is not REGISTRY["matmul"] or not all(isinstance(x, Var) for x in eqn.inputs):
+    if eqn.prim is not MATMUL or not all(isinstance(x, Var) for x in eqn.inputs):
         return None
     t = producers.get(eqn.inputs[0])
-    if t is None or t.prim is not REGISTRY["transpose"] or tuple(t.params["axes"]) != (1, 0):
+    if t is None or t.prim is not TRANSPOSE or tuple(t.params["axes"]) != (1, 0):
         return None
     left, right = _flattened(t.inputs[0], producers), _flattened(eqn.inputs[1], producers)
     if left is None or right is None:
@@ -118,7 +121,7 @@ def _shifted_product(outer: Outer, eqn: Eqn, delay: Eqn, side: int, ops: list) -
         first = _emit(outer, "matmul", [_emit(outer, "transpose", [s3], site, axes=(0, 2, 1)),
                                         i2], site)
     total = _emit(outer, "sum", [first], site, axis=(0,), keepdims=False)
-    outer.eqns.append(Eqn(REGISTRY["add"], (main, total), {}, eqn.outputs, site))
+    outer.eqns.append(Eqn(ADD, (main, total), {}, eqn.outputs, site))
 
 
 def shift_delayed_products(graph: Graph) -> Graph:

@@ -27,6 +27,9 @@ from ...passes.common import same_aval
 from ..op import prune_graph, split_operands
 from .hoist import Outer, drop_unread_inputs, rewrite_scans
 
+ADD, MATMUL, SUM = REGISTRY["add"], REGISTRY["matmul"], REGISTRY["sum"]
+RESHAPE, TRANSPOSE = REGISTRY["reshape"], REGISTRY["transpose"]
+
 
 def _variant(body: Graph, C: int) -> set:
     """Body values that change from step to step (depend on a carry or a slice)."""
@@ -42,15 +45,15 @@ def _term_plan(term: Var, producers: dict, variant: set):
     p = producers.get(term)
     if p is None:
         return None
-    if p.prim is REGISTRY["matmul"]:
+    if p.prim is MATMUL:
         t = producers.get(p.inputs[0]) if isinstance(p.inputs[0], Var) else None
         b = p.inputs[1]
-        if t is None or t.prim is not REGISTRY["transpose"] or tuple(t.params["axes"]) != (1, 0):
+        if t is None or t.prim is not TRANSPOSE or tuple(t.params["axes"]) != (1, 0):
             return None
         a = t.inputs[0]
         if len(a.shape) == 2 and len(b.shape) == 2 and a in variant and b in variant:
             return ("gemm", a, b)
-    if p.prim is REGISTRY["sum"] and not p.params.get("keepdims") and p.inputs[0] in variant:
+    if p.prim is SUM and not p.params.get("keepdims") and p.inputs[0] in variant:
         v = p.inputs[0]
         axes = p.params.get("axis")
         return ("sum", v, tuple(range(len(v.shape))) if axes is None else tuple(axes))
@@ -70,7 +73,7 @@ def find_accumulators(eqn: Eqn) -> dict[int, tuple]:
         if len(uses) != 1 or acc_in in body.outputs or body.outputs.count(acc_out) != 1:
             continue
         add = uses[0]
-        if add.prim is not REGISTRY["add"] or add.outputs[0] is not acc_out or users.get(acc_out):
+        if add.prim is not ADD or add.outputs[0] is not acc_out or users.get(acc_out):
             continue
         terms = [x for x in add.inputs if x is not acc_in]
         if len(terms) != 1 or not isinstance(terms[0], Var) or users.get(terms[0]) != [add]:
@@ -103,19 +106,19 @@ def _after(outer: Outer, plan: tuple, stacked: list[Var], init: Var, final: Var,
     if plan[0] == "gemm":
         (_, a, b), (sa, sb) = plan, stacked
         if a.shape[-1] is not None and b.shape[-1] is not None:
-            sa = outer.emit(REGISTRY["reshape"], [sa], {"shape": (-1, a.shape[-1])}, site)
-            sb = outer.emit(REGISTRY["reshape"], [sb], {"shape": (-1, b.shape[-1])}, site)
-            sa = outer.emit(REGISTRY["transpose"], [sa], {"axes": (1, 0)}, site)
-            total = outer.emit(REGISTRY["matmul"], [sa, sb], {}, site)
+            sa = outer.emit(RESHAPE, [sa], {"shape": (-1, a.shape[-1])}, site)
+            sb = outer.emit(RESHAPE, [sb], {"shape": (-1, b.shape[-1])}, site)
+            sa = outer.emit(TRANSPOSE, [sa], {"axes": (1, 0)}, site)
+            total = outer.emit(MATMUL, [sa, sb], {}, site)
         else:
-            sa = outer.emit(REGISTRY["transpose"], [sa], {"axes": (0, 2, 1)}, site)
-            prod = outer.emit(REGISTRY["matmul"], [sa, sb], {}, site)
-            total = outer.emit(REGISTRY["sum"], [prod], {"axis": (0,), "keepdims": False}, site)
+            sa = outer.emit(TRANSPOSE, [sa], {"axes": (0, 2, 1)}, site)
+            prod = outer.emit(MATMUL, [sa, sb], {}, site)
+            total = outer.emit(SUM, [prod], {"axis": (0,), "keepdims": False}, site)
     else:
         axes = (0,) + tuple(ax + 1 for ax in plan[2])
-        total = outer.emit(REGISTRY["sum"], [stacked[0]], {"axis": axes, "keepdims": False},
+        total = outer.emit(SUM, [stacked[0]], {"axis": axes, "keepdims": False},
                            site)
-    outer.eqns.append(Eqn(REGISTRY["add"], (init, total), {}, (final,), site))
+    outer.eqns.append(Eqn(ADD, (init, total), {}, (final,), site))
 
 
 def sink_one(eqn: Eqn, outer_graph: Graph) -> tuple[Eqn, list[Eqn]]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared_ops import REGISTRY, Primitive
+from shared_ops import REGISTRY, Primitive, by_primitive
 
 from ..graph.ir import Eqn, Var
 from .common import all_equal_to, literal_value, same_aval
@@ -107,7 +107,7 @@ def rule_mul(eqn: Eqn, ctx: RuleContext) -> Rewrite:
     for x, z in ((a, b), (b, a)):
         if all_equal_to(ctx.value(z), 0) and _keeps(eqn, x) is not None:
             if ctx.unsafe or np.dtype(x.dtype).kind in "biu":
-                return eqn.replace(prim=REGISTRY["zeros_like"], inputs=(x,), params={})
+                return eqn.replace(prim=ZEROS_LIKE, inputs=(x,), params={})
     return None
 
 
@@ -217,22 +217,22 @@ def rule_where(eqn: Eqn, ctx: RuleContext) -> Rewrite:
     return _keeps(eqn, x) if isinstance(x, Var) and x is y else None
 
 
-RULES: dict[str, Callable[[Eqn, RuleContext], Rewrite]] = {
+RULES: dict[Primitive, Callable[[Eqn, RuleContext], Rewrite]] = by_primitive({
     "add": rule_add, "sub": rule_sub, "mul": rule_mul, "div": rule_div, "pow": rule_pow,
     "neg": _involution, "logical_not": _involution, "abs": _idempotent, "relu": _idempotent,
     "stop_gradient": rule_stop_gradient, "transpose": rule_transpose, "reshape": rule_reshape,
     "broadcast_to": rule_broadcast_to, "cast": rule_cast, "sum": rule_no_axes,
     "mean": rule_no_axes, "max": rule_no_axes, "expand_dims": rule_no_axes,
     "squeeze": rule_no_axes, "getitem": rule_getitem, "where": rule_where,
-}
+})
+"""The rule for each primitive, keyed by the Primitive object: a custom op that
+shares a name with one of these gets no rule."""
 
 
 def apply_rules(eqn: Eqn, ctx: RuleContext, limit: int = 8) -> Var | Eqn:
     """Rewrite `eqn` until no rule applies: a Var (it is that value) or an Eqn."""
     for _ in range(limit):
-        if REGISTRY.get(eqn.prim.name) is not eqn.prim:
-            return eqn
-        rule = RULES.get(eqn.prim.name)
+        rule = RULES.get(eqn.prim)
         result = rule(eqn, ctx) if rule is not None else None
         if result is None:
             return eqn

@@ -32,12 +32,10 @@ import numpy as np
 
 from shared_ops import AbstractArray, Primitive, format_site
 
-from ..compiler.group import FusedGroup, GroupInput, Reduction, Ref, Step
+from ..compiler.group import REDUCTION_KINDS, FusedGroup, GroupInput, GroupStep, Reduction, Ref
 from ..graph.ir import Eqn, Graph, Var
 from ..runtime.interpreter import eval_graph
 from .common import fresh_copy
-
-REDUCTIONS = ("sum", "mean", "max")
 
 
 def _abstract_eval(*avals, body: Graph, **_params) -> list[AbstractArray]:
@@ -89,12 +87,14 @@ def build_group(body: Graph, name: str) -> FusedGroup:
         args = tuple(refs[x] if isinstance(x, Var) else x for x in eqn.inputs)
         site = format_site(eqn.site)
         if eqn.prim.reduction:
+            if eqn.prim not in REDUCTION_KINDS:
+                raise ValueError(f"no fused loop template for the reduction {eqn.prim.name}")
             axes = eqn.params.get("axis")
             axes = tuple(range(len(eqn.inputs[0].shape))) if axes is None else tuple(axes)
-            reduction = Reduction(eqn.prim.name, args[0], axes,
+            reduction = Reduction(REDUCTION_KINDS[eqn.prim], args[0], axes,
                                   bool(eqn.params.get("keepdims", False)), site)
             continue
-        steps.append(Step(eqn.prim.name, args, tuple(sorted(eqn.params.items())), site))
+        steps.append(GroupStep(eqn.prim.name, args, tuple(sorted(eqn.params.items())), site))
         refs[eqn.outputs[0]] = Ref("step", len(steps) - 1)
     n_elem = len(body.outputs) - (reduction is not None)
     outputs = tuple(refs[v].index for v in body.outputs[:n_elem])
