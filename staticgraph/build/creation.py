@@ -14,7 +14,7 @@ import numpy as np
 from shared_ops import AbstractArray, DTypeError, Primitive, ShapeError, format_site
 from shared_ops import api as A
 
-from .ops import _dims, as_symbol, constant
+from .ops import as_symbol, constant, placeholder_dims
 from .symbol import Symbol, bind_symbolic, current_site
 
 
@@ -52,7 +52,7 @@ def placeholder_with_default(input, shape, name: str | None = None) -> Symbol:
     `shape` may leave dims as None; a feed must fit it (FeedError otherwise),
     the default must fit it too (ShapeError at build time).
     """
-    out = bind_symbolic(identity_p, (as_symbol(input),), {"shape": _dims(shape)})
+    out = bind_symbolic(identity_p, (as_symbol(input),), {"shape": placeholder_dims(shape)})
     _name(out, name or "PlaceholderWithDefault")
     return out
 
@@ -69,7 +69,7 @@ def _static_shape(shape, what: str) -> tuple:
                          "of ints); for a shape known only at run time use "
                          "sg.zeros_like / sg.ones_like / sg.broadcast_to"
                          + (f" (at {where})" if where else ""))
-    dims = _dims(shape)
+    dims = placeholder_dims(shape)
     if None in dims:
         raise ShapeError(f"{what}: every dim must be known, got {dims}")
     return dims

@@ -17,7 +17,7 @@ from shared_ops.shapes import broadcast_shapes
 
 from ..graph.ir import Eqn, Var
 from ..passes.common import is_fused
-from ..runtime.interpreter import Evaluator, _where
+from ..runtime.interpreter import Evaluator, op_description
 
 NO_IDENTITY = ("max", "softmax", "log_softmax")  # reduction kinds of a fused group
 NO_IDENTITY_PRIMS = tuple(REGISTRY[kind] for kind in NO_IDENTITY)
@@ -62,5 +62,5 @@ class EmptyAxisGuard:
             host = [self.to_host(v) if self.to_host and hasattr(v, "shape") else v
                     for v in values]
             self.evaluator.apply(self.eqn, host)
-            raise ShapeError(f"{_where(self.eqn)}: cannot reduce over an empty axis "
+            raise ShapeError(f"{op_description(self.eqn)}: cannot reduce over an empty axis "
                              f"(operand shape {shape})")

@@ -21,7 +21,8 @@ from .symbol import Symbol, current_site
 DTYPE_LIKE = (str, np.dtype, type)
 
 
-def _dims(shape) -> tuple:
+def placeholder_dims(shape) -> tuple:
+    """A placeholder's static shape as a tuple (None for a dim known only at run time)."""
     if shape is None:
         raise ShapeError("placeholder: a shape is needed (use None for dims known only at "
                          "run time, e.g. (None, 784))")
@@ -75,7 +76,7 @@ def placeholder(*args, dtype=None, shape=None, name: str | None = None) -> Symbo
     if not _is_dtype(dtype) or np.dtype(dtype).kind not in "biuf":
         raise DTypeError(f"placeholder: unsupported dtype {dtype!r}")
     dtype = np.dtype(dtype)
-    var = graph.add_input(AbstractArray(_dims(shape), dtype), name or "Placeholder",
+    var = graph.add_input(AbstractArray(placeholder_dims(shape), dtype), name or "Placeholder",
                           user_site())
     return Symbol(graph, var)
 
@@ -105,7 +106,7 @@ def _lift(args: tuple) -> tuple:
     return (as_symbol(args[0]),) + tuple(args[1:])
 
 
-def _unary(fn):
+def symbolic_unary(fn):
     def op(x):
         return fn(as_symbol(x))
     return _as_defined_here(op, fn.__name__, fn.__doc__)
@@ -117,11 +118,11 @@ def _binary(fn):
     return _as_defined_here(op, fn.__name__, fn.__doc__)
 
 
-neg = negative = _unary(A.neg)
-exp, log, sqrt, abs, tanh = (_unary(f) for f in (A.exp, A.log, A.sqrt, A.abs, A.tanh))
-sigmoid, relu, sign, zeros_like = (_unary(f) for f in (A.sigmoid, A.relu, A.sign,
+neg = negative = symbolic_unary(A.neg)
+exp, log, sqrt, abs, tanh = (symbolic_unary(f) for f in (A.exp, A.log, A.sqrt, A.abs, A.tanh))
+sigmoid, relu, sign, zeros_like = (symbolic_unary(f) for f in (A.sigmoid, A.relu, A.sign,
                                                        A.zeros_like))
-logical_not, stop_gradient = _unary(A.logical_not), _unary(A.stop_gradient)
+logical_not, stop_gradient = symbolic_unary(A.logical_not), symbolic_unary(A.stop_gradient)
 add, subtract, multiply, divide, pow = (_binary(f) for f in (A.add, A.sub, A.mul, A.div,
                                                              A.pow))
 sub, mul, div = subtract, multiply, divide

@@ -16,10 +16,10 @@ import numpy as np
 from shared_ops import DTypeError, ShapeError, format_site
 from shared_ops import api as A
 
-from .ops import _unary, as_symbol
+from .ops import as_symbol, symbolic_unary
 from .symbol import Symbol, current_site
 
-log1p, expm1, sin, cos = (_unary(f) for f in (A.log1p, A.expm1, A.sin, A.cos))
+log1p, expm1, sin, cos = (symbolic_unary(f) for f in (A.log1p, A.expm1, A.sin, A.cos))
 
 
 def _at() -> str:

@@ -25,7 +25,7 @@ from shared_ops import AbstractArray, DTypeError, Effect, Primitive, ShapeError,
 
 from ..graph.context import get_default_graph
 from ..graph.ir import Graph
-from .ops import _dims, as_symbol
+from .ops import as_symbol, placeholder_dims
 from .symbol import Symbol, bind_symbolic, current_site
 
 DEFAULT_GRAPH_SEED = 87654321
@@ -123,7 +123,7 @@ def _random(kind: str, shape, dtype, seed, a, b, what: str, like=None) -> Symbol
             raise ShapeError(f"{what}: the shape must be known when the graph is built (a "
                              "tuple of ints); for the shape of a symbol x use "
                              f"sg.{what}_like(x)" + (f" (at {where})" if where else ""))
-        shape = _dims(shape)
+        shape = placeholder_dims(shape)
         if None in shape:
             raise ShapeError(f"{what}: every dim must be known, got {shape} (use "
                              f"sg.{what}_like(x) for the run-time shape of x)")

@@ -96,7 +96,8 @@ def _signature(group: FusedGroup, extent: str) -> str:
     return ", ".join(names)
 
 
-def _used_inputs(group: FusedGroup, code: ElementCode) -> list[int]:
+def used_inputs(group: FusedGroup, code: ElementCode) -> list[int]:
+    """The group inputs the live steps (and the reduction) read, in order."""
     used = {a.index for k in code.live for a in group.steps[k].args
             if isinstance(a, Ref) and a.kind == "in"}
     red = group.reduction
@@ -105,7 +106,8 @@ def _used_inputs(group: FusedGroup, code: ElementCode) -> list[int]:
     return sorted(used)
 
 
-def _is_scalar(group: FusedGroup, j: int) -> bool:
+def is_scalar_input(group: FusedGroup, j: int) -> bool:
+    """Is input `j` of the group a scalar (a weak Python number or a 0-d array)?"""
     return group.inputs[j].scalar or group.inputs[j].ndim == 0
 
 
@@ -114,8 +116,8 @@ def _element(emit: Emitter, group: FusedGroup, code: ElementCode, idx, suffix: s
 
     `suffix` names per-chunk views (`x0c`) instead of the arguments.
     """
-    for j in _used_inputs(group, code):
-        if not _is_scalar(group, j):
+    for j in used_inputs(group, code):
+        if not is_scalar_input(group, j):
             inp = group.inputs[j]
             emit(f"v{j} = x{j}{suffix}[{idx(inp.ndim, inp.broadcast)}]")
     emit(*code.body)
@@ -127,16 +129,16 @@ def _element(emit: Emitter, group: FusedGroup, code: ElementCode, idx, suffix: s
 def _chunk_views(emit: Emitter, group: FusedGroup, code: ElementCode) -> None:
     """Views of one chunk: the inner loop then counts from 0, so Numba drops its
     negative-index wraparound and LLVM vectorises (a loop from `lo` does not)."""
-    for j in _used_inputs(group, code):
-        if not _is_scalar(group, j):
+    for j in used_inputs(group, code):
+        if not is_scalar_input(group, j):
             emit(f"x{j}c = x{j}[lo:hi]")
     for m in range(len(group.outputs)):
         emit(f"out{m}c = out{m}[lo:hi]")
 
 
 def _prologue(emit: Emitter, group: FusedGroup, code: ElementCode) -> None:
-    for j in _used_inputs(group, code):
-        if _is_scalar(group, j):
+    for j in used_inputs(group, code):
+        if is_scalar_input(group, j):
             emit(f"v{j} = x{j}")
 
 

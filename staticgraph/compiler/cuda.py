@@ -27,7 +27,7 @@ from . import cuda_skeleton
 from .cache import KernelCache
 from .codegen import ElementCode, literal_source
 from .group import FusedGroup
-from .kernel import _pattern_shape
+from .kernel import pattern_shape
 from .stats import KernelRecord, Specialisation
 from .target import Target
 
@@ -164,7 +164,7 @@ class CudaKernel:
         name = self.group.name
         for j in self._arrays:
             inp = self.group.inputs[j]
-            want = _pattern_shape(inp.ndim, inp.broadcast, shape)
+            want = pattern_shape(inp.ndim, inp.broadcast, shape)
             if tuple(inputs[j].shape) != want:
                 raise ValueError(f"{name}: input x{j} has shape {tuple(inputs[j].shape)}, "
                                  f"the kernel expects {want}")
@@ -172,7 +172,7 @@ class CudaKernel:
             if math.prod(inputs[j].shape) != 1:
                 raise ValueError(f"{name}: 0-d input x{j} has shape {tuple(inputs[j].shape)}")
         for m, (rank, bcast) in enumerate(self._out_patterns):
-            want = _pattern_shape(rank, bcast, shape)
+            want = pattern_shape(rank, bcast, shape)
             if tuple(outs[m].shape) != want:
                 raise ValueError(f"{name}: out[{m}] has shape {tuple(outs[m].shape)}, "
                                  f"expected {want}")

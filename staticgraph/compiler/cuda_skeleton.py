@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codegen import ElementCode, convert, render_element_function
-from .cpu_skeleton import Emitter, ReductionPlan, _is_scalar, _used_inputs, index_expr
+from .cpu_skeleton import Emitter, ReductionPlan, index_expr, is_scalar_input, used_inputs
 from .group import FusedGroup
 
 NUMBA_TYPES = {"float64": "_nt.float64", "float32": "_nt.float32", "float16": "_nt.float16",
@@ -52,7 +52,7 @@ def _signature(group: FusedGroup, extent: str, tail: list[str]) -> str:
 
 def _prologue(emit: Emitter, group: FusedGroup, code: ElementCode) -> None:
     """Scalars by value, 0-d arrays read once from their single element."""
-    for j in _used_inputs(group, code):
+    for j in used_inputs(group, code):
         if group.inputs[j].scalar:
             emit(f"v{j} = x{j}")
         elif group.inputs[j].ndim == 0:
@@ -68,9 +68,9 @@ def _results(group: FusedGroup) -> list[str]:
 
 def _element(emit: Emitter, group: FusedGroup, code: ElementCode, idx) -> None:
     """Loads, one call of the device function, stores; `idx(rank, bcast)` renders an index."""
-    used = set(_used_inputs(group, code))
+    used = set(used_inputs(group, code))
     for j in sorted(used):
-        if not _is_scalar(group, j):
+        if not is_scalar_input(group, j):
             inp = group.inputs[j]
             emit(f"v{j} = x{j}[{idx(inp.ndim, inp.broadcast)}]")
     args = ", ".join(f"v{j}" if j in used else "0" for j in range(len(group.inputs)))

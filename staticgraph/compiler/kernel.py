@@ -24,7 +24,7 @@ from .group import FusedGroup
 from .stats import KernelRecord, Specialisation
 
 
-def _from_numba_cache(exc: BaseException) -> bool:
+def from_numba_cache(exc: BaseException) -> bool:
     """Did `exc` come out of Numba's cache loading (a corrupted file)?"""
     tb = exc.__traceback__
     while tb is not None:
@@ -73,12 +73,12 @@ class CpuKernel:
             return
         for j in self._arrays:
             inp = self.group.inputs[j]
-            want = _pattern_shape(inp.ndim, inp.broadcast, shape)
+            want = pattern_shape(inp.ndim, inp.broadcast, shape)
             if inputs[j].ndim != inp.ndim or inputs[j].shape != want:
                 raise ValueError(f"{self.group.name}: input x{j} has shape {inputs[j].shape}, "
                                  f"the kernel expects {want}")
         for m, (rank, bcast) in enumerate(self._out_patterns):
-            want = _pattern_shape(rank, bcast, shape)
+            want = pattern_shape(rank, bcast, shape)
             if outs[m].shape != want:
                 raise ValueError(f"{self.group.name}: out[{m}] has shape {outs[m].shape}, "
                                  f"expected {want}")
@@ -134,7 +134,7 @@ class CpuKernel:
         try:
             fn(*args)
         except Exception as exc:
-            if not _from_numba_cache(exc):
+            if not from_numba_cache(exc):
                 raise
             self.cache.purge(self.key, f"Numba could not load it: {type(exc).__name__}")
             fn(*args)
@@ -151,7 +151,7 @@ class CpuKernel:
             self.cache.record_numba_files(self.key)
 
 
-def _pattern_shape(rank: int, bcast: tuple[int, ...], loop: tuple[int, ...]) -> tuple:
+def pattern_shape(rank: int, bcast: tuple[int, ...], loop: tuple[int, ...]) -> tuple:
     """The shape an array of (rank, broadcast dims) must have in a loop of `loop`."""
     off = len(loop) - rank
     return tuple(1 if d in bcast else loop[d + off] for d in range(rank))

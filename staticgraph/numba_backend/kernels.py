@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from ..compiler.kernel import pattern_shape
 from ..graph.ir import Eqn, Var
 from .choice import VariantChoice
-from .prepare import KeyBuffers, check_kernel_shapes, pattern_shape
+from .prepare import KeyBuffers, check_kernel_shapes
 
 
 def _launch(kernel: Any, variant: str, *args: Any) -> None:

@@ -33,6 +33,7 @@ from shared_ops import AbstractArray, Primitive
 from shared_ops.shapes import aval_of
 
 from ..build.cond import cond_p
+from ..compiler.kernel import pattern_shape
 from ..graph.ir import Graph, Var
 from ..scan import scan_p
 
@@ -191,10 +192,6 @@ def build_entries(entries: list[Entry], kb: KeyBuffers) -> tuple[tuple, tuple]:
     return tuple(fast), tuple(first)
 
 
-def pattern_shape(rank: int, bcast: tuple[int, ...], loop: tuple[int, ...]) -> tuple:
-    """The shape an array of (rank, statically-1 dims) has in a loop of `loop`."""
-    off = len(loop) - rank
-    return tuple(1 if d in bcast else loop[d + off] for d in range(rank))
 
 
 def loop_shape(group, in_shapes: list[tuple]) -> tuple[int, ...]:

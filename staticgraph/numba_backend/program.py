@@ -28,7 +28,7 @@ from .eqn_lowering import lower_eqn
 from .hooks import LoweringContext
 from .lower import CPU_ARRAYS, GraphLowering
 from .prepare import KeyBuffers, Unplannable, build_entries, replay_shapes
-from .runtime import ImplCall, LoweredEvaluator, NumericsCheck, _aliases
+from .runtime import ImplCall, LoweredEvaluator, NumericsCheck, aliases_input
 
 MAX_KEYS = 16  # buffer sets kept per orchestrator (least recently built dropped)
 _CACHES: dict[str, KernelCache] = {}
@@ -237,7 +237,7 @@ class LoweredGraph:
         ev = self.comp.evaluator
         outs = Evaluator.eval(ev, self.graph, dict(zip(self.graph.inputs, args)),
                               self.graph.outputs)
-        return tuple(o.copy() if _aliases(o, tuple(args)) else o for o in outs)
+        return tuple(o.copy() if aliases_input(o, tuple(args)) else o for o in outs)
 
 
 def op_error(comp: Compilation, exc: Exception) -> Exception | None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import NumericsError
 from ..graph.ir import Eqn, Graph, Var
-from ..runtime.interpreter import Evaluator, _where, commit_value
+from ..runtime.interpreter import Evaluator, commit_value, op_description
 
 refcount = sys.getrefcount
 # sys.getrefcount(a) for an array held only by a list slot and one local:
@@ -75,7 +75,8 @@ def recycled(slots: list, i: int) -> np.ndarray:
     return a
 
 
-def _aliases(out: np.ndarray, values: tuple) -> bool:
+def aliases_input(out: np.ndarray, values: tuple) -> bool:
+    """Does `out` share memory with any of the input `values`?"""
     if out.base is None and all(out is not v for v in values):
         return False
     return any(isinstance(v, np.ndarray) and np.may_share_memory(out, v) for v in values)
@@ -105,7 +106,7 @@ class ImplCall:
 
     def __call__(self, *values: Any) -> list:
         outs = self.evaluator.apply(self.eqn, list(values))
-        return [o.copy() if _aliases(o, values) else o for o in outs]
+        return [o.copy() if aliases_input(o, values) else o for o in outs]
 
 
 class NumericsCheck:
@@ -126,4 +127,4 @@ class NumericsCheck:
                 with np.errstate(all="ignore"):
                     self.evaluator.apply(self.eqn, list(ins))
                 bad = "NaN" if np.isnan(o).any() else "Inf"
-                raise NumericsError(f"check_numerics: {_where(self.eqn)} produced {bad}")
+                raise NumericsError(f"check_numerics: {op_description(self.eqn)} produced {bad}")

@@ -16,7 +16,8 @@ from ..errors import GraphError, NumericsError
 from ..graph.ir import Eqn, Graph, Var
 
 
-def _where(eqn: Eqn) -> str:
+def op_description(eqn: Eqn) -> str:
+    """"op 'name' created at file:line", for error messages."""
     site = format_site(eqn.site)
     return f"op '{eqn.prim.name}'" + (f" created at {site}" if site else "")
 
@@ -40,7 +41,7 @@ def _check_value(eqn: Eqn, var: Var, value: np.ndarray) -> None:
     ok = value.dtype == aval.dtype and value.ndim == len(aval.shape) and all(
         d is None or d == n for d, n in zip(aval.shape, value.shape))
     if not ok:
-        raise ShapeError(f"{_where(eqn)} produced {value.dtype.name}{list(value.shape)} at "
+        raise ShapeError(f"{op_description(eqn)} produced {value.dtype.name}{list(value.shape)} at "
                          f"run time, but the graph expects {aval}")
 
 
@@ -51,7 +52,7 @@ def _check_numerics(eqn: Eqn, vals, outs) -> None:
             inputs_ok = all(np.isfinite(v).all() for v in vals
                             if np.asarray(v).dtype.kind in "fc")
             cause = "from finite inputs" if inputs_ok else "(an input was already non-finite)"
-            raise NumericsError(f"check_numerics: {_where(eqn)} produced {bad} {cause}")
+            raise NumericsError(f"check_numerics: {op_description(eqn)} produced {bad} {cause}")
 
 
 class Evaluator:

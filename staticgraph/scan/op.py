@@ -113,7 +113,7 @@ def _empty_ys(body: Graph, consts, carry, xs, num_carry: int) -> list[np.ndarray
     return [np.empty((0,) + tuple(a.shape), a.dtype) for a in outs]
 
 
-def _scan_eval_with(run, *values, body: Graph, num_consts: int, num_carry: int,
+def scan_eval_with(run, *values, body: Graph, num_consts: int, num_carry: int,
                     num_xs: int, reverse: bool):
     """Interpreter: a Python loop over `run(body, args)` (the reference semantics)."""
     consts, carry, xs = split_operands(values, num_consts, num_carry)
@@ -136,12 +136,12 @@ def _scan_eval_with(run, *values, body: Graph, num_consts: int, num_carry: int,
 
 
 def _scan_impl(*values, **params):
-    return _scan_eval_with(Evaluator().run, *values, **params)
+    return scan_eval_with(Evaluator().run, *values, **params)
 
 
 scan_p = Primitive(
     name="scan", impl=_scan_impl, abstract_eval=_scan_abstract_eval,
-    multiple_results=True, control=True, eval_with=_scan_eval_with,
+    multiple_results=True, control=True, eval_with=scan_eval_with,
     doc="*carry, *ys = loop body(*consts, *carry, *xs[t]) over t (docs/scan.md)")
 
 

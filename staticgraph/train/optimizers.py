@@ -19,14 +19,15 @@ from ..graph.ir import Graph
 from .optimizer import Optimizer, Update
 
 
-def _scalar_as(value, dtype: np.dtype):
+def scalar_as(value, dtype: np.dtype):
     """A Python number stays weak; a symbol is cast to `dtype` when it differs."""
     if isinstance(value, Symbol) and value.dtype != dtype:
         return A.cast(value, dtype)
     return value
 
 
-def _check_lr(lr) -> None:
+def check_lr(lr) -> None:
+    """Raise ValueError unless `lr` is a symbol or a number >= 0."""
     if not isinstance(lr, Symbol) and not float(lr) >= 0.0:
         raise ValueError(f"learning rate must be >= 0, got {lr!r}")
 
@@ -36,11 +37,11 @@ class GradientDescentOptimizer(Optimizer):
 
     def __init__(self, learning_rate, name: str = "GradientDescent") -> None:
         super().__init__(name)
-        _check_lr(learning_rate)
+        check_lr(learning_rate)
         self.learning_rate = learning_rate
 
     def _apply_dense(self, grad, var, shared) -> list[Update]:
-        lr = _scalar_as(self.learning_rate, var.dtype)
+        lr = scalar_as(self.learning_rate, var.dtype)
         return [(var, var - lr * grad)]
 
 
@@ -55,7 +56,7 @@ class MomentumOptimizer(Optimizer):
     def __init__(self, learning_rate, momentum: float, use_nesterov: bool = False,
                  name: str = "Momentum") -> None:
         super().__init__(name)
-        _check_lr(learning_rate)
+        check_lr(learning_rate)
         if not 0.0 <= float(momentum):
             raise ValueError(f"momentum must be >= 0, got {momentum!r}")
         self.learning_rate, self.momentum = learning_rate, float(momentum)
@@ -63,7 +64,7 @@ class MomentumOptimizer(Optimizer):
 
     def _apply_dense(self, grad, var, shared) -> list[Update]:
         buf = self._slot(var, "momentum")
-        mom, lr = self.momentum, _scalar_as(self.learning_rate, var.dtype)
+        mom, lr = self.momentum, scalar_as(self.learning_rate, var.dtype)
         new_buf = buf * mom + grad
         step = grad + mom * new_buf if self.use_nesterov else new_buf
         return [(buf, new_buf), (var, var - lr * step)]
@@ -86,7 +87,7 @@ class AdamOptimizer(Optimizer):
     def __init__(self, learning_rate=0.001, beta1: float = 0.9, beta2: float = 0.999,
                  epsilon: float = 1e-8, name: str = "Adam") -> None:
         super().__init__(name)
-        _check_lr(learning_rate)
+        check_lr(learning_rate)
         for label, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= float(beta) < 1.0:
                 raise ValueError(f"{label} must be in [0, 1), got {beta!r}")
@@ -102,7 +103,7 @@ class AdamOptimizer(Optimizer):
         bias2_sqrt = A.sqrt(1 - self.beta2 ** t)
         per_dtype: dict = {}
         for dtype in {var.dtype for _, var in pairs}:
-            per_dtype[dtype] = (_scalar_as(step_size, dtype), _scalar_as(bias2_sqrt, dtype))
+            per_dtype[dtype] = (scalar_as(step_size, dtype), scalar_as(bias2_sqrt, dtype))
         return {"per_dtype": per_dtype}, [(step, t)]
 
     def _apply_dense(self, grad, var, shared) -> list[Update]:

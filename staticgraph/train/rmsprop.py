@@ -16,7 +16,7 @@ from __future__ import annotations
 from shared_ops import api as A
 
 from .optimizer import Optimizer, Update
-from .optimizers import _check_lr, _scalar_as
+from .optimizers import check_lr, scalar_as
 
 
 class RMSPropOptimizer(Optimizer):
@@ -27,7 +27,7 @@ class RMSPropOptimizer(Optimizer):
                  epsilon: float = 1e-10, use_locking: bool = False, centered: bool = False,
                  name: str = "RMSProp") -> None:
         super().__init__(name)
-        _check_lr(learning_rate)
+        check_lr(learning_rate)
         if not 0.0 <= float(decay) <= 1.0:
             raise ValueError(f"decay must be in [0, 1], got {decay!r}")
         if not 0.0 <= float(momentum):
@@ -39,7 +39,7 @@ class RMSPropOptimizer(Optimizer):
         self.centered = bool(centered)
 
     def _apply_dense(self, grad, var, shared) -> list[Update]:
-        rho, lr = self.decay, _scalar_as(self.learning_rate, var.dtype)
+        rho, lr = self.decay, scalar_as(self.learning_rate, var.dtype)
         ms, mom = self._slot(var, "rms", fill=1.0), self._slot(var, "momentum")
         new_ms = ms * rho + (1 - rho) * grad * grad
         updates = [(ms, new_ms)]

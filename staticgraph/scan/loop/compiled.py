@@ -34,7 +34,7 @@ from shared_ops import AbstractArray, DTypeError, ShapeError, format_site
 from ...compiler import GLOBAL_STATS, KernelRecord, compile_group
 from ...compiler.cache import cache_key
 from ...compiler.compile import default_cache
-from ...compiler.kernel import _from_numba_cache
+from ...compiler.kernel import from_numba_cache
 from ...compiler.stats import Specialisation
 from ...graph.ir import Eqn, Graph
 from ..op import split_operands
@@ -114,7 +114,7 @@ class CompiledScan:
             try:
                 self.fn.compile(self.signature())
             except Exception as exc:
-                if not _from_numba_cache(exc):
+                if not from_numba_cache(exc):
                     raise
                 self.cache.purge(self.key, f"Numba could not load it: {exc}")
                 self.fn.compile(self.signature())

@@ -6,7 +6,7 @@ its fused groups still run as compiled kernels and its nested scans are
 lowered on their own (compiled when they can be); every other op runs its
 NumPy `impl`. With a backend context (`ctx.lower`, the numba backend's own
 orchestrator for a closed graph) the body is compiled by that backend
-instead. Same semantics as the interpreter: `op._scan_eval_with`.
+instead. Same semantics as the interpreter: `op.scan_eval_with`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from ...compiler import compile_group
-from ...compiler.kernel import _pattern_shape
+from ...compiler.kernel import pattern_shape
 from ...graph.ir import Eqn, Graph
 from ...passes.fused_op import fused_p
 from ...runtime.interpreter import Evaluator
-from ..op import _scan_eval_with, scan_p
+from ..op import scan_eval_with, scan_p
 
 
 class LoweredBodyEvaluator(Evaluator):
@@ -48,7 +48,7 @@ class LoweredBodyEvaluator(Evaluator):
         kernel = compile_group(group)
         vals = [np.asarray(v) for v in vals]
         loop = kernel.loop_shape(tuple(vals))
-        outs = [np.empty(_pattern_shape(*group.step_pattern(k), loop), group.step_dtype(k))
+        outs = [np.empty(pattern_shape(*group.step_pattern(k), loop), group.step_dtype(k))
                 for k in group.outputs]
         if group.reduction is not None:
             outs.append(np.empty(group.reduction_shape(loop), group.reduction_dtype()))
@@ -74,7 +74,7 @@ class FallbackScan:
             self.how = "fused kernels and NumPy impls"
 
     def __call__(self, *values) -> tuple:
-        return _scan_eval_with(self._run, *values, **self.params)
+        return scan_eval_with(self._run, *values, **self.params)
 
     def explain(self) -> str:
         return (f"scan {self.body.name}: Python loop over the body, one call per step "
