@@ -91,3 +91,20 @@ def test_a_different_dtype_misses():
     again = tutorial(np.float64)  # the same model again: everything known
     assert again.runner.program_cache.status == "hit"
     assert {k.key for k in again.runner.kernels} == keys64
+
+
+def test_dg_compile_again_hits_both_programs():
+    import dyngraph as dg
+    rng = np.random.default_rng(0)
+    x, y = dg.tensor(rng.standard_normal((8, 5))), dg.tensor(rng.standard_normal((8, 3)))
+    w = dg.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+
+    def compiled_pair():
+        fn = dg.compile(lambda a, b: (a.mm(w) - b).pow(2).sum())
+        fn(x, y).backward()
+        graph = fn.entries[0].compiled
+        return [r.program_cache for r in graph.runners()]
+
+    first, again = compiled_pair(), compiled_pair()  # other value numbers the second time
+    assert len(again) == 2 and [s.key for s in again] == [s.key for s in first]
+    assert [s.status for s in again] == ["hit", "hit"]

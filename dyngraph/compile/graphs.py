@@ -44,9 +44,11 @@ class CompiledGraph:
         return [r for r in (self.forward, self.backward) if r is not None]
 
 
-def _cotangent(graph: Graph, var: Var) -> Symbol:
+def _cotangent(graph: Graph, var: Var, position: int) -> Symbol:
+    """The cotangent placeholder of output `position`; its name holds no value
+    number, so the same trace compiled again names (and caches) it the same."""
     ct = graph.add_input(AbstractArray(var.aval.shape, var.aval.dtype),
-                         f"grad_{var.label}", var.site)
+                         f"grad_output{position}", var.site)
     return Symbol(graph, ct)
 
 
@@ -73,7 +75,7 @@ def compile_trace(graph: Graph, input_vars: list[Var], output_vars: list[Var],
     if wants_grad:
         first_grad_eqn = len(graph.eqns)
         ys = [Symbol(graph, output_vars[i]) for i in diff_outputs]
-        seeds = [_cotangent(graph, output_vars[i]) for i in diff_outputs]
+        seeds = [_cotangent(graph, output_vars[i], i) for i in diff_outputs]
         cts = [s.var for s in seeds]
         xs = [Symbol(graph, input_vars[i]) for i in diff_inputs]
         grads = gradients(ys, xs, grad_ys=seeds)

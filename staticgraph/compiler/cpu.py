@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -76,5 +77,11 @@ def has_avx512() -> bool:
     """Does the CPU Numba compiles for have AVX-512 ($NUMBA_CPU_FEATURES, else the host)?"""
     features = numba_config.CPU_FEATURES
     if features is None:
-        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+        return _host_has_avx512()
     return "+avx512f" in features.split(",")
+
+
+@functools.cache
+def _host_has_avx512() -> bool:
+    """The host CPU's AVX-512 flag (asked of LLVM once: it cannot change)."""
+    return bool(llvm.get_host_cpu_features().get("avx512f", False))

@@ -40,7 +40,14 @@ def _check_array(graph: Graph, v: Var, value, what: str) -> None:
         _fail(graph, f"{what} {v!r} holds {value.dtype.name}{list(value.shape)}")
 
 
-def _check_eqn(graph: Graph, eqn: Eqn, index: int, defined: set) -> None:
+def _signature(eqn: Eqn) -> tuple:
+    """What an equation's abstract_eval check depends on besides the equation
+    itself: its input and output Vars with their avals, and its literals' types."""
+    ins = tuple((x, x.aval) if isinstance(x, Var) else (type(x), x) for x in eqn.inputs)
+    return ins + tuple((v, v.aval) if isinstance(v, Var) else (None, v) for v in eqn.outputs)
+
+
+def _check_eqn(graph: Graph, eqn: Eqn, index: int, defined: set, verified: dict | None) -> None:
     if not isinstance(eqn, Eqn) or not isinstance(eqn.prim, Primitive):
         _fail(graph, f"item #{index} is not an equation of a primitive: {eqn!r}")
     for x in eqn.inputs:
@@ -50,7 +57,11 @@ def _check_eqn(graph: Graph, eqn: Eqn, index: int, defined: set) -> None:
         elif not isinstance(x, SCALAR_TYPES):
             _fail(graph, f"input {x!r} is neither a Var nor a Python scalar", eqn, index)
     for sub in eqn.subgraphs():
-        check_graph(sub)
+        check_graph(sub, verified)
+    if verified is not None:
+        seen = verified.get(id(eqn))
+        if seen is not None and seen[0] is eqn and seen[1] == _signature(eqn):
+            return  # this very equation on the same Vars and avals passed already
     avals = [x.aval if isinstance(x, Var) else x for x in eqn.inputs]
     try:
         out = eqn.prim.abstract_eval(*avals, **eqn.params)
@@ -65,10 +76,17 @@ def _check_eqn(graph: Graph, eqn: Eqn, index: int, defined: set) -> None:
             _fail(graph, f"output {var!r} is not a Var", eqn, index)
         if not compatible(var.aval, aval):
             _fail(graph, f"output {var!r} disagrees with abstract_eval ({aval})", eqn, index)
+    if verified is not None:
+        verified[id(eqn)] = (eqn, _signature(eqn))
 
 
-def check_graph(graph: Graph) -> Graph:
-    """Raise InvalidGraphError if `graph` is malformed; return it otherwise."""
+def check_graph(graph: Graph, verified: dict | None = None) -> Graph:
+    """Raise InvalidGraphError if `graph` is malformed; return it otherwise.
+
+    `verified` (optional, filled here) remembers the equations whose outputs
+    agreed with `abstract_eval`: checking a pass's result with the dict of the
+    checks before it re-evaluates only the new or rewired equations (Eqns are
+    immutable; every other check runs on every equation)."""
     defined: set[Var] = set()
 
     def define(v, what: str, eqn=None, index=None) -> None:
@@ -87,7 +105,7 @@ def check_graph(graph: Graph) -> Graph:
         define(v, "constant")
         _check_array(graph, v, value, "constant")
     for index, eqn in enumerate(graph.eqns):
-        _check_eqn(graph, eqn, index, defined)
+        _check_eqn(graph, eqn, index, defined, verified)
         for v in eqn.outputs:
             define(v, "output", eqn, index)
     for v in graph.outputs:

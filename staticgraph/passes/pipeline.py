@@ -138,8 +138,9 @@ def optimize(graph: Graph, passes: Sequence[PassSpec] = DEFAULT_PASSES, *,
     """Apply `passes` in order; `check_graph` after each (InvalidGraphError names
     the pass that broke the graph). Returns the new graph and the report."""
     report = OptimizeReport()
+    verified: dict = {}  # equations already checked: each pass re-checks only its changes
     if check:
-        check_graph(graph)
+        check_graph(graph, verified)
     for spec in passes:
         name, fn = _named(spec)
         before, consts = count_eqns(graph), len(graph.constants)
@@ -148,7 +149,7 @@ def optimize(graph: Graph, passes: Sequence[PassSpec] = DEFAULT_PASSES, *,
         middle = time.perf_counter()
         if check:
             try:
-                check_graph(result)
+                check_graph(result, verified)
             except InvalidGraphError as exc:
                 raise InvalidGraphError(f"after pass {name!r}: {exc}") from exc
         end = time.perf_counter()
