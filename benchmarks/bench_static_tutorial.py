@@ -31,6 +31,8 @@ from comparisons.harness.workload import (
     Workload,
     WorkloadResult,
 )
+from staticgraph.numba_backend import NumbaRunner
+from staticgraph.passes.pipeline import passes_for
 
 from .registry import BenchContext, register
 from .report import Section
@@ -73,12 +75,26 @@ def numba_runner_step(data: dict, lr: float) -> Step:
     return lambda: float(runner(inputs, state)[0])
 
 
+def numba_runner_without_gemm_update(data: dict, lr: float) -> Step:
+    """The runner alone, compiled without the one-call GEMM update (`w - lr * (a @ b)`
+    as a matmul then an elementwise kernel): what that hand-written BLAS path buys."""
+    f = build_function(data, lr)
+    inputs = [data["x"], data["y"]]
+    f(*inputs)  # initialises the session's variables
+    runner = NumbaRunner(f.program, passes=passes_for(("scan_loops",)))
+    state = f.session.state
+    return lambda: float(runner(inputs, state)[0])
+
+
 def tutorial_workload(size: NetSize, one_thread: bool = False) -> Workload:
     data = make_data(size)
     comps = [Competitor("numba", "staticgraph numba", lambda: numba_step(data, size.lr)),
              Competitor("runner", "staticgraph numba, runner only",
                         lambda: numba_runner_step(data, size.lr),
-                        note="no sg.function argument checks")]
+                        note="no sg.function argument checks"),
+             Competitor("no_gemm_update", "staticgraph numba, runner only, no GEMM update",
+                        lambda: numba_runner_without_gemm_update(data, size.lr),
+                        note="the update as a matmul then an elementwise kernel")]
     comps += [c for c in tutorial_competitors(data, size.lr)
               if not (one_thread and c.key == "jax")]
     name = "tutorial step, 1 BLAS thread" if one_thread else "tutorial step"
