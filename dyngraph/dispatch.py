@@ -139,17 +139,18 @@ def apply_primitive(prim, args, params, depth=1):
     node.seq = next_seq()
     node.epoch = INPLACE_COUNT[0]
     # The user's line: `sites.user_frame`'s walk, inlined (this runs once per op)
-    # and remembering the last user code object so a loop skips the file lookup.
+    # and remembering the last two user code objects so a loop skips the file lookup.
     frame = _getframe(depth)
     while frame is not None:
         code = frame.f_code
-        if code is not USER_CODE[0]:  # a loop records from one code object: skip the lookup
+        if code is not USER_CODE[0] and code is not USER_CODE[1]:
             flag = FILE_IS_LIBRARY.get(code.co_filename)
             if flag is None:
                 flag = classify_file(code.co_filename)
             if flag:
                 frame = frame.f_back
                 continue
+            USER_CODE[1] = USER_CODE[0]
             USER_CODE[0] = code
         node.site_code = code
         node.site_offset = frame.f_lasti  # the line is looked up on demand

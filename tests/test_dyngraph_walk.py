@@ -175,7 +175,7 @@ def test_the_tape_keeps_only_values_a_rule_reads():
 
 
 def test_site_cache_follows_new_library_dirs(tmp_path, monkeypatch):
-    """The recorder remembers the last user code object; registering a library
+    """The recorder remembers the last user code objects; registering a library
     dir afterwards must make that code count as library again."""
     import importlib.util
 
@@ -195,7 +195,7 @@ def test_site_cache_follows_new_library_dirs(tmp_path, monkeypatch):
         assert y.grad_fn.site == line
     finally:
         sites.FILE_IS_LIBRARY.clear()
-        sites.last_user_code[0] = None
+        sites.last_user_code[:] = [None, None]
 
 
 @pytest.mark.parametrize("make_view", [lambda t: t.reshape(4, 2), lambda t: t.t(),
