@@ -105,8 +105,9 @@ def apply_primitive(prim, args, params, depth=1):
             datas.append(a)
         edges.append(None)
         bit <<= 1
+    inputs = tuple(datas)
     try:
-        out = prim.impl(*datas, **params)
+        out = prim.impl(*inputs, **params) if params else prim.impl(*inputs)
     except Exception as exc:  # numpy raises many types; map them to ours
         raise _op_error(prim, datas, exc) from None
     if type(out) is not np.ndarray:
@@ -119,6 +120,7 @@ def apply_primitive(prim, args, params, depth=1):
     version = _view_counter(args, datas, out) if prim.views else [0, 0]
     if large:
         _keep_shapes_only(datas, large)
+        inputs = tuple(datas)
     result = _new_tensor(Tensor)
     result._data = out
     result._requires_grad = True
@@ -130,7 +132,7 @@ def apply_primitive(prim, args, params, depth=1):
     result._edge = node = _new_node(Node)
     node.op = prim
     node.params = params
-    node.inputs = tuple(datas)  # tuples: one allocation, and untracked by the GC
+    node.inputs = inputs  # tuples: one allocation, and untracked by the GC
     node.out = out if reads_out else None  # kept only for a rule that reads it
     node.edges = tuple(edges)
     node.needs = needs
