@@ -31,6 +31,9 @@ DEFAULT_DTYPE = [np.dtype(np.float32)]
 # read; a dict, not a read-only mapping: `**params` is fastest for a real dict).
 NO_PARAMS: dict = {}
 _CAST = REGISTRY["cast"]
+# Unread inputs (see `_keep_shapes_only`) up to this size stay on the tape as they
+# are: swapping in a stand-in costs more than the memory it frees.
+SMALL_VALUE_BYTES = 1024
 # While `dg.compile` traces a function, the tracer's bind handler (else None).
 # It returns NotImplemented for calls it does not trace (another thread's ops).
 TRACE_HOOK: list = [None]
@@ -76,11 +79,12 @@ def apply_primitive(prim, args, params, depth=1):
     versions = []
     shape_only = prim.vjp_shape_only_mask  # inputs whose values the rule never reads
     mask = 0
-    inner = 0  # inputs made by other ops (their arrays live only as long as we keep them)
+    large = 0  # large unread values made by other ops: the tape keeps only their shapes
     bit = 1
     for a in args:
         if isinstance(a, Tensor):
-            datas.append(a._data)
+            data = a._data
+            datas.append(data)
             if not bit & shape_only:  # a value the rule reads: watch its version
                 versions.append(a._version)
             if a._requires_grad:
@@ -89,7 +93,9 @@ def apply_primitive(prim, args, params, depth=1):
                     edges.append(a)
                 else:
                     edges.append(edge)
-                    inner |= bit
+                    if bit & shape_only and type(data) is np.ndarray and \
+                            data.nbytes > SMALL_VALUE_BYTES:
+                        large |= bit
                 mask |= bit
                 bit <<= 1
                 continue
@@ -99,21 +105,22 @@ def apply_primitive(prim, args, params, depth=1):
             datas.append(a)
         edges.append(None)
         bit <<= 1
+    inputs = tuple(datas)
     try:
-        out = prim.impl(*datas, **params)
+        out = prim.impl(*inputs, **params) if params else prim.impl(*inputs)
     except Exception as exc:  # numpy raises many types; map them to ours
         raise _op_error(prim, datas, exc) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if not mask or (prim is _CAST and out.dtype.kind != "f"):
         return _result_of(prim, args, datas, out)  # no gradient (int casts: a step function)
-    key = len(args) << 16 | mask
-    needs = _NEEDS.get(key)
+    needs = _NEEDS.get(bit | mask)  # bit: 1 << len(args), so the key holds the arity
     if needs is None:
-        needs = _NEEDS[key] = tuple(bool(mask >> i & 1) for i in range(len(args)))
+        needs = _NEEDS[bit | mask] = tuple(bool(mask >> i & 1) for i in range(len(args)))
     version = _view_counter(args, datas, out) if prim.views else [0, 0]
-    if inner & shape_only:
-        _keep_shapes_only(datas, inner & shape_only)
+    if large:
+        _keep_shapes_only(datas, large)
+        inputs = tuple(datas)
     result = _new_tensor(Tensor)
     result._data = out
     result._requires_grad = True
@@ -125,7 +132,7 @@ def apply_primitive(prim, args, params, depth=1):
     result._edge = node = _new_node(Node)
     node.op = prim
     node.params = params
-    node.inputs = tuple(datas)  # tuples: one allocation, and untracked by the GC
+    node.inputs = inputs  # tuples: one allocation, and untracked by the GC
     node.out = out if reads_out else None  # kept only for a rule that reads it
     node.edges = tuple(edges)
     node.needs = needs
@@ -134,17 +141,18 @@ def apply_primitive(prim, args, params, depth=1):
     node.seq = next_seq()
     node.epoch = INPLACE_COUNT[0]
     # The user's line: `sites.user_frame`'s walk, inlined (this runs once per op)
-    # and remembering the last user code object so a loop skips the file lookup.
+    # and remembering the last two user code objects so a loop skips the file lookup.
     frame = _getframe(depth)
     while frame is not None:
         code = frame.f_code
-        if code is not USER_CODE[0]:  # a loop records from one code object: skip the lookup
+        if code is not USER_CODE[0] and code is not USER_CODE[1]:
             flag = FILE_IS_LIBRARY.get(code.co_filename)
             if flag is None:
                 flag = classify_file(code.co_filename)
             if flag:
                 frame = frame.f_back
                 continue
+            USER_CODE[1] = USER_CODE[0]
             USER_CODE[0] = code
         node.site_code = code
         node.site_offset = frame.f_lasti  # the line is looked up on demand
@@ -157,14 +165,15 @@ _STAND_INS: dict = {}  # shape -> the AbstractArray standing in for arrays of th
 
 
 def _keep_shapes_only(datas: list, positions: int) -> None:
-    """Replace the inputs at `positions` (a bitmask), other ops' results whose
-    values the VJP rule never reads, by their shape and dtype: the tape does not
-    keep them alive (PyTorch saves only what a formula uses), so an RNN's sums
-    and pre-activations are freed at once, not at backward."""
+    """Replace the inputs at `positions` (a bitmask), other ops' results larger
+    than SMALL_VALUE_BYTES whose values the VJP rule never reads, by their shape
+    and dtype: the tape does not keep them alive (PyTorch saves only what a
+    formula uses), so an RNN's sums and pre-activations are freed at once, not
+    at backward."""
     i = 0
     while positions:
         d = datas[i]
-        if positions & 1 and type(d) is np.ndarray:
+        if positions & 1:
             stand_in = _STAND_INS.get(d.shape)
             if stand_in is None or stand_in.dtype is not d.dtype:
                 if len(_STAND_INS) > 256:

@@ -77,8 +77,8 @@ def _kind(x) -> str | None:
 
 def _no_bool_impl(name, impl):
     def checked(*xs, **params):
-        kind = _kind(xs[0])
-        if (kind is None or kind == "b") and all(_is_bool(x) for x in xs):
+        x = xs[0]  # a non-bool array first (the hot path) needs no further check
+        if (type(x) is not np.ndarray or x.dtype.kind == "b") and all(_is_bool(y) for y in xs):
             raise _bool_refused(name)
         return impl(*xs, **params)
     return checked
@@ -86,15 +86,19 @@ def _no_bool_impl(name, impl):
 
 def _float_impl(np_fn):
     """A float op's impl: integer and bool operands are computed in float64. Float
-    arrays (with float arrays or Python floats) go straight to NumPy."""
-    def impl(x, *rest, **out):  # `out=`: dyngraph's in-place ops
-        if _kind(x) == "f":
+    arrays (with float arrays or Python floats) go straight to NumPy. `out` is
+    the buffer of dyngraph's in-place ops (a keyword, not `**out`: no dict per call)."""
+    def impl(x, *rest, out=None):
+        if type(x) is np.ndarray and x.dtype.kind == "f":
+            if not rest:  # unary: the hot path
+                return np_fn(x) if out is None else np_fn(x, out=out)
             for y in rest:  # a loop: a generator would cost more than the ufunc
                 if type(y) is not float and _kind(y) != "f":
                     break
             else:
-                return np_fn(x, *rest, **out)
-        return np_fn(*float_operands(x, *rest), **out)
+                return np_fn(x, *rest) if out is None else np_fn(x, *rest, out=out)
+        operands = float_operands(x, *rest)
+        return np_fn(*operands) if out is None else np_fn(*operands, out=out)
     return impl
 
 

@@ -14,9 +14,11 @@ _LIB_DIRS: list[str] = []
 # filename -> whether it lies in a library dir (filled by `classify_file`); an
 # engine's hot path may read it before calling `classify_file`.
 FILE_IS_LIBRARY: dict[str, bool] = {}
-# The code object of the last user frame an engine found (a hot path checks it
-# before classifying the file); reset whenever the library dirs change.
-last_user_code: list = [None]
+# The code objects of the last two user frames an engine found, newest first (a
+# hot path checks them before classifying the file: a loop calling ops from its
+# body and from a helper alternates between two); reset whenever the library
+# dirs change.
+last_user_code: list = [None, None]
 
 
 def register_library_dir(path: str) -> None:
@@ -25,7 +27,7 @@ def register_library_dir(path: str) -> None:
     if directory not in _LIB_DIRS:
         _LIB_DIRS.append(directory)
         FILE_IS_LIBRARY.clear()
-        last_user_code[0] = None
+        last_user_code[:] = [None, None]
 
 
 register_library_dir(__file__)

@@ -174,8 +174,21 @@ def test_the_tape_keeps_only_values_a_rule_reads():
     np.testing.assert_allclose(b.grad.numpy(), (2 * hv * (1 - hv ** 2)).sum(0), rtol=1e-12)
 
 
+def test_the_tape_keeps_small_unread_values_as_they_are():
+    """An unread value up to SMALL_VALUE_BYTES stays on the tape (a stand-in would
+    cost more than it frees); a larger one is replaced by its shape."""
+    from dyngraph.dispatch import SMALL_VALUE_BYTES
+    for n, kept in ((SMALL_VALUE_BYTES // 8, True), (SMALL_VALUE_BYTES // 8 + 1, False)):
+        x = dg.tensor(np.ones(n), requires_grad=True)
+        y = x * 2.0
+        z = y + 1.0
+        assert (z.grad_fn.inputs[0] is y._data) is kept
+        z.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.full(n, 2.0))
+
+
 def test_site_cache_follows_new_library_dirs(tmp_path, monkeypatch):
-    """The recorder remembers the last user code object; registering a library
+    """The recorder remembers the last user code objects; registering a library
     dir afterwards must make that code count as library again."""
     import importlib.util
 
@@ -195,7 +208,7 @@ def test_site_cache_follows_new_library_dirs(tmp_path, monkeypatch):
         assert y.grad_fn.site == line
     finally:
         sites.FILE_IS_LIBRARY.clear()
-        sites.last_user_code[0] = None
+        sites.last_user_code[:] = [None, None]
 
 
 @pytest.mark.parametrize("make_view", [lambda t: t.reshape(4, 2), lambda t: t.t(),

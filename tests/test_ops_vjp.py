@@ -308,10 +308,13 @@ def test_shape_only_declarations_cover_the_common_ops():
 
 @pytest.mark.parametrize("create_graph", [False, True], ids=["backward", "create_graph"])
 @pytest.mark.parametrize("case", SHAPE_ONLY_CASES, ids=lambda c: c.id)
-def test_dyngraph_saves_stand_ins_for_shape_only_inputs(case, create_graph, rng):
+def test_dyngraph_saves_stand_ins_for_shape_only_inputs(case, create_graph, rng,
+                                                       monkeypatch):
     """Inputs made by other ops (here `leaf * 1.0`) that the rule reads only the
-    shape of are saved as stand-ins, in a plain backward and with create_graph;
-    the gradients are the rule's on arrays."""
+    shape of are saved as stand-ins (here whatever their size), in a plain backward
+    and with create_graph; the gradients are the rule's on arrays."""
+    from dyngraph import dispatch
+    monkeypatch.setattr(dispatch, "SMALL_VALUE_BYTES", -1)
     prim, args, params = case.primitive, case.args, case.params
     g, cts = check_vjp(case, rng, **_tolerance(case))
     diff = case.diff_inputs()
