@@ -217,6 +217,8 @@ class CudaKernel:
         n_red = math.prod(shape[d] for d in red.axes)
         n_out = size // n_red if n_red else math.prod(
             s for d, s in enumerate(shape) if d not in red.axes)
+        if not n_out and "red_finish" not in self.fns:
+            return  # an empty output: no element to reduce into
         target = out[-1].reshape(max(n_out, 1)) if out[-1].ndim != 1 else out[-1]
         if "red_finish" in self.fns:
             blocks = _blocks(size, self.threads, self.max_blocks)

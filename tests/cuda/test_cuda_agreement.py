@@ -114,3 +114,17 @@ def test_pow_gradients_follow_pytorch():
 def test_reductions_of_extremes_are_numpys(dtype):
     bad = mismatches("cuda", dtype)
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.float32, np.int64])
+@pytest.mark.parametrize("shape,axis", [((0, 0), 0), ((0, 3), 1), ((3, 0), 0)])
+def test_reduction_into_an_empty_output(dtype, shape, axis):
+    """A sum whose kept dims hold no element: an empty result, as in NumPy."""
+    graph = sg.Graph()
+    with graph.as_default():
+        x = sg.placeholder(dtype, shape)
+        y = A.sum(x, axis=axis, keepdims=True)
+    value = np.zeros(shape, dtype)
+    want = sg.function([x], [y], backend="interpret")(value)
+    got = sg.function([x], [y], backend="cuda")(value)
+    assert_same(got, want, f"sum over axis {axis} of {shape}")
