@@ -22,6 +22,8 @@ TINY = {
     "dynamic_net": dict(batch=8, d_in=30, hidden=12, d_out=4, steps=16),
     "fusion": dict(n=4096, samples=3),
     "per_op": dict(inner=20, samples=3),
+    "rnn": dict(steps=6, max_len=3),
+    "lstm": dict(steps=6, max_len=3),
 }
 
 

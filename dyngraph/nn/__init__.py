@@ -27,3 +27,10 @@ from .modules import (  # noqa: F401
 )
 from .recurrent import GRU, LSTM, RNN  # noqa: F401,E402
 from .rnn import LSTMCell  # noqa: F401
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "Conv2d", "CrossEntropyLoss", "Dropout", "Embedding",
+    "Flatten", "GRU", "LSTM", "LSTMCell", "LayerNorm", "Linear", "MSELoss", "MaxPool2d",
+    "MaxUnpool2d", "Module", "NLLLoss", "Parameter", "RNN", "ReLU", "Sequential", "Sigmoid",
+    "Tanh", "functional", "init", "utils",
+]

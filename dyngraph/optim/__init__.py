@@ -19,6 +19,8 @@ from shared_ops import DTypeError, ShapeError
 from ..node import bump_version
 from ..tensor import Tensor
 
+__all__ = ["Adam", "Optimizer", "RMSprop", "SGD", "check_hyper", "lr_scheduler"]
+
 
 def check_hyper(name: str, value, low: float = 0.0, below: float | None = None) -> None:
     """ValueError unless `low <= value` (and `value < below`): rejects NaN too."""
