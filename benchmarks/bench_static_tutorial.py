@@ -121,8 +121,8 @@ COMPILE_SCRIPT = textwrap.dedent("""
     import numpy as np
     import staticgraph as sg
     import staticgraph.numba_backend
-    from .bench_static_tutorial import build_function
-    from .tutorial_steps import NetSize, make_data
+    from benchmarks.bench_static_tutorial import build_function
+    from benchmarks.tutorial_steps import NetSize, make_data
     imported = time.perf_counter()
     size = NetSize()
     f = build_function(make_data(size), size.lr)

@@ -138,7 +138,7 @@ COMPILE_SCRIPT = textwrap.dedent("""
     start = time.perf_counter()
     import numpy as np
     from staticgraph.compiler import compile_group, CpuTarget
-    from .compiler_design import chain_group
+    from benchmarks.compiler_design import chain_group
     from numba import njit
     imported = time.perf_counter()
     njit(lambda v: v + 1)(1.0)  # Numba's one-time start-up (LLVM, target context)

@@ -126,3 +126,16 @@ def test_other_bench_runs_tiny(tmp_path, name):
     text = out.read_text(encoding="utf-8")
     assert "| workload | competitor |" in text
     assert "failed" not in text
+
+
+@pytest.mark.parametrize("module", ["bench_static_tutorial", "compiler_design",
+                                    "compiler_design_tutorial"])
+def test_compile_scripts_import_absolutely(module):
+    """A script run with `python -c` (a new process per compile) has no package: a
+    relative import there fails only when the bench runs."""
+    import ast
+    import importlib
+    script = importlib.import_module(f"benchmarks.{module}").COMPILE_SCRIPT
+    relative = [node.module for node in ast.walk(ast.parse(script))
+                if isinstance(node, ast.ImportFrom) and node.level]
+    assert relative == []
