@@ -18,8 +18,8 @@ import staticgraph as sg
 def build_net(mode: str, data: dict, lr: float, dtype: np.dtype = np.float64) -> dict:
     """The tutorial step as a staticgraph: 'single', 'replicated' or 'model_parallel'.
 
-    `data` holds x, y, w1, w2; returns the graph, the feed dict and the
-    fetches of one SGD step ([loss, train op]).
+    `data` holds x, y, w1, w2; returns the graph, the feed dict, the fetches of
+    one SGD step ([loss, train op]) and the symbols x, y, w1, w2, loss, train.
     """
     g = sg.Graph(f"tutorial-{mode}")
     n = data["x"].shape[0]
@@ -49,4 +49,5 @@ def build_net(mode: str, data: dict, lr: float, dtype: np.dtype = np.float64) ->
                 loss = sg.sum(err * err)
             g1, g2 = sg.gradients(loss, [w1, w2])  # each where its op runs
         train = sg.group(sg.assign_sub(w1, lr * g1), sg.assign_sub(w2, lr * g2))
-    return {"graph": g, "feed": {x: data["x"], y: data["y"]}, "fetch": [loss, train]}
+    return {"graph": g, "feed": {x: data["x"], y: data["y"]}, "fetch": [loss, train],
+            "x": x, "y": y, "w1": w1, "w2": w2, "loss": loss, "train": train}
