@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from rnn_programs import tiny_rnn_program
 
 import staticgraph as sg
 from staticgraph.cuda_backend.runner import CudaRunner, capabilities
@@ -17,7 +18,6 @@ from staticgraph.numba_backend import gemm
 from staticgraph.passes import passes_for
 from staticgraph.passes.gemm_update import gemm_update_p
 from staticgraph.runtime.interpreter import eval_graph
-from staticgraph.runtime.program import extract_program
 from staticgraph.scan.passes import SCAN_PASSES
 
 pytestmark = pytest.mark.cudasim
@@ -43,22 +43,6 @@ def rnn_training_graph():
         grads = sg.gradients(loss, list(w.values()))
     updates = [(v, v - LR * gv) for v, gv in zip(w.values(), grads)]
     return g, xs, t, loss, updates
-
-
-def rnn_gradient_program(*, last_only: bool, h0_input: bool):
-    """Loss sum(h_T^2) (or sum(hs^2)) and its gradients w.r.t. Wx, Wh, b (and h0)."""
-    g = sg.Graph()
-    with g.as_default():
-        w = _weights(np.random.default_rng(1))
-        xs = sg.placeholder((None, 2, 3), np.float64, name="xs")
-        h0 = sg.placeholder((2, 4), np.float64, name="h0") if h0_input else np.zeros((2, 4))
-        hs = sg.scan(lambda h, x: sg.tanh(x @ w["Wx"] + h @ w["Wh"] + w["b"]), xs,
-                     initializer=h0)
-        loss = sg.sum(hs[-1] * hs[-1]) if last_only else sg.sum(hs * hs)
-        wrt = [w["Wx"], w["Wh"], w["b"]] + ([h0] if h0_input else [])
-        grads = sg.gradients(loss, wrt)
-    inputs = [xs.var, h0.var] if h0_input else [xs.var]
-    return extract_program(g, [loss.var] + [s.var for s in grads], inputs)
 
 
 def pass_names(explain_text: str) -> list[str]:
@@ -110,7 +94,7 @@ def _inputs(program, length: int) -> list:
 @pytest.mark.parametrize("last_only, h0_input", [(True, False), (False, False), (True, True)])
 def test_rewritten_scans_give_the_interpreter_values(last_only, h0_input):
     """The scan passes (reuse, seed, hoist, sink, shift) all rewrite these programs."""
-    program = rnn_gradient_program(last_only=last_only, h0_input=h0_input)
+    program = tiny_rnn_program(last_only=last_only, h0_input=h0_input)
     runner = CudaRunner(program)
     changed = {r.name for r in runner.report.records if r.eqns_before != r.eqns_after}
     assert {"scan_reuse", "scan_hoist", "scan_sink", "scan_shift"} <= changed
