@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .primitive import REGISTRY as P
-from .primitive import bind, bind_seq
+from .primitive import bind
 from .shapes import at_user, normalize_axes, normalize_axis, shape_of
 
 
@@ -115,7 +115,7 @@ def bmm(a, b):
 
 def einsum(spec: str, *xs):
     """Einstein summation (NumPy's subscripts, `...` and implicit output included)."""
-    return bind_seq(P["einsum"], xs, spec=normalize_einsum(spec, [shape_of(x) for x in xs]))
+    return bind(P["einsum"], *xs, spec=normalize_einsum(spec, [shape_of(x) for x in xs]))
 
 
 def einsum_embed(g, x, spec: str):

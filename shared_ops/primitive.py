@@ -197,11 +197,6 @@ def bind(prim: Primitive, *args, **params):
     return handler(prim, args, params)
 
 
-def bind_seq(prim: Primitive, seq, **params):
-    """`bind` for variadic ops (concatenate): operands come as one sequence."""
-    return bind(prim, *seq, **params)
-
-
 def bind_unary(prim: Primitive, x, **params):
     """`bind(prim, x, **params)` for one operand."""
     if type(x) in _PLAIN_TYPES:
