@@ -37,6 +37,9 @@ SMALL_VALUE_BYTES = 1024
 # While `dg.compile` traces a function, the tracer's bind handler (else None).
 # It returns NotImplemented for calls it does not trace (another thread's ops).
 TRACE_HOOK: list = [None]
+# While `dg.compile` traces, the trace's state recorder (`dyngraph.compile.state`):
+# in-place updates, backward, zero_grad and optimizer steps ask it first.
+TRACE_STATE: list = [None]
 
 
 def _user_at() -> str:

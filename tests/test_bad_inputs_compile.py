@@ -70,26 +70,58 @@ def test_printing():
     good_call(w)
 
 
-@documents(SECTION, "`zero_`, `fill_`, `copy_` or index assignment on a traced tensor")
-def test_refused_inplace():
+@documents(SECTION, "an optimizer other than `dg.optim.SGD` steps inside a compiled "
+           "function")
+def test_unsupported_optimizer_step():
     w = weight()
+    opt = dg.optim.Adam([w], lr=0.1)
 
-    def zeroed(x):
-        h = x @ w
-        h.zero_()
-        return h
-    f = dg.compile(zeroed, backend="interpret")
-    expect(dg.TraceError, lambda: f(dg.tensor(np.ones((2, 2)))), "'zero_'", here(-3))
+    def train(x):
+        opt.zero_grad()
+        (x @ w).pow(2).sum().backward()
+        opt.step()
+    before = w.detach().numpy().copy()
+    f = dg.compile(train, backend="interpret")
+    expect(dg.TraceError, lambda: f(dg.tensor(np.ones((2, 2)))), "Adam.step()", here(-3))
     _untraced(f)
+    np.testing.assert_array_equal(w.detach().numpy(), before)
+    assert w.grad is None and opt.state == {}
+    good_call(w)
 
-    def functional(x):
+
+@documents(SECTION, "in-place update of a tensor from outside the function while a "
+           "gradient is recorded")
+def test_inplace_on_captured_with_grad():
+    w = weight()
+    counts = dg.tensor(np.zeros(2))
+
+    def leaky(x):
         h = x @ w
-        h += 1.0
-        h.mul_(2.0)
-        return h.sum()
-    g = dg.compile(functional, backend="interpret")
-    x = np.ones((2, 2))
-    np.testing.assert_allclose(g(dg.tensor(x)).item(), ((x @ w.detach().numpy() + 1) * 2).sum())
+        counts.add_(h.sum(0))
+        return h
+    f = dg.compile(leaky, backend="interpret")
+    expect(dg.TraceError, lambda: f(dg.tensor(np.ones((2, 2)))), "'add_'", "no_grad",
+           here(-4))
+    _untraced(f)
+    np.testing.assert_array_equal(counts.numpy(), 0.0)
+    good_call(w)
+
+
+@documents(SECTION, "a compiled function changes tensors in place and returns a result "
+           "that needs a gradient")
+def test_state_change_with_differentiable_result():
+    w = weight()
+    steps = dg.tensor(np.zeros(()))
+
+    def counted(x):
+        with dg.no_grad():
+            steps.add_(1.0)
+        return (x @ w).sum()
+    f = dg.compile(counted, backend="interpret")
+    expect(dg.TraceError, lambda: f(dg.tensor(np.ones((2, 2)))), "'counted'",
+           "call backward() inside")
+    _untraced(f)
+    assert steps.item() == 0.0
     good_call(w)
 
 
@@ -109,13 +141,21 @@ def test_random_draws():
     good_call(w)
 
 
-@documents(SECTION, "`backward()` inside a compiled function")
-def test_backward_inside():
+@documents(SECTION, "`backward()` in a compiled function: a trace that fails after it")
+def test_failed_trace_after_backward_changes_nothing():
     w = weight()
-    f = dg.compile(lambda x: (x @ w).sum().backward(), backend="interpret")
-    expect(dg.TraceError, lambda: f(dg.tensor(np.ones((2, 2)))), "backward()", here(-1))
-    assert w.grad is None
+    w.grad = dg.tensor(np.full((2, 2), 7.0))
+    grad = w.grad
+
+    def train(x):
+        loss = (x @ w).sum()
+        loss.backward()
+        return x * w.grad.sum().item()
+    f = dg.compile(train, backend="interpret")
+    expect(dg.TraceError, lambda: f(dg.tensor(np.ones((2, 2)))), ".item()", here(-2))
     _untraced(f)
+    assert w.grad is grad
+    np.testing.assert_array_equal(w.grad.numpy(), 7.0)
     good_call(w)
 
 

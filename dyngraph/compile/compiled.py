@@ -24,6 +24,7 @@ from .errors import CompileWarning, TraceError
 from .explain import describe
 from .graphs import CompiledGraph, compile_trace
 from .guards import captures_match, closure_key, guard_key, positional_key
+from .stateful import StatefulGraph, compile_stateful
 from .tape import CompiledBackward, run_compiled
 from .tracer import ShapeSpecialization, Trace, TracedTensor, active_trace
 
@@ -51,10 +52,24 @@ class Entry:
         self.seconds = seconds
         self.reason = reason
         self.calls = 0
+        self.slots: list = []               # state a stateful trace reads and stores
+        self.guard_slots: list = []         # every slot the trace consulted
+        self.value_guards: list = []        # (read() -> value, value traced)
+
+    def state_matches(self, leaves: list) -> bool:
+        """The state this trace read (grads set or not, optimizer buffers,
+        hyper-parameters) is as it was when traced."""
+        for slot in self.guard_slots:
+            if slot.guard(leaves) != slot.traced_guard:
+                return False
+        return all(read() == value for read, value in self.value_guards)
 
     def run(self, leaves: list):
         tensors = [x for x in leaves if isinstance(x, Tensor)] + self.captures
-        outs = run_compiled(self.compiled, self.op, tensors)
+        if isinstance(self.compiled, StatefulGraph):
+            outs = self.compiled.run(tensors, leaves)
+        else:
+            outs = run_compiled(self.compiled, self.op, tensors)
         if self.n_flags:
             if any(bool(f._data) for f in outs[-self.n_flags:]):
                 raise LoopOverflow()
@@ -106,7 +121,7 @@ class CompiledFunction:
             return self._traced_fn(*args, **kwargs)
         key = None if kwargs else self._fast_key(args)
         if key is not None and key in self._cache:  # the common case: tensors only
-            entry = self._lookup_key(key)
+            entry = self._lookup_key(key, args)
             if entry is not None:
                 entry.calls += 1
                 try:
@@ -167,11 +182,12 @@ class CompiledFunction:
         return closure_key(self._fn) + (() if extra is None else (extra(),))
 
     def _lookup(self, leaves: list, tree) -> Entry | None:
-        return self._lookup_key(self._key(leaves, tree))
+        return self._lookup_key(self._key(leaves, tree), leaves)
 
-    def _lookup_key(self, key: tuple) -> Entry | None:
+    def _lookup_key(self, key: tuple, leaves) -> Entry | None:
         for entry in self._cache.get(key, ()):
-            if captures_match(entry.captures, entry.capture_specs):
+            if captures_match(entry.captures, entry.capture_specs) and (
+                    not (entry.guard_slots or entry.value_guards) or entry.state_matches(leaves)):
                 return entry
         return None
 
@@ -224,7 +240,7 @@ class CompiledFunction:
         start = time.perf_counter()
         trace = Trace(f"compiled:{self.__name__}", dynamic)
         trace.loop_bound = self.loop_bound
-        traced = [trace.input(x, f"arg{i}") if isinstance(x, Tensor) else x
+        traced = [trace.input(x, i) if isinstance(x, Tensor) else x
                   for i, x in enumerate(leaves)]
         with trace:
             targs, tkwargs = unflatten(tree, traced)
@@ -245,12 +261,16 @@ class CompiledFunction:
                                      "scalars or None (in tuples, lists or dicts)")
             out_vars += [s.var for s in trace.loop_overflows]
             out_grad += [False] * len(trace.loop_overflows)
+            slots = trace.state.finish(out_vars)
         traced_at = time.perf_counter()
         arg_tensors = [x for x in leaves if isinstance(x, Tensor)]
         captured = [t for t, _ in trace.captures.values()]
         tensors = arg_tensors + captured
-        input_vars = [x._sym.var for x in traced if isinstance(x, TracedTensor)]
+        input_vars = [trace.arg_vars[i] for i in sorted(trace.arg_vars)]
         input_vars += [v for _, v in trace.captures.values()]
+        if slots or trace.state.differentiated:
+            return self._stateful_entry(trace, key, reason, start, traced_at, input_vars,
+                                        out_vars, out_grad, slots, captured, out_tree, kept)
         diff_in = [i for i, t in enumerate(tensors) if t._requires_grad] \
             if GRAD_MODE.enabled else []
         diff_out = [k for k, g in enumerate(out_grad) if g]
@@ -263,6 +283,26 @@ class CompiledFunction:
         self.events.append(f"trace {self.trace_count}: {reason}")
         entry = Entry(key, compiled, op, captured, out_tree, kept, seconds, reason)
         entry.n_flags = len(trace.loop_overflows)
+        return entry
+
+    def _stateful_entry(self, trace: Trace, key: tuple, reason: str, start: float,
+                        traced_at: float, input_vars: list, out_vars: list, out_grad: list,
+                        slots: list, captured: list, out_tree, kept: list) -> Entry:
+        """The entry of a trace that ran backward or changed tensors in place."""
+        if not trace.state.differentiated and any(out_grad):
+            raise TraceError(f"dg.compile: '{self.__name__}' changes tensors in place and "
+                             "returns a result that needs a gradient; call backward() "
+                             "inside the function, or make the in-place update outside it")
+        compiled = compile_stateful(trace.graph, input_vars, out_vars, slots, self.backend)
+        seconds = {"trace": traced_at - start, **compiled.phases}
+        self.trace_count += 1
+        self.events.append(f"trace {self.trace_count}: {reason} (changes state: "
+                           f"{len(slots)} slot(s))")
+        entry = Entry(key, compiled, None, captured, out_tree, kept, seconds, reason)
+        entry.n_flags = len(trace.loop_overflows)
+        entry.slots = list(slots)
+        entry.guard_slots = trace.state.all_slots()
+        entry.value_guards = list(trace.state.guards)
         return entry
 
     def explain(self, file=None) -> str:

@@ -19,6 +19,28 @@ def _runner_text(label: str, runner) -> list[str]:
     return lines
 
 
+def _slot_text(slot) -> str:
+    kind = type(slot).__name__.replace("Slot", "").lower()
+    before = "empty" if slot.var is None else f"{slot.var.aval.dtype}{list(slot.var.aval.shape)}"
+    after = "emptied" if slot.current is None else ("changed" if slot.written else "read")
+    return f"{kind} (was {before}; {after})"
+
+
+def _state_text(entry) -> list[str]:
+    """A stateful entry: its one program and the state it reads and writes."""
+    cg = entry.compiled
+    lines = [f"  traced graph: {len(cg.graph.eqns)} equations, one program with "
+             f"{len(cg.runner.program.updates)} state updates (backward, in-place "
+             "updates and optimizer steps run inside it)"]
+    lines += [f"  state: {_slot_text(s)}" for s in entry.slots]
+    lines += [f"  guard: {_slot_text(s).split(' (')[0]} is "
+              f"{'empty' if s.var is None else 'set'} as traced" for s in entry.guard_slots
+              if type(s).__name__ != "ValueSlot"]
+    lines += [f"  guard: optimizer hyper-parameters == {value!r}"
+              for _, value in entry.value_guards]
+    return lines + _runner_text("step", cg.runner)
+
+
 def describe(compiled) -> str:
     """The text explain() prints."""
     lines = [f"dg.compile('{compiled.__name__}', backend={compiled.backend!r}, "
@@ -42,6 +64,9 @@ def describe(compiled) -> str:
         cg = entry.compiled
         lines.append("  phases: " + ", ".join(
             f"{name} {seconds * 1e3:.1f} ms" for name, seconds in entry.seconds.items()))
+        if entry.slots or entry.guard_slots or entry.value_guards:
+            lines += _state_text(entry)
+            continue
         lines.append(f"  traced graph: {len(cg.graph.eqns)} equations "
                      f"({len(cg.diff_inputs)} inputs differentiated, "
                      f"{cg.n_saved + len(cg.saved_inputs)} values saved for backward)")

@@ -55,7 +55,7 @@ def run_compiled(cg: CompiledGraph, op: CompiledBackward | None, tensors: list) 
     with cg.lock:
         values = cg.forward(arrays, {})
     n_out = len(cg.output_vars)
-    outs = [_own(v, arrays) for v in values[:n_out]]
+    outs = [own_array(v, arrays) for v in values[:n_out]]
     result = [wrap(v) for v in outs]
     if op is None or not GRAD_MODE.enabled:
         return result
@@ -75,7 +75,7 @@ def run_compiled(cg: CompiledGraph, op: CompiledBackward | None, tensors: list) 
     return result
 
 
-def _own(value, inputs: list) -> np.ndarray:
+def own_array(value, inputs: list) -> np.ndarray:
     """An output array the caller owns: a copy where it shares an input's memory."""
     value = np.asarray(value)
     if value.base is None and all(value is not a for a in inputs):

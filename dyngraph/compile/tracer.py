@@ -27,10 +27,11 @@ from staticgraph.build.symbol import Symbol, bind_symbolic
 from staticgraph.graph.context import get_default_graph, graph_scope
 from staticgraph.graph.ir import Graph, Var
 
-from ..dispatch import TRACE_HOOK
+from ..dispatch import TRACE_HOOK, TRACE_STATE
 from ..grad_mode import GRAD_MODE
 from ..tensor import Tensor
 from .errors import TraceError
+from .state import TraceState
 
 _ACTIVE = threading.local()
 
@@ -179,9 +180,16 @@ class TracedTensor(Tensor):
         self._requires_grad = False
         return self
 
-    def backward(self, *args, **kwargs) -> None:
-        raise TraceError(f"dg.compile: backward() inside a compiled function{_site_text()}; "
-                         "return the loss and call backward() on the result")
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
+                 inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into the leaves' `.grad`, in the traced graph."""
+        trace = active_trace()
+        if trace is None:
+            raise TraceError("dg.compile: backward() on a traced tensor after its trace ended")
+        if create_graph:
+            raise TraceError(f"dg.compile: backward(create_graph=True) inside a compiled "
+                             f"function{_site_text()}; differentiate twice without dg.compile")
+        trace.state.backward([self], None if gradient is None else [gradient], inputs)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         raise TraceError("dg.compile: requires_grad_() on a traced tensor"
@@ -209,17 +217,67 @@ class Trace:
         self.captures: dict[int, tuple[Tensor, Var]] = {}
         self.loop_bound = 8  # AutoGraph loops on a traced count: steps in the graph
         self.loop_overflows: list[Symbol] = []  # true when a loop needed more steps
+        self.arg_index: dict[int, int] = {}      # id(traced argument) -> leaf index
+        self.arg_tensors: dict[int, Tensor] = {}  # leaf index -> the argument traced
+        self.arg_vars: dict[int, Var] = {}        # leaf index -> its input var
+        self.arg_traced: list[TracedTensor] = []
+        self.state = TraceState(self)
 
-    def input(self, value: Tensor, name: str) -> TracedTensor:
-        """A traced tensor for an argument (leading dim symbolic when dynamic)."""
+    def input(self, value: Tensor, index: int) -> TracedTensor:
+        """A traced tensor for argument leaf `index` (leading dim symbolic when dynamic)."""
         shape = value.shape
         if self.dynamic and len(shape) > 0:
             shape = (None,) + tuple(shape[1:])
-        var = self.graph.add_input(AbstractArray(shape, value.dtype), name, user_site())
-        return new_traced(Symbol(self.graph, var), value._requires_grad)
+        var = self.graph.add_input(AbstractArray(shape, value.dtype), f"arg{index}",
+                                   user_site())
+        traced = new_traced(Symbol(self.graph, var), value._requires_grad)
+        self.arg_index[id(traced)] = index
+        self.arg_tensors[index] = value
+        self.arg_vars[index] = var
+        self.arg_traced.append(traced)
+        return traced
+
+    def to_symbol(self, value) -> Symbol:
+        """The graph's symbol for a traced tensor, a captured tensor or a constant."""
+        if isinstance(value, TracedTensor):
+            return value._sym
+        if isinstance(value, Tensor):
+            return self.capture(value)
+        if isinstance(value, Symbol):
+            return value
+        return self.constant(value)
+
+    def leaf_symbol(self, value: Tensor) -> Symbol:
+        """The symbol a gradient is taken against: an argument's or a captured
+        tensor's value when the call started."""
+        index = self.arg_index.get(id(value))
+        if index is not None:
+            return Symbol(self.graph, self.arg_vars[index])
+        if isinstance(value, TracedTensor):
+            return value._sym
+        self.capture(value)
+        return Symbol(self.graph, self.captures[id(value)][1])
+
+    def wrap(self, sym: Symbol, requires_grad: bool = False) -> TracedTensor:
+        """A traced tensor standing for `sym`."""
+        return new_traced(sym, requires_grad)
+
+    @staticmethod
+    def is_traced(value) -> bool:
+        return isinstance(value, TracedTensor)
+
+    def current_graph(self) -> Graph:
+        return get_default_graph()
+
+    def site_text(self) -> str:
+        return _site_text()
 
     def capture(self, value: Tensor) -> Symbol:
-        """A tensor from outside the function: a graph input read each call."""
+        """A tensor from outside the function: a graph input read each call (its
+        value as last changed in place, when the trace changed it)."""
+        changed = self.state.current_value(value)
+        if changed is not None:
+            return changed
         seen = self.captures.get(id(value))
         if seen is None:
             var = self.graph.add_input(AbstractArray(value.shape, value.dtype),
@@ -271,38 +329,14 @@ class Trace:
                              "trace from one thread at a time")
         _ACTIVE.trace = self
         TRACE_HOOK[0] = self.bind
+        TRACE_STATE[0] = self.state
         self._scope = graph_scope(self.graph)  # sg.cond / loops build in the trace's graph
         self._scope.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         self._scope.__exit__(*exc)
+        self.state.restore()
         TRACE_HOOK[0] = None
+        TRACE_STATE[0] = None
         _ACTIVE.trace = None
-
-
-def _functional(op: str):
-    """`t.add_(o)` on a traced tensor: the out-of-place op, and `t` now names it."""
-    def method(self: TracedTensor, other) -> TracedTensor:
-        result = getattr(Tensor, op)(self, other)
-        self._data, self._sym = result._data, result._sym
-        self._requires_grad = result._requires_grad
-        return self
-    method.__name__ = op
-    return method
-
-
-def _refused_inplace(name: str):
-    def method(self: TracedTensor, *args, **kwargs):
-        raise TraceError(f"dg.compile: in-place '{name}' on a traced tensor{_site_text()}; "
-                         "write it out of place (dg.where for a masked update)")
-    method.__name__ = name
-    return method
-
-
-for _name, _op in (("add_", "__add__"), ("sub_", "__sub__"), ("mul_", "__mul__"),
-                   ("div_", "__truediv__"), ("__iadd__", "__add__"), ("__isub__", "__sub__"),
-                   ("__imul__", "__mul__"), ("__itruediv__", "__truediv__")):
-    setattr(TracedTensor, _name, _functional(_op))
-for _name in ("zero_", "fill_", "copy_", "__setitem__"):
-    setattr(TracedTensor, _name, _refused_inplace(_name))

@@ -16,6 +16,8 @@ import numpy as np
 
 from shared_ops import DTypeError, ShapeError
 
+from ..dispatch import TRACE_STATE
+from ..grad_mode import no_grad
 from ..node import bump_version
 from ..tensor import Tensor
 
@@ -39,6 +41,14 @@ def _all_or_nothing(step):
     def checked_step(self, *args, **kwargs):
         for group in self.param_groups:
             self.check_group(group)
+        trace = _tracing()
+        if trace is not None:  # inside dg.compile: the update is recorded in the graph
+            for group in self.param_groups:
+                for p in group["params"]:
+                    trace.follow_grad(p)
+            self.check_grads()
+            with no_grad():
+                return self.traced_step(trace, *args, **kwargs)
         params = self.check_grads()
         saved = [(p, p._data.copy()) for p in params]
         state = copy.deepcopy(self.state)
@@ -53,6 +63,12 @@ def _all_or_nothing(step):
             raise
     checked_step.all_or_nothing = True
     return checked_step
+
+
+def _tracing():
+    """The state recorder of a `dg.compile` trace running in this thread, else None."""
+    state = TRACE_STATE[0]
+    return state if state is not None and state.active() else None
 
 
 class Optimizer:
@@ -79,8 +95,12 @@ class Optimizer:
         self.state: dict = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's `.grad` (set it to None, or fill it with zeros)."""
+        trace = _tracing()
         for group in self.param_groups:
             for p in group["params"]:
+                if trace is not None:
+                    trace.follow_grad(p)
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
@@ -123,6 +143,13 @@ class Optimizer:
     def step(self) -> None:
         raise NotImplementedError
 
+    def traced_step(self, trace, closure=None) -> None:
+        """`step()` inside a function `dg.compile` traces (under no_grad): the
+        update as tensor ops. Optimizers that do not define it refuse."""
+        raise trace.unsupported(f"{type(self).__name__}.step()",
+                                "call it after the compiled function returns (dg.optim.SGD "
+                                "steps can be compiled)")
+
 
 class SGD(Optimizer):
     """p -= lr * (g + wd*p), with optional (Nesterov) momentum, as torch.optim.SGD."""
@@ -155,6 +182,27 @@ class SGD(Optimizer):
                     g = g + mom * buf if group["nesterov"] else buf
                 data -= lr * g
                 bump_version(p)
+
+    def traced_step(self, trace, closure=None) -> None:
+        """The SGD update of `step()` as tensor ops, for a trace; the
+        hyper-parameters become guards of the trace."""
+        names = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
+        for group in self.param_groups:
+            trace.guard_value(lambda group=group: tuple(group[n] for n in names),
+                              tuple(group[n] for n in names))
+            lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if group["weight_decay"]:
+                    g = g + group["weight_decay"] * p
+                if mom:
+                    buf = trace.buffer(self.state, id(p))
+                    buf = g if buf is None else buf * mom + (1 - damp) * g
+                    trace.set_buffer(self.state, id(p), buf)
+                    g = g + mom * buf if group["nesterov"] else buf
+                p.sub_(lr * g)
 
 
 class Adam(Optimizer):

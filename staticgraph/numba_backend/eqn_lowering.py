@@ -68,17 +68,26 @@ def targets(lw, eqn: Eqn) -> str:
 
 
 def lower_eqn(lw, eqn: Eqn) -> None:
+    """Emit one equation; tell `lw` when its lines may raise (see `lw.fallible`)."""
+    if not _lower_eqn(lw, eqn) or lw.check:  # numerics checks raise after the write
+        lw.fallible()
+
+
+def _lower_eqn(lw, eqn: Eqn) -> bool:
+    """Emit one equation; True when its lines cannot raise (kernels, BLAS calls,
+    views and reductions into planned storage)."""
     lw.comment_site(eqn)
     label = label_of(eqn)
     hook = lowering_for(eqn)
     if hook is not None and lower_opaque(lw, eqn, hook, label):
-        return
-    guard_empty_axes(lw, eqn)
+        return False
+    if guard_empty_axes(lw, eqn):
+        lw.fallible()
     if is_fused(eqn):
         kernel = lw.comp.kernel(eqn.params["group"])
         lower_kernel(lw, eqn, kernel, f"{label}  [k_{kernel.key[:8]}]")
     elif fusible(eqn) and lower_lone_elementwise(lw, eqn, label):
-        return
+        return True
     elif is_view(eqn) and eqn.prim in VIEWS and _view_keeps_array(eqn):
         lower_view(lw, eqn, label)
     elif eqn.prim is MATMUL and writable(lw, eqn):
@@ -94,16 +103,22 @@ def lower_eqn(lw, eqn: Eqn) -> None:
                                    "out={out})")
     elif eqn.prim is cond_p:
         lower_cond(lw, eqn, label)
+        return False
     else:
         lower_impl(lw, eqn, label)
+        return False
+    return True
 
 
-def guard_empty_axes(lw, eqn: Eqn) -> None:
-    """Before a max (or softmax) whose folded axes may be empty: the reference's error."""
+def guard_empty_axes(lw, eqn: Eqn) -> bool:
+    """Before a max (or softmax) whose folded axes may be empty: the reference's
+    error. True when a guard was emitted."""
     axes = folded_axes(eqn)
-    if axes is not None:
-        guard = lw.global_("EMPTY", EmptyAxisGuard(eqn, axes))
-        lw.emit(f"{guard}({', '.join(lw.expr(x) for x in eqn.inputs)})")
+    if axes is None:
+        return False
+    guard = lw.global_("EMPTY", EmptyAxisGuard(eqn, axes))
+    lw.emit(f"{guard}({', '.join(lw.expr(x) for x in eqn.inputs)})")
+    return True
 
 
 def _view_keeps_array(eqn: Eqn) -> bool:
@@ -199,13 +214,17 @@ VIEWS: dict[Primitive, tuple] = {
 
 def lower_view(lw, eqn: Eqn, label: str) -> None:
     """A view of the operand; copied when the value is returned and its memory
-    would be reused (a planned buffer, a variable updated in place)."""
+    would be reused (a planned buffer, a variable updated in place), and into
+    its planned buffer when it is a state update's value."""
     x, out = eqn.inputs[0], eqn.outputs[0]
     render, keeps_contig = VIEWS[eqn.prim]
     expr = render(lw, lw.names[x], eqn)
     kind, root = lw.root[x]
     contig = keeps_contig and lw.contig.get(x, True)
     escapes = out in lw.storage.escapes
+    if not escapes and lw.storage_kind(out) == "slot":  # an update's value: planned storage
+        lw.emit(f"_copyto({lw.out_array(out)}, {expr})  # {label}")
+        return
     if escapes and (kind in ("slot", "state") or (kind == "var" and root in lw.updated)):
         expr, kind, root, contig = f"({expr}).copy()", "fresh", out, True
     if expr == lw.names[x]:

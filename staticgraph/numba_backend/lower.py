@@ -98,6 +98,8 @@ class GraphLowering:
         self.escape_vars: list[Var] = []
         self.read_vars: list[Var] = []
         self.matmuls: list[Eqn] = []  # BLAS calls at the top level (their sizes)
+        self.written_in_place: list[Var] = []  # variables kernels have written so far
+        self.written_before_fallible: set[Var] = set()  # ... before a line that may raise
         self._flat: dict[Var, str] = {}
         self._var_names: dict[Var, str] = {}
         self._last_site: tuple | None = None
@@ -176,6 +178,7 @@ class GraphLowering:
         kind = self.storage_kind(v)
         if kind == "state":
             var = self.storage.into_variable[v]
+            self.written_in_place.append(var)
             self.bind(v, self.names[var], ("state", var))
             self.checks.append(lambda kb, v=v, var=var: _same_shape(kb, v, var))
         elif kind == "slot":
@@ -196,6 +199,11 @@ class GraphLowering:
         else:
             raise AssertionError(f"{v.label} has no storage")
         return self.names[v]
+
+    def fallible(self) -> None:
+        """The line just emitted may raise: variables written in place before it
+        must be restored if it does (a transaction backs them up)."""
+        self.written_before_fallible.update(self.written_in_place)
 
     def escapes_name(self) -> str:
         if "escapes" not in self.counters:

@@ -15,6 +15,7 @@ from ..passes import optimize, passes_for
 from . import gemm, program_cache
 from .explain import describe
 from .program import Compilation, lower_program, op_error
+from .runtime import entrust_arrays
 
 
 def capabilities() -> frozenset[str]:
@@ -70,6 +71,27 @@ class NumbaRunner:
     def record_phase(self, name: str, seconds: float) -> None:
         """A compile cost measured by the caller (the session's program extraction)."""
         self.extra_phases[name] = self.extra_phases.get(name, 0.0) + seconds
+
+    @property
+    def state_written_early(self) -> list[Var] | None:
+        """The variables a run may have written when it raises: written in place
+        by kernels before a line that may raise (a NumPy fallback, a registered
+        lowering, a numerics check). The other updates are written by kernels
+        with nothing fallible after them, or committed at the end by copies that
+        cannot fail. None when that is not known (an update of run-time shape):
+        a transaction backs up every target."""
+        lowering = self.lowered.lowering
+        plan = lowering.plan
+        for _, value in self.optimized.updates:
+            if value not in plan.into_variable and value in lowering.dynamic:
+                return None
+        return list(lowering.written_before_fallible)
+
+    @staticmethod
+    def entrust(arrays) -> None:
+        """Let runs write these state arrays in place (the caller wants its own
+        storage updated, as an eager in-place step does); others are copied first."""
+        entrust_arrays(arrays)
 
     @property
     def plan(self):

@@ -43,6 +43,14 @@ def adopt(state: dict, var: Var, value: np.ndarray) -> np.ndarray:
     return a
 
 
+def entrust_arrays(arrays) -> None:
+    """Mark arrays this backend may write in place although it did not make them:
+    C-contiguous, writable ones (a caller's storage it wants updated in place)."""
+    for a in arrays:
+        if isinstance(a, np.ndarray) and a.flags.c_contiguous and a.flags.writeable:
+            _OWNED[id(a)] = a
+
+
 def own_state(state: dict, var: Var) -> np.ndarray:
     """`state[var]`, adopted first unless this backend made it (see `_OWNED`)."""
     a = state[var]

@@ -12,7 +12,10 @@ variables hold exactly what they held before the run.
 State values are NumPy arrays or objects with `save_to(backup) -> backup`
 and `load_from(backup)` (the cuda backend's `DeviceValue`). A runner whose
 `writes_state_in_place` is False (the interpreter, which only replaces
-entries) needs no backups.
+entries) needs no backups; one that names its `state_written_early`
+variables (the numba backend: the ones kernels write before the run's end;
+the others are committed at the end by copies that cannot fail) gets
+backups of those only.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class Transaction:
         self.runner = runner
         self.in_place = getattr(runner, "writes_state_in_place", True)
         self.targets: list[Var] = list(dict.fromkeys(var for var, _ in runner.program.updates))
+        early = getattr(runner, "state_written_early", None)
+        self.backed_up: list[Var] = self.targets if early is None else \
+            [v for v in self.targets if v in set(early)]
         self._backups: dict[Var, Any] = {}
 
     def run(self, inputs: list, state: dict) -> list:
@@ -62,7 +68,7 @@ class Transaction:
         before = dict(state)
         saved = []
         if self.in_place:
-            for var in self.targets:
+            for var in self.backed_up:
                 value = state.get(var)
                 if value is not None:
                     backup = self._backups[var] = _save(value, self._backups.get(var))
