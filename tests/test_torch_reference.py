@@ -14,25 +14,15 @@ import numpy as np
 import pytest
 from numba_backend_util import numba_cache_dir  # noqa: F401
 from torch_reference import CASES
-from torch_reference.cases import check, run_dyngraph, run_static
-from torch_reference.generate import REFERENCE_FILE
+from torch_reference.cases import (REGENERATE, check, load_references, run_dyngraph,
+                                   run_static, stored_case_arrays)
 
-REGENERATE = "stale: regenerate with `make torch-reference` (needs torch)"
 STATIC = sorted(name for name, case in CASES.items() if case.sg_fn is not None)
 
 
 @pytest.fixture(scope="module")
 def stored() -> dict:
-    with np.load(REFERENCE_FILE, allow_pickle=False) as data:
-        return dict(data)
-
-
-def case_arrays(stored: dict, name: str) -> dict:
-    """The stored arrays of one case, keyed without the '<case>/' prefix."""
-    prefix = f"{name}/"
-    arrays = {k[len(prefix):]: v for k, v in stored.items() if k.startswith(prefix)}
-    assert arrays, f"no stored references for case {name!r}: {REGENERATE}"
-    return arrays
+    return load_references()
 
 
 def test_the_file_holds_every_case_and_nothing_else(stored):
@@ -43,14 +33,14 @@ def test_the_file_holds_every_case_and_nothing_else(stored):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_dyngraph_matches_stored_torch(name, stored):
-    case, arrays = CASES[name], case_arrays(stored, name)
+    case, arrays = CASES[name], stored_case_arrays(stored, name)
     check(case, run_dyngraph(case, arrays), arrays)
 
 
 @pytest.mark.parametrize("backend", ["interpret", "numba"])
 @pytest.mark.parametrize("name", STATIC)
 def test_staticgraph_matches_stored_torch(name, backend, stored):
-    case, arrays = CASES[name], case_arrays(stored, name)
+    case, arrays = CASES[name], stored_case_arrays(stored, name)
     inputs = [arrays[f"x{i}"] for i in range(len(case.shapes))]
     check(case, run_static(case, inputs, arrays["weights"], backend), arrays)
 

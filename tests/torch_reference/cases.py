@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+REFERENCE_FILE = Path(__file__).with_name("references.npz")
+REGENERATE = "stale: regenerate with `make torch-reference` (needs torch)"
 
 
 @dataclass(frozen=True)
@@ -116,3 +120,17 @@ def check(case: Case, got: Result, arrays: dict) -> None:
     for name, grad in got.grads.items():
         np.testing.assert_allclose(grad, want[name], rtol=case.rtol, atol=case.atol,
                                    err_msg=f"gradient of {name}")
+
+
+def load_references() -> dict:
+    """Every array of the stored file, keyed '<case>/...', and 'torch_version'."""
+    with np.load(REFERENCE_FILE, allow_pickle=False) as data:
+        return dict(data)
+
+
+def stored_case_arrays(stored: dict, name: str) -> dict:
+    """One case's stored arrays, keyed without the '<case>/' prefix."""
+    prefix = f"{name}/"
+    arrays = {k[len(prefix):]: v for k, v in stored.items() if k.startswith(prefix)}
+    assert arrays, f"no stored references for case {name!r}: {REGENERATE}"
+    return arrays

@@ -10,14 +10,10 @@ Keys: '<case>/x<i>' the inputs, '<case>/param/<name>' a module's parameters,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from . import CASES
-from .cases import Case, parameter_values, run_eager
-
-REFERENCE_FILE = Path(__file__).with_name("references.npz")
+from .cases import REFERENCE_FILE, Case, parameter_values, run_eager
 
 
 def case_arrays(case: Case, torch) -> dict:
