@@ -14,8 +14,14 @@ import numpy as np
 import pytest
 from numba_backend_util import numba_cache_dir  # noqa: F401
 from torch_reference import CASES
-from torch_reference.cases import (REGENERATE, check, load_references, run_dyngraph,
-                                   run_static, stored_case_arrays)
+from torch_reference.cases import (
+    REGENERATE,
+    check,
+    load_references,
+    run_dyngraph,
+    run_static,
+    stored_case_arrays,
+)
 
 STATIC = sorted(name for name, case in CASES.items() if case.sg_fn is not None)
 
