@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo readme test bench fuzz fuzz-cuda lint docs clean
+.PHONY: demo readme test torch-reference bench fuzz fuzz-cuda lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ readme: $(VENV)/.installed-demo
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest --ignore=tests/cuda
 	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -p no:cacheprovider -m cudasim tests/cuda
+
+# Maintainers, with torch installed (not part of the test extra): recompute
+# tests/torch_reference/references.npz, the PyTorch values and gradients that the
+# tests check dyngraph and staticgraph against without torch.
+torch-reference: $(VENV)/.installed-test
+	PYTHONPATH=tests $(BIN)/python -m torch_reference.generate
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

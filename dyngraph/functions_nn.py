@@ -53,10 +53,14 @@ def index_select(input, dim: int, index) -> Tensor:
     return _t(input).index_select(dim, index)
 
 
-def einsum(equation: str, *operands) -> Tensor:
-    """Einstein summation; operands as arguments or as one list."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+def einsum(equation, *operands) -> Tensor:
+    """Einstein summation: `einsum("ij,jk->ik", a, b)` (operands as arguments or as
+    one list) or the sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])` (ints
+    0-51 as letters, `...` for broadcast dims; the output sublist is optional)."""
+    if (isinstance(equation, str) and len(operands) == 1
+            and isinstance(operands[0], (list, tuple))):
         operands = tuple(operands[0])
+    equation, operands = A.einsum_args((equation, *operands))
     return A.einsum(equation, *[_t(x) for x in operands])
 
 

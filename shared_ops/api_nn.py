@@ -118,6 +118,41 @@ def einsum(spec: str, *xs):
     return bind(P["einsum"], *xs, spec=normalize_einsum(spec, [shape_of(x) for x in xs]))
 
 
+def einsum_args(args: tuple) -> tuple[str, list]:
+    """(equation, operands) of either einsum call form: ('ij,jk', a, b), or NumPy's
+    and PyTorch's sublists (a, [0, 1], b, [1, 2], [0, 2]): operand, sublist pairs
+    and an optional output sublist, ints 0-25 naming 'A'-'Z', 26-51 'a'-'z', and
+    `...` (Ellipsis) the broadcast dims."""
+    if args and isinstance(args[0], str):
+        return args[0], list(args[1:])
+    if len(args) < 2:
+        raise ShapeError(f"einsum: needs an equation string or operand, sublist pairs, "
+                         f"got {len(args)} arguments{at_user()}")
+    operands = list(args[0:len(args) - len(args) % 2:2])
+    subs = [_sublist(args[i], f"operand {i // 2}'s sublist") for i in range(1, len(args), 2)]
+    out = _sublist(args[-1], "the output sublist") if len(args) % 2 else None
+    spec = ",".join(subs) + ("" if out is None else "->" + out)
+    return spec, operands
+
+
+def _sublist(sub, what: str) -> str:
+    """A sublist of ints in [0, 52) and Ellipsis as subscript letters."""
+    if not isinstance(sub, (list, tuple)):
+        raise ShapeError(f"einsum: {what} must be a list of ints and ..., got "
+                         f"{type(sub).__name__}{at_user()}")
+    letters = []
+    for s in sub:
+        if s is Ellipsis:
+            letters.append("...")
+        elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < 52:
+            letters.append(string.ascii_uppercase[s] if s < 26 else
+                           string.ascii_lowercase[s - 26])
+        else:
+            raise ShapeError(f"einsum: {what} has {s!r}; its entries must be ints in "
+                             f"[0, 52) or ...{at_user()}")
+    return "".join(letters)
+
+
 def einsum_embed(g, x, spec: str):
     """Zeros shaped like x with g on the diagonal that x's subscripts name:
     spec 'ij->iij' writes g[i, j] at [i, i, j] (einsum's VJP for repeated letters)."""

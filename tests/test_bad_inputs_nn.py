@@ -105,6 +105,31 @@ def test_einsum_split_bmm_gather_argmax(graph):
 
 
 @documents("shared_ops",
+           "`einsum` sublists (`einsum(a, [0, 1], b, [1, 2])`) with an entry other than an "
+           "int in [0, 52) or `...`, or arguments that are not operand, sublist pairs")
+def test_einsum_bad_sublists(graph):
+    a = sg.placeholder((2, 3), F64)
+    n_eqns = len(graph.eqns)
+    where = here()
+    expect(ShapeError, lambda: sg.einsum(a, [0, 52]), "einsum:", "52", "[0, 52)", where)
+    where = here()
+    expect(ShapeError, lambda: sg.einsum(a, [0, "i"]), "einsum:", "'i'", where)
+    expect(ShapeError, lambda: sg.einsum(a, [0, 1], a), "einsum:", "output sublist",
+           "Symbol")
+    assert len(graph.eqns) == n_eqns
+    x = dg.tensor(np.ones((2, 3)), requires_grad=True)
+    where = here()
+    expect(ShapeError, lambda: dg.einsum(x, [0, 1.0]), "einsum:", "1.0", where)
+    where = here()
+    expect(ShapeError, lambda: dg.einsum(x, x), "einsum:", "operand 0's sublist", where)
+    expect(ShapeError, lambda: dg.einsum(x), "einsum:", "sublist pairs")
+    expect(ShapeError, lambda: dg.einsum(x, [True, 0]), "einsum:", "True")
+    assert x.grad is None
+    good_static_step(graph)
+    good_dyngraph_step()
+
+
+@documents("shared_ops",
            "a `take` / `gather` index outside [0, size) (also `sg.gather`, "
            "`sg.nn.embedding_lookup`, `dg.index_select`, `dg.nn.functional.embedding`, "
            "`x[ids]` with a symbol `ids`), found when the op runs",

@@ -1,14 +1,18 @@
 """dyngraph's new ops against PyTorch itself, values and gradients (float64).
 
 PyTorch is not part of the test extra: this module is skipped where it is
-not installed; tests/test_nn_ops.py checks the same semantics against
-NumPy references everywhere.
+not installed. The op cases are the shared table of tests/torch_reference/,
+whose stored results tests/test_torch_reference.py checks everywhere;
+tests/test_nn_ops.py checks the same semantics against NumPy references.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from torch_reference import CASES, OP_CASES
+from torch_reference.cases import check, run_dyngraph
+from torch_reference.generate import case_arrays
 
 import dyngraph as dg
 
@@ -34,61 +38,11 @@ def _agree(ours, theirs, ours_in, theirs_in, rng):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
-CASES = {
-    "log1p": ((4, 3), lambda d, x: d.log1p(x.abs()), lambda t, x: t.log1p(x.abs())),
-    "expm1": ((4, 3), lambda d, x: d.expm1(x), lambda t, x: t.expm1(x)),
-    "sin-cos": ((4, 3), lambda d, x: d.sin(x) * d.cos(x), lambda t, x: t.sin(x) * t.cos(x)),
-    "logsumexp": ((3, 4, 2), lambda d, x: d.logsumexp(x, 1, keepdim=True),
-                  lambda t, x: t.logsumexp(x, 1, keepdim=True)),
-    "var": ((3, 4), lambda d, x: x.var(1), lambda t, x: x.var(1)),
-    "var-biased": ((3, 4), lambda d, x: x.var(0, unbiased=False, keepdim=True),
-                   lambda t, x: x.var(0, unbiased=False, keepdim=True)),
-    "std": ((3, 4), lambda d, x: d.std(x, correction=0), lambda t, x: t.std(x, correction=0)),
-    "gather": ((3, 4), lambda d, x: d.gather(x, 1, dg.tensor([[0, 0], [3, 1], [2, 2]])),
-               lambda t, x: t.gather(x, 1, torch.tensor([[0, 0], [3, 1], [2, 2]]))),
-    "index_select": ((4, 3), lambda d, x: x.index_select(0, dg.tensor([3, 0, 3])),
-                     lambda t, x: x.index_select(0, torch.tensor([3, 0, 3]))),
-    "split": ((5, 2), lambda d, x: x.split(2)[2] * 3 + x.split([1, 4])[0],
-              lambda t, x: x.split(2)[2] * 3 + x.split([1, 4])[0]),
-    "einsum": ((2, 3, 4), lambda d, x: d.einsum("bij,bkj->bik", x, x),
-               lambda t, x: t.einsum("bij,bkj->bik", x, x)),
-    "einsum-diagonal": ((2, 3, 3),
-                        lambda d, x: d.einsum("bii->bi", x) * d.einsum("bjj", x)[:, None],
-                        lambda t, x: t.einsum("bii->bi", x) * t.einsum("bjj", x)[:, None]),
-    "einsum-repeat-contract": ((3, 3, 3), lambda d, x: d.einsum("iij,jk->ik", x, x[0]),
-                               lambda t, x: t.einsum("iij,jk->ik", x, x[0])),
-    "einsum-broadcast": ((2, 3, 4), lambda d, x: d.einsum("...ij,...kj->...ik", x, x[:1]),
-                         lambda t, x: t.einsum("...ij,...kj->...ik", x, x[:1])),
-    "max_unpool2d": ((2, 3, 6, 5), lambda d, x: F.max_unpool2d(
-        *F.max_pool2d(x, 2, return_indices=True), 2, output_size=(6, 5)),
-        lambda t, x: TF.max_unpool2d(*TF.max_pool2d(x, 2, return_indices=True), 2,
-                                     output_size=(6, 5))),
-    "bmm": ((2, 3, 3), lambda d, x: d.bmm(x, x), lambda t, x: t.bmm(x, x)),
-    "embedding": ((5, 3), lambda d, x: F.embedding(dg.tensor([[0, 4], [4, 1]]), x,
-                                                   padding_idx=1),
-                  lambda t, x: TF.embedding(torch.tensor([[0, 4], [4, 1]]), x,
-                                            padding_idx=1)),
-    "max_pool2d": ((2, 3, 7, 6), lambda d, x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True),
-                   lambda t, x: TF.max_pool2d(x, 3, 2, 1, ceil_mode=True)),
-    "max_pool2d-dilation": ((1, 2, 7, 7), lambda d, x: F.max_pool2d(x, 2, 1, dilation=2),
-                            lambda t, x: TF.max_pool2d(x, 2, 1, dilation=2)),
-}
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_op_agrees_with_torch(name, rng):
-    shape, ours, theirs = CASES[name]
-    (x,), (tx,) = _both(rng, shape)
-    _agree(ours(dg, x), theirs(torch, tx), [x], [tx], rng)
-
-
-@pytest.mark.parametrize("stride, padding, dilation, groups", [
-    (1, 0, 1, 1), ((2, 1), (1, 2), 1, 1), (2, 1, (2, 1), 2), (1, "same", 2, 1)])
-def test_conv2d_agrees_with_torch(stride, padding, dilation, groups, rng):
-    (x, w, b), (tx, tw, tb) = _both(rng, (2, 4, 7, 6), (6, 4 // groups, 3, 2), (6,))
-    kw = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    _agree(F.conv2d(x, w, b, **kw), TF.conv2d(tx, tw, tb, **kw), [x, w, b], [tx, tw, tb],
-           rng)
+@pytest.mark.parametrize("name", [case.name for case in OP_CASES])
+def test_op_agrees_with_torch(name):
+    case = CASES[name]
+    arrays = case_arrays(case, torch)
+    check(case, run_dyngraph(case, arrays), arrays)
 
 
 def test_argmax_argmin_one_hot_agree_with_torch(rng):

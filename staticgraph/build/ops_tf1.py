@@ -99,10 +99,12 @@ def one_hot(indices, depth: int, on_value=None, off_value=None, axis=None, dtype
     return out
 
 
-def einsum(equation: str, *inputs, name=None) -> Symbol:
-    """Einstein summation (NumPy's subscripts, `...` and implicit output included)."""
-    inputs = [as_symbol(x) for x in inputs]
-    return A.einsum(equation, *inputs)
+def einsum(equation, *inputs, name=None) -> Symbol:
+    """Einstein summation (NumPy's subscripts, `...` and implicit output included),
+    or NumPy's sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])` (ints 0-51 as
+    letters, `...` for broadcast dims; the output sublist is optional)."""
+    equation, inputs = A.einsum_args((equation, *inputs))
+    return A.einsum(equation, *[as_symbol(x) for x in inputs])
 
 
 def split(value, num_or_size_splits, axis: int = 0, num=None, name=None) -> list:
