@@ -1,14 +1,16 @@
 """The tutorial step through `dg.compile`, and the setups the compile bench times.
 
-Shared by `bench_compile` and the comparisons' `dyngraph-compiled` rows'
-documentation: the step is `comparisons.tutorial.train_dyngraph`'s loop body
-with the loss function compiled (forward and backward one tape node).
+The step is `comparisons.tutorial.train_dyngraph`'s loop body compiled whole
+(`whole_step`: loss, backward and SGD in one program, the comparisons'
+`dyngraph-compiled` row), or with only the loss function compiled
+(`compiled_step`: forward and backward one tape node).
 """
 
 from __future__ import annotations
 
 import dyngraph as dg
 from comparisons.harness.workload import Step
+from comparisons.tutorial.compiled import compiled_train_step
 
 
 def compiled_loss(w1, w2, backend: str = "numba"):
@@ -39,11 +41,23 @@ def compiled_step(data: dict, lr: float, backend: str = "numba") -> Step:
     return step
 
 
+def whole_step(data: dict, lr: float, backend: str = "numba") -> Step:
+    """One training step compiled whole (loss, backward and SGD in one program)."""
+    x, y = dg.from_numpy(data["x"]), dg.from_numpy(data["y"])
+    w1 = dg.tensor(data["w1"], requires_grad=True)
+    w2 = dg.tensor(data["w2"], requires_grad=True)
+    train_step = compiled_train_step(x, y, w1, w2, lr, backend)
+
+    def step() -> float:
+        return train_step(x, y).item()
+    return step
+
+
 def compile_setup(data: dict, lr: float, backend: str = "numba") -> Step:
-    """Trace + compile + the first step of a fresh compiled function (a warm
-    kernel cache after the first time)."""
+    """Trace + compile + the first step of a fresh compiled training step (a
+    warm kernel cache after the first time)."""
     def setup() -> None:
-        compiled_step(data, lr, backend)()
+        whole_step(data, lr, backend)()
     return setup
 
 

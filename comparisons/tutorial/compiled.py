@@ -1,5 +1,5 @@
-"""The tutorial's `dyngraph-compiled` row (its loss under `dg.compile`) and the
-`torch-compile` peer beside it."""
+"""The tutorial's `dyngraph-compiled` row (its whole training step under
+`dg.compile`) and the `torch-compile` peer beside it."""
 
 from __future__ import annotations
 
@@ -11,29 +11,37 @@ from ..harness.peers import torch_variant
 from .training import torch_compiled_setup
 
 
-def _tutorial_setup(problem) -> Prepared:
-    d, lr = problem.data, problem.size.lr
-    x, y = dg.from_numpy(d["x"]), dg.from_numpy(d["y"])
-    w1 = dg.tensor(d["w1"].copy(), requires_grad=True)
-    w2 = dg.tensor(d["w2"].copy(), requires_grad=True)
-    loss_fn = dg.compile(lambda x, y: (x.mm(w1).relu().mm(w2) - y).pow(2).sum(),
-                         backend=BACKEND)
-    losses: list[float] = []
-
-    def step() -> None:
-        loss = loss_fn(x, y)
-        losses.append(loss.item())
+def compiled_train_step(x, y, w1, w2, lr: float, backend: str = BACKEND):
+    """The tutorial's training step compiled whole: loss, backward and the SGD
+    update in one program; call it with no arguments, it returns the loss."""
+    @dg.compile(backend=backend)
+    def train_step(x, y):
+        loss = (x.mm(w1).relu().mm(w2) - y).pow(2).sum()
         loss.backward()
         with dg.no_grad():
             w1.sub_(lr * w1.grad)
             w2.sub_(lr * w2.grad)
             w1.grad.zero_()
             w2.grad.zero_()
-    return compiled_prepared(step, lambda: losses, loss_fn)
+        return loss
+    return train_step
+
+
+def _tutorial_setup(problem) -> Prepared:
+    d, lr = problem.data, problem.size.lr
+    x, y = dg.from_numpy(d["x"]), dg.from_numpy(d["y"])
+    w1 = dg.tensor(d["w1"].copy(), requires_grad=True)
+    w2 = dg.tensor(d["w2"].copy(), requires_grad=True)
+    train_step = compiled_train_step(x, y, w1, w2, lr)
+    losses: list[float] = []
+
+    def step() -> None:
+        losses.append(train_step(x, y).item())
+    return compiled_prepared(step, lambda: losses, train_step)
 
 
 def tutorial_variants() -> list[Variant]:
     return [compiled_variant(NAME, _tutorial_setup,
-                             "loss traced once; forward+backward one tape node"),
+                             "the whole step traced: loss, backward, SGD in one program"),
             torch_variant("torch-compile", setup=torch_compiled_setup,
                           note="torch.compile of the loss; first call is setup")]
