@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from shared_ops import REGISTRY
+from shared_ops.grad_utils import unbroadcast
 
 MATMUL = REGISTRY["matmul"]
-_TANH = REGISTRY["tanh"]
+_TANH, _ADD = REGISTRY["tanh"], REGISTRY["add"]
 
 
 def matmul_grads(g, a, b, needs: tuple, transposes: dict) -> tuple:
@@ -56,5 +57,24 @@ def _tanh_vjp(g, out, x, *, needs):
     return _TANH.vjp(g, out, x, needs=needs)
 
 
+def _add_vjp(g, out, x, y, *, needs):
+    """add's VJP: `g`, summed down to each operand's shape (`_summed_to`)."""
+    if type(g) is np.ndarray:
+        return (_summed_to(g, x) if needs[0] else None, _summed_to(g, y) if needs[1] else None)
+    return _ADD.vjp(g, out, x, y, needs=needs)
+
+
+def _summed_to(g: np.ndarray, x):
+    """`unbroadcast(g, x)`, with its common case spelled out: `g` itself for an
+    operand of its shape, one `np.add.reduce` over the leading dims for one that
+    matches g's trailing dims (a bias); `unbroadcast` for the rest."""
+    shape = getattr(x, "shape", None)
+    if shape == g.shape:
+        return g
+    if shape is not None and 0 < len(shape) < g.ndim and shape == g.shape[-len(shape):]:
+        return np.add.reduce(g, axis=tuple(range(g.ndim - len(shape))))
+    return unbroadcast(g, x)
+
+
 # primitive -> its rule on raw arrays (the shared rule's signature)
-ARRAY_RULES: dict = {_TANH: _tanh_vjp}
+ARRAY_RULES: dict = {_TANH: _tanh_vjp, _ADD: _add_vjp}
