@@ -1,6 +1,7 @@
 """PyTorch-named tensor functions (dg.exp, dg.matmul, dg.cat, ...).
 
-Each one routes to a shared_ops primitive through `apply_primitive`; arguments
+Each one routes to a shared_ops primitive through the dispatcher (`apply_binary`,
+`apply_unary` for tensor operands, else `apply_primitive`); arguments
 that are not Tensors are taken as constants.
 """
 
