@@ -124,22 +124,107 @@ def apply_primitive(prim, args, params, depth=1):
     if large:
         _keep_shapes_only(datas, large)
         inputs = tuple(datas)
+    return _record(prim, params, inputs, out, tuple(edges), needs, tuple(versions), version,
+                   depth + 1)
+
+
+def apply_binary(prim, x, y):
+    """`apply_primitive(prim, (x, y), NO_PARAMS, 2)` for a Tensor `x`: an operator
+    or method of `x` (the user's line is its caller). Two tensors in grad mode
+    take this path's own recording, without `apply_primitive`'s loop; every
+    other call goes there."""
+    if TRACE_HOOK[0] is not None or not isinstance(y, Tensor):
+        return apply_primitive(prim, (x, y), NO_PARAMS, 3)
+    x_grad = x._requires_grad
+    y_grad = y._requires_grad
+    if not ((x_grad or y_grad) and GRAD_MODE.enabled and prim.differentiable):
+        return run_primitive(prim, (x, y), NO_PARAMS)
+    xd = x._data
+    yd = y._data
+    try:
+        out = prim.impl(xd, yd)
+    except Exception as exc:  # as in apply_primitive
+        raise _op_error(prim, (xd, yd), exc) from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    version = _view_counter((x, y), (xd, yd), out) if prim.views else [0, 0]
+    shape_only = prim.vjp_shape_only_mask
+    x_edge = y_edge = None
+    if x_grad:  # the edges, and unread large values of other ops as shapes (apply_primitive)
+        x_edge = x._edge
+        if x_edge is None:
+            x_edge = x
+        elif shape_only & 1 and type(xd) is np.ndarray and xd.nbytes > SMALL_VALUE_BYTES:
+            xd = stand_in(xd)
+    if y_grad:
+        y_edge = y._edge
+        if y_edge is None:
+            y_edge = y
+        elif shape_only & 2 and type(yd) is np.ndarray and yd.nbytes > SMALL_VALUE_BYTES:
+            yd = stand_in(yd)
+    if not shape_only:  # the versions of the values the rule reads
+        versions = (x._version, y._version)
+    else:
+        versions = () if shape_only == 3 else ((x._version,) if shape_only == 2 else
+                                               (y._version,))
+    return _record(prim, NO_PARAMS, (xd, yd), out, (x_edge, y_edge),
+                   _PAIR_NEEDS[x_grad + 2 * y_grad], versions, version, 3)
+
+
+def apply_unary(prim, x):
+    """`apply_primitive(prim, (x,), NO_PARAMS, 2)` for a Tensor `x`: a method of `x`
+    (the user's line is its caller), recorded without `apply_primitive`'s loop."""
+    if TRACE_HOOK[0] is not None:
+        return apply_primitive(prim, (x,), NO_PARAMS, 3)
+    if not (x._requires_grad and GRAD_MODE.enabled and prim.differentiable):
+        return run_primitive(prim, (x,), NO_PARAMS)
+    data = x._data
+    try:
+        out = prim.impl(data)
+    except Exception as exc:  # as in apply_primitive
+        raise _op_error(prim, (data,), exc) from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    version = _view_counter((x,), (data,), out) if prim.views else [0, 0]
+    edge = x._edge
+    if prim.vjp_shape_only_mask:  # the rule reads only the input's shape
+        versions = ()
+        if edge is not None and type(data) is np.ndarray and data.nbytes > SMALL_VALUE_BYTES:
+            data = stand_in(data)
+    else:
+        versions = (x._version,)
+    if edge is None:
+        edge = x
+    return _record(prim, NO_PARAMS, (data,), out, (edge,), _ONE_NEEDS, versions, version, 3)
+
+
+_PAIR_NEEDS = (None, (True, False), (False, True), (True, True))
+_ONE_NEEDS = (True,)
+
+
+def _record(prim, params, inputs: tuple, out: np.ndarray, edges: tuple, needs: tuple,
+            versions: tuple, version: list, depth: int) -> TensorBase:
+    """The result of a recorded op: a tensor holding `out` and its node (see
+    Node), which watches `versions` (and `version`, the result's counter, when
+    the rule reads the output). `depth`: `sys._getframe(depth)` from here is
+    where the search for the user's line starts."""
     result = _new_tensor(Tensor)
     result._data = out
     result._requires_grad = True
     result.grad = None
     result._version = version
-    reads_out = prim.vjp_reads_out
-    if reads_out:
-        versions.append(version)
     result._edge = node = _new_node(Node)
     node.op = prim
     node.params = params
     node.inputs = inputs  # tuples: one allocation, and untracked by the GC
-    node.out = out if reads_out else None  # kept only for a rule that reads it
-    node.edges = tuple(edges)
+    if prim.vjp_reads_out:  # the output is kept only for a rule that reads it
+        node.out = out
+        versions += (version,)
+    else:
+        node.out = None
+    node.edges = edges
     node.needs = needs
-    node.versions = tuple(versions)  # () (shared) for a rule that reads no input
+    node.versions = versions  # () (shared) for a rule that reads no input
     node.n_out = 1
     node.seq = next_seq()
     node.epoch = INPLACE_COUNT[0]
@@ -167,6 +252,16 @@ def apply_primitive(prim, args, params, depth=1):
 _STAND_INS: dict = {}  # shape -> the AbstractArray standing in for arrays of that shape
 
 
+def stand_in(data: np.ndarray) -> AbstractArray:
+    """The AbstractArray of `data`'s shape and dtype (one per shape, reused)."""
+    found = _STAND_INS.get(data.shape)
+    if found is None or found.dtype is not data.dtype:
+        if len(_STAND_INS) > 256:
+            _STAND_INS.clear()
+        found = _STAND_INS[data.shape] = AbstractArray(data.shape, data.dtype)
+    return found
+
+
 def _keep_shapes_only(datas: list, positions: int) -> None:
     """Replace the inputs at `positions` (a bitmask), other ops' results larger
     than SMALL_VALUE_BYTES whose values the VJP rule never reads, by their shape
@@ -175,14 +270,8 @@ def _keep_shapes_only(datas: list, positions: int) -> None:
     at backward."""
     i = 0
     while positions:
-        d = datas[i]
         if positions & 1:
-            stand_in = _STAND_INS.get(d.shape)
-            if stand_in is None or stand_in.dtype is not d.dtype:
-                if len(_STAND_INS) > 256:
-                    _STAND_INS.clear()
-                stand_in = _STAND_INS[d.shape] = AbstractArray(d.shape, d.dtype)
-            datas[i] = stand_in
+            datas[i] = stand_in(datas[i])
         positions >>= 1
         i += 1
 

@@ -1,7 +1,8 @@
 """Backward: a topological walk of the tape calling the shared VJP rules.
 
 With create_graph=False the rules run on raw ndarrays (fast, nothing
-recorded; a 2-D matmul takes `array_rules.matmul_vjp`). With
+recorded; matmul and the ops of `array_rules.ARRAY_RULES` take the rules
+written for arrays there). With
 create_graph=True they run on Tensors with grad mode on, so the gradient
 computation is itself recorded (higher-order gradients).
 """
@@ -14,7 +15,7 @@ import numpy as np
 
 from shared_ops import GradientError, Primitive, ShapeError
 
-from .array_rules import MATMUL, matmul_vjp
+from .array_rules import ARRAY_RULES, MATMUL, matmul_grads
 from .dispatch import TRACE_STATE, TensorBase, wrap
 from .grad_mode import set_grad_enabled
 from .hooks import ANOMALY, NODE_HOOKS, apply_leaf_hooks, apply_node_hooks, check_gradients
@@ -89,8 +90,9 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
     pending: dict = {}
     leaves: dict = {}
     heap: list = []
+    owned: set = set()  # leaves whose gradient sum is a buffer this walk made
     for root, g in zip(roots, seeds):
-        _route_one(root if root._edge is None else root._edge, g, pending, leaves, heap)
+        _route_one(root if root._edge is None else root._edge, g, pending, leaves, heap, owned)
     captured: dict = {}
     walked: list = []
     observed: dict = {}  # node -> {output index: gradient} for retain_grad tensors
@@ -98,6 +100,7 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
     anomaly = ANOMALY.enabled
     fast = not create_graph and not observe and not anomaly
     inplace = INPLACE_COUNT
+    transposes: dict = {}  # matmul_grads' contiguous transposes of reused operands
     held = None  # the newest node just queued, kept out of the heap (chains)
     while True:
         if held is not None and (not heap or held.seq > -heap[0][0]):
@@ -116,8 +119,11 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                 # The hot path: a primitive's VJP on raw arrays.
                 if node.epoch != inplace[0] or node.inputs is None:
                     node.check_usable()
-                rule = matmul_vjp if op is MATMUL else op.vjp
-                in_grads = rule(g, node.out, *node.inputs, needs=node.needs, **node.params)
+                if op is MATMUL:
+                    in_grads = matmul_grads(g, *node.inputs, node.needs, transposes)
+                else:
+                    in_grads = ARRAY_RULES.get(op, op.vjp)(g, node.out, *node.inputs,
+                                                           needs=node.needs, **node.params)
                 walked.append(node)
                 for edge, g in zip(node.edges, in_grads):
                     if edge is None or g is None:
@@ -134,7 +140,7 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                         else:
                             heappush(heap, (-edge.seq, edge))
                     else:  # a leaf, or an output of a multi-output node
-                        _route_one(edge, g, pending, leaves, heap)
+                        _route_one(edge, g, pending, leaves, heap, owned)
                 continue
             grads = [g]
         else:
@@ -146,7 +152,7 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
         if anomaly:
             check_gradients(node, in_grads)
         walked.append(node)
-        _route(node.edges, in_grads, pending, leaves, heap)
+        _route(node.edges, in_grads, pending, leaves, heap, owned)
     return leaves, captured, (walked, observed)
 
 
@@ -164,14 +170,14 @@ def commit_backward(done: tuple, retain_graph: bool) -> None:
             node.release()
 
 
-def _route(edges, in_grads, pending: dict, leaves: dict, heap: list) -> None:
+def _route(edges, in_grads, pending: dict, leaves: dict, heap: list, owned: set) -> None:
     """Route each input cotangent of a node along its edge."""
     for edge, g in zip(edges, in_grads):
         if edge is not None and g is not None:
-            _route_one(edge, g, pending, leaves, heap)
+            _route_one(edge, g, pending, leaves, heap, owned)
 
 
-def _route_one(edge, g, pending: dict, leaves: dict, heap: list) -> None:
+def _route_one(edge, g, pending: dict, leaves: dict, heap: list, owned: set) -> None:
     """Add a cotangent to its edge's pending sum (queueing a new node) or its leaf's."""
     if type(edge) is Node or type(edge) is tuple:
         prev = pending.get(edge)
@@ -180,9 +186,17 @@ def _route_one(edge, g, pending: dict, leaves: dict, heap: list) -> None:
             _enqueue(edge if type(edge) is Node else edge[0], pending, heap)
         else:
             pending[edge] = prev + g
+        return
+    prev = leaves.get(edge)
+    if prev is None:
+        leaves[edge] = g  # a rule's result, maybe shared with another edge: not written to
+    elif edge in owned and type(g) is np.ndarray and g.shape == prev.shape and \
+            g.dtype == prev.dtype:
+        np.add(prev, g, out=prev)  # a weight shared by T steps: no new buffer per step
     else:
-        prev = leaves.get(edge)
-        leaves[edge] = g if prev is None else prev + g
+        leaves[edge] = total = prev + g
+        if type(total) is np.ndarray:
+            owned.add(edge)
 
 
 def _enqueue(node: Node, pending: dict, heap: list) -> None:

@@ -1,6 +1,7 @@
 """PyTorch-named tensor functions (dg.exp, dg.matmul, dg.cat, ...).
 
-Each one routes to a shared_ops primitive through `apply_primitive`; arguments
+Each one routes to a shared_ops primitive through the dispatcher (`apply_binary`,
+`apply_unary` for tensor operands, else `apply_primitive`); arguments
 that are not Tensors are taken as constants.
 """
 
@@ -13,7 +14,7 @@ from shared_ops import REGISTRY as P
 from shared_ops.made_functions import as_defined_here as _as_defined_here
 from shared_ops.shapes import normalize_axis
 
-from .dispatch import NO_PARAMS, apply_primitive, as_tensor
+from .dispatch import NO_PARAMS, apply_binary, apply_primitive, apply_unary, as_tensor
 from .tensor import Tensor
 
 __all__ = [
@@ -32,8 +33,7 @@ def unary_function(name: str):
     prim = P[name]
 
     def fn(input):
-        return apply_primitive(prim, (input if isinstance(input, Tensor) else Tensor(input),),
-                               NO_PARAMS, 2)
+        return apply_unary(prim, input if isinstance(input, Tensor) else Tensor(input))
     return _as_defined_here(fn, name, f"Elementwise {name}.")
 
 
@@ -42,6 +42,8 @@ def binary_function(name: str):
     prim = P[name]
 
     def fn(input, other):
+        if isinstance(input, Tensor):
+            return apply_binary(prim, input, other)
         return apply_primitive(prim, (input, other), NO_PARAMS, 2)
     return _as_defined_here(fn, name, f"Elementwise {name} with broadcasting.")
 

@@ -1,9 +1,10 @@
 """Tensor arithmetic: operators, elementwise methods, reductions, softmax.
 
-`TensorMathMixin` is one of the bases of `dyngraph.Tensor`. The elementwise
-methods call the dispatcher directly (`depth=2`: the user's line is the
-method's caller); the others go through `shared_ops.api`, whose `bind`
-hands Tensors to the same dispatcher.
+`TensorMathMixin` is one of the bases of `dyngraph.Tensor`. The operators
+and elementwise methods call the dispatcher directly (`apply_binary` and
+`apply_unary` for `self` with another tensor or alone; the user's line is the
+method's caller); the others go through `shared_ops.api`, whose `bind` hands
+Tensors to the same dispatcher.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import shared_ops.api as A
 from shared_ops import REGISTRY as P
 from shared_ops import ShapeError
 
-from .dispatch import NO_PARAMS, apply_primitive, as_tensor, wrap
+from .dispatch import NO_PARAMS, apply_binary, apply_primitive, apply_unary, as_tensor, wrap
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -50,116 +51,116 @@ class TensorMathMixin:
 
     # ---- operators: `other` may be a Tensor, an array or a Python number ----
     def __add__(self, other) -> Self:
-        return apply_primitive(_ADD, (self, other), NO_PARAMS, 2)
+        return apply_binary(_ADD, self, other)
 
     def __radd__(self, other) -> Self:
         return apply_primitive(_ADD, (other, self), NO_PARAMS, 2)
 
     def __sub__(self, other) -> Self:
-        return apply_primitive(_SUB, (self, other), NO_PARAMS, 2)
+        return apply_binary(_SUB, self, other)
 
     def __rsub__(self, other) -> Self:
         return apply_primitive(_SUB, (other, self), NO_PARAMS, 2)
 
     def __mul__(self, other) -> Self:
-        return apply_primitive(_MUL, (self, other), NO_PARAMS, 2)
+        return apply_binary(_MUL, self, other)
 
     def __rmul__(self, other) -> Self:
         return apply_primitive(_MUL, (other, self), NO_PARAMS, 2)
 
     def __truediv__(self, other) -> Self:
-        return apply_primitive(_DIV, (self, other), NO_PARAMS, 2)
+        return apply_binary(_DIV, self, other)
 
     def __rtruediv__(self, other) -> Self:
         return apply_primitive(_DIV, (other, self), NO_PARAMS, 2)
 
     def __pow__(self, other) -> Self:
-        return apply_primitive(_POW, (self, other), NO_PARAMS, 2)
+        return apply_binary(_POW, self, other)
 
     def __rpow__(self, other) -> Self:
         return apply_primitive(_POW, (other, self), NO_PARAMS, 2)
 
     def __matmul__(self, other) -> Self:
-        return apply_primitive(_MATMUL, (self, other), NO_PARAMS, 2)
+        return apply_binary(_MATMUL, self, other)
 
     def __rmatmul__(self, other) -> Self:
         return apply_primitive(_MATMUL, (other, self), NO_PARAMS, 2)
 
     def __gt__(self, other) -> Self:
-        return apply_primitive(_GT, (self, other), NO_PARAMS, 2)
+        return apply_binary(_GT, self, other)
 
     def __lt__(self, other) -> Self:
-        return apply_primitive(_LT, (self, other), NO_PARAMS, 2)
+        return apply_binary(_LT, self, other)
 
     def __ge__(self, other) -> Self:
-        return apply_primitive(_GE, (self, other), NO_PARAMS, 2)
+        return apply_binary(_GE, self, other)
 
     def __le__(self, other) -> Self:
-        return apply_primitive(_LE, (self, other), NO_PARAMS, 2)
+        return apply_binary(_LE, self, other)
 
     def __eq__(self, other) -> Self:  # type: ignore[override]
-        return apply_primitive(_EQ, (self, other), NO_PARAMS, 2)
+        return apply_binary(_EQ, self, other)
 
     def __ne__(self, other) -> Self:  # type: ignore[override]
-        return apply_primitive(_NE, (self, other), NO_PARAMS, 2)
+        return apply_binary(_NE, self, other)
 
     def __and__(self, other) -> Self:
-        return apply_primitive(_AND, (self, other), NO_PARAMS, 2)
+        return apply_binary(_AND, self, other)
 
     def __or__(self, other) -> Self:
-        return apply_primitive(_OR, (self, other), NO_PARAMS, 2)
+        return apply_binary(_OR, self, other)
 
     def __neg__(self) -> Self:
-        return apply_primitive(_NEG, (self,), NO_PARAMS, 2)
+        return apply_unary(_NEG, self)
 
     def __pos__(self) -> Self:
         return self
 
     def __abs__(self) -> Self:
-        return apply_primitive(_ABS, (self,), NO_PARAMS, 2)
+        return apply_unary(_ABS, self)
 
     def __invert__(self) -> Self:
-        return apply_primitive(_NOT, (self,), NO_PARAMS, 2)
+        return apply_unary(_NOT, self)
 
     # ---- named binary ops ---------------------------------------------------
     def add(self, other) -> Self:
         """self + other, broadcast."""
-        return apply_primitive(_ADD, (self, other), NO_PARAMS, 2)
+        return apply_binary(_ADD, self, other)
 
     def sub(self, other) -> Self:
         """self - other, broadcast."""
-        return apply_primitive(_SUB, (self, other), NO_PARAMS, 2)
+        return apply_binary(_SUB, self, other)
 
     def mul(self, other) -> Self:
         """self * other, broadcast."""
-        return apply_primitive(_MUL, (self, other), NO_PARAMS, 2)
+        return apply_binary(_MUL, self, other)
 
     def div(self, other) -> Self:
         """self / other, broadcast."""
-        return apply_primitive(_DIV, (self, other), NO_PARAMS, 2)
+        return apply_binary(_DIV, self, other)
 
     def pow(self, other) -> Self:
         """self ** other, broadcast."""
-        return apply_primitive(_POW, (self, other), NO_PARAMS, 2)
+        return apply_binary(_POW, self, other)
 
     def maximum(self, other) -> Self:
         """The elementwise larger of self and other."""
-        return apply_primitive(_MAXIMUM, (self, other), NO_PARAMS, 2)
+        return apply_binary(_MAXIMUM, self, other)
 
     def minimum(self, other) -> Self:
         """The elementwise smaller of self and other."""
-        return apply_primitive(_MINIMUM, (self, other), NO_PARAMS, 2)
+        return apply_binary(_MINIMUM, self, other)
 
     def matmul(self, other) -> Self:
         """Matrix product (batched and 1-d cases as in NumPy/PyTorch)."""
-        return apply_primitive(_MATMUL, (self, other), NO_PARAMS, 2)
+        return apply_binary(_MATMUL, self, other)
 
     def mm(self, mat2) -> Self:
         """2-d matrix product."""
         other_shape = np.shape(mat2)
         if self.ndim != 2 or len(other_shape) != 2:
             raise ShapeError(f"mm: expects 2-d tensors, got {self.shape} and {other_shape}")
-        return apply_primitive(_MATMUL, (self, mat2), NO_PARAMS, 2)
+        return apply_binary(_MATMUL, self, mat2)
 
     def bmm(self, mat2) -> Self:
         """Batched matrix product of (B, N, M) and (B, M, P) tensors."""
@@ -168,55 +169,55 @@ class TensorMathMixin:
     # ---- elementwise functions ------------------------------------------------
     def neg(self) -> Self:
         """-self."""
-        return apply_primitive(_NEG, (self,), NO_PARAMS, 2)
+        return apply_unary(_NEG, self)
 
     def abs(self) -> Self:
         """Elementwise absolute value."""
-        return apply_primitive(_ABS, (self,), NO_PARAMS, 2)
+        return apply_unary(_ABS, self)
 
     def exp(self) -> Self:
         """Elementwise e ** self."""
-        return apply_primitive(_EXP, (self,), NO_PARAMS, 2)
+        return apply_unary(_EXP, self)
 
     def log(self) -> Self:
         """Elementwise natural logarithm."""
-        return apply_primitive(_LOG, (self,), NO_PARAMS, 2)
+        return apply_unary(_LOG, self)
 
     def sqrt(self) -> Self:
         """Elementwise square root."""
-        return apply_primitive(_SQRT, (self,), NO_PARAMS, 2)
+        return apply_unary(_SQRT, self)
 
     def tanh(self) -> Self:
         """Elementwise hyperbolic tangent."""
-        return apply_primitive(_TANH, (self,), NO_PARAMS, 2)
+        return apply_unary(_TANH, self)
 
     def sigmoid(self) -> Self:
         """Elementwise logistic sigmoid, 1 / (1 + exp(-self))."""
-        return apply_primitive(_SIGMOID, (self,), NO_PARAMS, 2)
+        return apply_unary(_SIGMOID, self)
 
     def relu(self) -> Self:
         """Elementwise max(self, 0)."""
-        return apply_primitive(_RELU, (self,), NO_PARAMS, 2)
+        return apply_unary(_RELU, self)
 
     def sign(self) -> Self:
         """Elementwise sign: -1, 0 or 1."""
-        return apply_primitive(_SIGN, (self,), NO_PARAMS, 2)
+        return apply_unary(_SIGN, self)
 
     def log1p(self) -> Self:
         """Elementwise log(1 + self), accurate near 0."""
-        return apply_primitive(_LOG1P, (self,), NO_PARAMS, 2)
+        return apply_unary(_LOG1P, self)
 
     def expm1(self) -> Self:
         """Elementwise exp(self) - 1, accurate near 0."""
-        return apply_primitive(_EXPM1, (self,), NO_PARAMS, 2)
+        return apply_unary(_EXPM1, self)
 
     def sin(self) -> Self:
         """Elementwise sine."""
-        return apply_primitive(_SIN, (self,), NO_PARAMS, 2)
+        return apply_unary(_SIN, self)
 
     def cos(self) -> Self:
         """Elementwise cosine."""
-        return apply_primitive(_COS, (self,), NO_PARAMS, 2)
+        return apply_unary(_COS, self)
 
     def clamp(self, min=None, max=None) -> Self:
         """Clamp every element into [min, max]; either bound may be None."""
