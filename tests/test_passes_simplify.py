@@ -151,3 +151,24 @@ def test_simplify_does_not_mutate_its_input():
     eqns, outputs = list(prog.eqns), list(prog.outputs)
     simplify(prog)
     assert prog.eqns == eqns and prog.outputs == outputs
+
+
+def test_where_on_a_constant_condition_picks_a_branch(rng):
+    def true():
+        return sg.constant(np.array(True))
+
+    def false():
+        return sg.constant(np.array(False))
+    prog = program(lambda x, y: sg.where(true(), x, y), ((2, 3), F64), ((2, 3), F64))
+    out = simplified(prog)
+    assert out.eqns == [] and out.outputs == [out.inputs[0]]
+    prog = program(lambda x: sg.where(false(), x, sg.constant(np.array(0.0))), ((2, 3), F64))
+    assert prims(simplified(prog)) == ["broadcast_to"]  # the zeros, without reading x
+    a = rng.standard_normal((2, 3))
+    a[0, 0] = np.nan
+    assert_same_values(prog, simplified(prog), a)
+    blocked = [lambda x: sg.where(false(), x, 0),  # a weak scalar branch: no dtype of its own
+               lambda x: sg.where(x > 0, x, sg.constant(np.array(0.0)))]
+    for fn in blocked:
+        prog = program(fn, ((2, 3), F64))
+        assert prims(simplified(prog)) == prims(prog)

@@ -76,8 +76,11 @@ def run_compiled(cg: CompiledGraph, op: CompiledBackward | None, tensors: list) 
 
 
 def own_array(value, inputs: list) -> np.ndarray:
-    """An output array the caller owns: a copy where it shares an input's memory."""
+    """An output array the caller owns: a copy where it shares an input's memory
+    or cannot be written (a broadcast constant)."""
     value = np.asarray(value)
+    if not value.flags.writeable:
+        return value.copy()
     if value.base is None and all(value is not a for a in inputs):
         return value  # an array of its own (not a view): cannot share an input's memory
     for a in inputs:

@@ -215,14 +215,15 @@ VIEWS: dict[Primitive, tuple] = {
 def lower_view(lw, eqn: Eqn, label: str) -> None:
     """A view of the operand; copied when the value is returned and its memory
     would be reused (a planned buffer, a variable updated in place), and into
-    its planned buffer when it is a state update's value."""
+    its planned buffer when it is a state update's value viewing such memory."""
     x, out = eqn.inputs[0], eqn.outputs[0]
     render, keeps_contig = VIEWS[eqn.prim]
     expr = render(lw, lw.names[x], eqn)
     kind, root = lw.root[x]
     contig = keeps_contig and lw.contig.get(x, True)
     escapes = out in lw.storage.escapes
-    if not escapes and lw.storage_kind(out) == "slot":  # an update's value: planned storage
+    if not escapes and lw.storage_kind(out) == "slot" and kind not in ("const", "input"):
+        # an update's value viewing memory the run may reuse: into its planned storage
         lw.emit(f"_copyto({lw.out_array(out)}, {expr})  # {label}")
         return
     if escapes and (kind in ("slot", "state") or (kind == "var" and root in lw.updated)):

@@ -322,11 +322,7 @@ class GraphLowering:
             if kind == "state":
                 self.emit(f"# {var.label} was written in place by {value.label}")
                 continue
-            name = self.names[value]
-            if kind in ("input", "const", "var"):
-                copy = self.fresh(f"{name}_new")
-                self.emit(f"{copy} = {name}.copy()")
-                name, kind = copy, "fresh"
+            name = self.names[value]  # `_commit` copies it into the variable's storage
             if value not in self.dynamic and value in self.plan.shapes.shapes:
                 self.checks.append(lambda kb, v=value, var=var: _same_shape(kb, v, var))
             pending.append((var, name, kind != "slot"))

@@ -16,7 +16,8 @@ Exact rules (bit-for-bit the same values, NaN and Inf included):
   identity permutation disappears); reshape of reshape (the last shape);
   reshape/broadcast_to to the operand's own shape; cast to the same dtype;
   cast(cast(x, a), b) -> cast(x, b) when x -> a is lossless; sum/mean/max
-  over no axes; expand_dims/squeeze of no axes; x[:, ...]; where(c, x, x).
+  over no axes; expand_dims/squeeze of no axes; x[:, ...]; where(c, x, x);
+  where(True, x, y) -> x and where(False, x, y) -> y (broadcast).
 Equal up to the sign of zero (-0.0 + 0.0 is +0.0; the values compare equal):
   x+0, 0+x, add(g, zeros_like(y)) -> x (resp. g).
 Only for ints and bools (a float x*0 is NaN for x = Inf or NaN), or for any
@@ -40,6 +41,7 @@ from .common import all_equal_to, literal_value, same_aval
 Rewrite = Var | Eqn | None
 
 ZEROS_LIKE = REGISTRY["zeros_like"]
+BROADCAST_TO = REGISTRY["broadcast_to"]
 
 
 @dataclass
@@ -213,8 +215,24 @@ def rule_getitem(eqn: Eqn, ctx: RuleContext) -> Rewrite:
 
 
 def rule_where(eqn: Eqn, ctx: RuleContext) -> Rewrite:
-    _, x, y = eqn.inputs
-    return _keeps(eqn, x) if isinstance(x, Var) and x is y else None
+    """where(c, x, x) -> x; where(True, x, y) -> x and where(False, x, y) -> y
+    (broadcast to the result's shape when the dtype is the result's already)."""
+    c, x, y = eqn.inputs
+    if isinstance(x, Var) and x is y:
+        return _keeps(eqn, x)
+    cond = ctx.value(c)
+    if cond is None or np.size(cond) != 1:
+        return None
+    chosen = x if bool(np.asarray(cond).reshape(())) else y
+    if not isinstance(chosen, Var) or np.dtype(chosen.dtype) != np.dtype(_out(eqn).dtype):
+        return None
+    kept = _keeps(eqn, chosen)
+    if kept is not None:
+        return kept
+    shape = tuple(_out(eqn).shape)
+    if None in shape:
+        return None
+    return eqn.replace(prim=BROADCAST_TO, inputs=(chosen,), params={"shape": shape})
 
 
 RULES: dict[Primitive, Callable[[Eqn, RuleContext], Rewrite]] = by_primitive({
