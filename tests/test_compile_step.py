@@ -194,3 +194,29 @@ def test_failed_call_changes_nothing(rng, backend):
         compiled(dg.tensor(np.array([1, 7])))
     np.testing.assert_array_equal(table.detach().numpy(), values)
     np.testing.assert_array_equal(table.grad.numpy(), grad)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dynamic_batch_whole_step(rng, backend):
+    w = dg.tensor(rng.standard_normal((6, 3)), requires_grad=True)
+    twin = dg.tensor(w.detach().numpy().copy(), requires_grad=True)
+
+    def make(weight):
+        opt = dg.optim.SGD([weight], lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ((x @ weight - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            x.mul_(0.5)  # an argument changed in place: traced for this call's shapes
+            return loss
+        return step
+    compiled, eager = dg.compile(make(w), backend=backend, dynamic=True), make(twin)
+    for n in (4, 8, 4):
+        a, b = rng.standard_normal((n, 6)), rng.standard_normal((n, 3))
+        xs = [dg.tensor(a.copy()), dg.tensor(a.copy())]
+        _close(compiled(xs[0], dg.tensor(b)).item(), eager(xs[1], dg.tensor(b)).item(),
+               backend)
+        _close(xs[0].numpy(), xs[1].numpy(), backend)
+    _close(w._data, twin._data, backend)

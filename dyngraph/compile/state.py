@@ -173,6 +173,8 @@ class TraceState:
             t._data, t._sym, t._requires_grad = result._data, result._sym, result._requires_grad
             index = self.trace.arg_index.get(id(t))
             if index is not None:
+                if None in self.trace.arg_vars[index].aval.shape:
+                    self.trace.specialize()  # state has concrete shapes: trace this call's
                 self._write_value(index, t._sym, self.trace.arg_vars[index])
             return t
         if result._requires_grad:

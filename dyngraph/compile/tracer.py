@@ -266,6 +266,11 @@ class Trace:
     def is_traced(value) -> bool:
         return isinstance(value, TracedTensor)
 
+    @staticmethod
+    def specialize() -> None:
+        """Trace this call again with its concrete shapes (see ShapeSpecialization)."""
+        raise ShapeSpecialization(user_site())
+
     def current_graph(self) -> Graph:
         return get_default_graph()
 
