@@ -50,3 +50,26 @@ def test_autograph_cond_on_cuda():
         np.testing.assert_allclose(out.item(), expected, rtol=1e-12)
         w.grad = None
     assert c.trace_count == 1
+
+
+def test_whole_training_step_on_cuda():
+    rng = np.random.default_rng(1)
+    x, y = dg.tensor(rng.standard_normal((6, 5))), dg.tensor(rng.standard_normal((6, 2)))
+    init = rng.standard_normal((5, 2)) * 0.3
+    runs = []
+    for backend in (None, "cuda"):
+        w = dg.tensor(init.copy(), requires_grad=True)
+        opt = dg.optim.SGD([w], lr=0.1, momentum=0.9)
+
+        def step(x, y, w=w, opt=opt):
+            opt.zero_grad()
+            loss = (x.mm(w) - y).pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+        runs.append((step if backend is None else dg.compile(step, backend=backend), w))
+    for _ in range(3):
+        losses = [fn(x, y).item() for fn, _ in runs]
+        np.testing.assert_allclose(losses[1], losses[0], rtol=1e-12)
+    np.testing.assert_allclose(runs[1][1].detach().numpy(), runs[0][1].detach().numpy(),
+                               rtol=1e-12)
