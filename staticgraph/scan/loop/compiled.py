@@ -200,7 +200,7 @@ def compile_scan(eqn: Eqn, *, kernel_fn=compile_group, cache=None) -> CompiledSc
             prefix = f"_k{len(kernels)}"
             mod = kernel.module.__name__
             header.extend(f"{prefix}_{v} = sys.modules[{mod!r}].{v}  # {group.name}"
-                          for v in ("flat", "nd") if v in kernel.fns)
+                          for v in ("flat", "nd", "rows") if v in kernel.fns)
             kernels[id(kernel)] = (prefix, kernel)
         return kernels[id(kernel)]
 
