@@ -134,7 +134,7 @@ def test_module_source_is_deterministic_and_parses():
     src = CpuTarget().render_module(chain(np.float64))
     compile(src, "<generated>", "exec")
     assert src == CpuTarget().render_module(chain(np.float64))
-    assert "VARIANTS = ('flat', 'flat_par', 'nd', 'nd_par')" in src
+    assert "VARIANTS = ('flat', 'flat_par', 'nd', 'nd_par', 'rows')" in src
 
 
 def test_input_like_reads_the_broadcast_pattern_from_a_static_shape():

@@ -279,3 +279,27 @@ def test_parallel_variants(cache, rng):
     x2s = rng.standard_normal((5, 33)).astype(np.float32).T.copy().T  # F-order: nd_par
     assert_agrees(run(kernel2, group2, (x2s,), x2s.shape), reference(group2, (x2s,)), np.float32)
     assert kernel2.record.specialisations[-1].variant == "nd_par"
+
+
+# ---- row views ----------------------------------------------------------------------
+
+def test_rows_variant_reads_and_writes_column_slices(cache, rng):
+    """`rows` over strided views whose innermost rows are contiguous (column
+    slices of wider buffers), with a broadcast row, a broadcast column and a
+    reduction, agrees with the reference and with `nd`."""
+    b = GroupBuilder("rows")
+    x, bias, col = b.input(2, np.float32), b.input(1, np.float32), b.input(2, np.float32, (1,))
+    t = b.op("tanh", b.op("add", b.op("mul", x, col), bias))
+    group = b.build(outputs=[t], reduce=("sum", t, (0,), False))
+    kernel = compile_group(group, cache=cache)
+    wide = rng.standard_normal((6, 40)).astype(np.float32)
+    xs = wide[:, 8:19]
+    inputs = (xs, rng.standard_normal(11).astype(np.float32),
+              rng.standard_normal((6, 1)).astype(np.float32))
+    want = reference(group, inputs)
+    for variant in ("rows", "nd"):
+        out_wide = np.full((6, 30), np.nan, np.float32)
+        out, red = out_wide[:, 5:16], np.full((1, 11), np.nan, np.float32)
+        kernel.fns[variant]((6, 11), *inputs, out, red)
+        assert_agrees([out, red.reshape(11)], want, np.float32)
+        assert np.isnan(out_wide[:, :5]).all() and np.isnan(out_wide[:, 16:]).all()

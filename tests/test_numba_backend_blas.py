@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from numba_backend_util import assert_close, numba_cache_dir  # noqa: F401
@@ -131,3 +133,23 @@ def test_the_thread_choice_is_off_when_the_bound_is_zero(monkeypatch):
     monkeypatch.setenv(blas.ENV_VAR, "0")
     assert any(line.startswith("per-call BLAS thread choice: off (GRAPHCOMPARE_BLAS_SINGLE_MAX=0)")
                for line in blas.features())
+
+
+def _variant_choices(with_matmul: bool) -> list[str]:
+    """The kernels that choose serial or parallel in a program over 2**17
+    elements, with or without a matmul before them."""
+    rng = np.random.default_rng(2)
+    graph = sg.Graph("wide")
+    with graph.as_default():
+        x = sg.placeholder((None, 512), np.float32, name="x")
+        w = sg.constant(rng.standard_normal((512, 512)).astype(np.float32))
+        h = sg.matmul(x, w) if with_matmul else x * 2.0
+        f = sg.function([x], sg.relu(h + 1.0) * 3.0, backend="numba")
+    f(rng.standard_normal((256, 512)).astype(np.float32))
+    text = f.explain(file=open("/dev/null", "w"))
+    return re.findall(r"fused_\w+: \w+ \(measured\)", text)
+
+
+def test_a_program_that_calls_blas_keeps_its_kernels_serial():
+    assert _variant_choices(with_matmul=False)  # large enough to choose
+    assert _variant_choices(with_matmul=True) == []  # BLAS's pool is the step's one pool

@@ -170,17 +170,30 @@ def test_a_lowering_is_registered_for_the_primitive_not_its_name():
         register_lowering("softmax", lambda eqn, ctx: None)
 
 
+def _calls(probe, now: list, seconds: dict, n: int) -> list[int]:
+    """`n` calls of `probe`, option k taking seconds[k]; the options picked."""
+    picked = []
+    for _ in range(n):
+        option = probe.pick()
+        now[0] += seconds[option]
+        probe.done()
+        picked.append(option)
+    return picked
+
+
 def test_probe_keeps_the_faster_option(monkeypatch):
     now = [0.0]
     monkeypatch.setattr(choice.time, "perf_counter", lambda: now[0])
     probe = choice.Probe(default=0)
-    for seconds in ({0: 5.0, 1: 1.0}, {0: 1.0, 1: 5.0}):  # then the machine changes
-        for _ in range(choice.WARM_CALLS + 2 * choice.PROBE_CALLS):
-            option = probe.pick()
-            now[0] += seconds[option]
-            probe.done()
-        assert probe.best == min(seconds, key=seconds.get)
-        now[0] += choice.REPROBE_S
+    _calls(probe, now, {0: 5.0, 1: 1.0}, choice.WARM_CALLS + 2 * choice.PROBE_CALLS)
+    assert probe.best == 1
+    now[0] += choice.REPROBE_S  # then the machine changes
+    _calls(probe, now, {0: 1.0, 1: 5.0}, probe.next_call - probe.calls - 1)
+    assert probe.best == 1  # no measurement yet: too few calls since the last one
+    _calls(probe, now, {0: 1.0, 1: 5.0}, 2 * choice.PROBE_CALLS)
+    assert probe.best == 0
+    _calls(probe, now, {0: 1.0, 1: 5.0}, probe.next_call - probe.calls - 1)
+    now[0] += choice.REPROBE_S
     slow = {probe.best: 1.0, 1 - probe.best: 10.0}  # the other option is far slower
     calls = probe.calls
     while probe.calls - calls < 2 * choice.PROBE_CALLS:
@@ -193,14 +206,25 @@ def test_probe_keeps_the_faster_option(monkeypatch):
     assert probe.wait == 2 * choice.REPROBE_S
 
 
+def test_a_rarely_called_probe_measures_on_few_of_its_calls(monkeypatch):
+    """Calls seconds apart: the wait in seconds is always over, yet the other
+    option runs on at most about a tenth of the calls."""
+    now = [0.0]
+    monkeypatch.setattr(choice.time, "perf_counter", lambda: now[0])
+    probe = choice.Probe(default=0)
+    picked = _calls(probe, now, {0: 10.0, 1: 12.0}, 1000)
+    assert probe.best == 0 and 0 < picked.count(1) <= 110
+
+
 def test_probe_measures_again_within_seconds_however_long_the_best_held(monkeypatch):
     """A shared machine's load changes within seconds: after any number of
-    measurements that kept the best, the next one is at most 8 s away."""
+    measurements that kept the best, the next one is at most 8 s away (once the
+    calls since the last one reach SPACING per call it took)."""
     now = [0.0]
     monkeypatch.setattr(choice.time, "perf_counter", lambda: now[0])
     probe = choice.Probe(default=0)
     measurements = 0
-    for _ in range(400):
+    for _ in range(1000):
         option = probe.pick()
         started = probe.left == 2 * choice.PROBE_CALLS
         now[0] += 1.0 if option == 0 else 1.5  # option 0 stays the best

@@ -71,6 +71,8 @@ def test_lstm_matches_interpreter_and_hand_written_bptt(lstm):
     want = rn.backward("lstm", params, xs, (h0, h0 * 0.5), cache, 0.2 * hs)
     assert np.isclose(loss, 0.1 * np.sum(hs * hs), rtol=1e-13)
     assert_close([g_wx, g_wh, g_b, g_xs], [want["Wx"], want["Wh"], want["b"], want["xs"]])
+    # the gates are column slices of one buffer: their kernels run over row views
+    assert all("_rows((" in loop.source for loop in lowered.compiled_loops())
 
 
 def test_loops_are_compiled_and_explained(tanh_rnn):
@@ -254,3 +256,12 @@ def test_loop_module_is_cached_on_disk(tmp_path):
     x = np.random.default_rng(9).standard_normal((4, 3))
     assert_close(list(again(np.zeros(3), x)), list(sg.scan_p.impl(np.zeros(3), x, **eqn.params)))
     del out
+
+
+@pytest.mark.parametrize("index, rank, keeps", [
+    ((slice(None), slice(2, 5)), 2, True), ((1,), 2, True), ((None, slice(None)), 1, True),
+    ((slice(None), 3), 2, False), ((slice(None), slice(None, None, 2)), 2, False),
+    ((slice(None), slice(1, 4), None), 2, True), ((Ellipsis, slice(1, 2)), 2, False)])
+def test_views_that_keep_contiguous_rows(index, rank, keeps):
+    from staticgraph.scan.loop.emit import _keeps_last_axis
+    assert _keeps_last_axis(index, rank) is keeps

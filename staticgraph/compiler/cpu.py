@@ -52,7 +52,7 @@ class CpuTarget(Target):
                 "from numba import njit, prange  # noqa: F401", "",
                 "from staticgraph.compiler import vecmath as _vm  # noqa: F401",
                 "from staticgraph.compiler.runtime import (  # noqa: F401",
-                "    prefer_wide_vectors, radd, scalar_fn, select)"]
+                "    prefer_wide_vectors, radd, scalar_fn, select, unit_stride_row)"]
 
     def bind_scalar(self, prim: str, params: dict[str, Any]) -> str:
         args = "".join(f", {k}={literal_source(v)}" for k, v in sorted(params.items()))

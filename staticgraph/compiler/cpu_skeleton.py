@@ -1,6 +1,6 @@
 """CPU loop skeletons: the generated njit kernels around an element function.
 
-Four variants per group, all with the signature
+Five variants per group, all with the signature
 ``(extent, x0, .., out0, .., [red])`` and all generic in sizes:
 - `flat(n, ...)`: one 1-D loop; for same-shape C-contiguous arrays (passed as
   1-D views) and scalars. LLVM vectorises it.
@@ -9,6 +9,10 @@ Four variants per group, all with the signature
 - `nd(shape, ...)`: a loop nest of the group's rank; an input dim that is
   statically 1 is read at index 0, a lower-rank input is aligned right.
 - `nd_par`: `prange` over the outermost dim (when it is not reduced).
+- `rows(shape, ...)`: `nd` reading and writing each innermost row through a
+  1-D view typed C-contiguous (`runtime.unit_stride_row`), so the inner loop
+  vectorises over strided views such as column slices `z[:, a:b]`. Only for
+  operands whose last axis has unit stride (the caller knows).
 The fused reduction writes `red`, passed with keepdims shape (flat: `(1,)`).
 Sums accumulate in float64 (int64 for ints/bools) through `radd`, an
 `fadd reassoc` that lets LLVM vectorise the sum without relaxing other math.
@@ -111,19 +115,49 @@ def is_scalar_input(group: FusedGroup, j: int) -> bool:
     return group.inputs[j].scalar or group.inputs[j].ndim == 0
 
 
-def _element(emit: Emitter, group: FusedGroup, code: ElementCode, idx, suffix: str = "") -> None:
+def _element(emit: Emitter, group: FusedGroup, code: ElementCode, idx, suffix: str = "",
+             rows: frozenset[str] = frozenset()) -> None:
     """Loads, the element body and stores; `idx(rank, bcast)` renders an index.
 
-    `suffix` names per-chunk views (`x0c`) instead of the arguments.
+    `suffix` names per-chunk views (`x0c`) instead of the arguments; an
+    operand named in `rows` is read through its row view (`x0r[i1]`).
     """
     for j in used_inputs(group, code):
         if not is_scalar_input(group, j):
             inp = group.inputs[j]
-            emit(f"v{j} = x{j}{suffix}[{idx(inp.ndim, inp.broadcast)}]")
+            emit(f"v{j} = {_ref(f'x{j}', suffix, rows, idx(inp.ndim, inp.broadcast))}")
     emit(*code.body)
     for m, k in enumerate(group.outputs):
         rank, bcast = group.step_pattern(k)
-        emit(f"out{m}{suffix}[{idx(rank, bcast) if rank else '0'}] = t{k}")
+        emit(f"{_ref(f'out{m}', suffix, rows, idx(rank, bcast) if rank else '0')} = t{k}")
+
+
+def _ref(name: str, suffix: str, rows: frozenset[str], index: str) -> str:
+    if name in rows:
+        return f"{name}r[{index.rsplit(', ', 1)[-1]}]"
+    return f"{name}{suffix}[{index}]"
+
+
+def _row_operands(group: FusedGroup, code: ElementCode) -> list[tuple[str, int, tuple]]:
+    """(name, rank, broadcast dims) of each array operand whose last axis is looped over."""
+    found = []
+    for j in used_inputs(group, code):
+        inp = group.inputs[j]
+        if not is_scalar_input(group, j) and inp.ndim - 1 not in inp.broadcast:
+            found.append((f"x{j}", inp.ndim, inp.broadcast))
+    for m, k in enumerate(group.outputs):
+        rank, bcast = group.step_pattern(k)
+        if rank and rank - 1 not in bcast:
+            found.append((f"out{m}", rank, bcast))
+    return found
+
+
+def _row_views(emit: Emitter, operands: list, n: int, ivars: list[str]) -> None:
+    """`x0r = unit_stride_row(x0[i0])`: each operand's row at the outer indices."""
+    for name, rank, bcast in operands:
+        outer = index_expr(rank, bcast, n, ivars).rsplit(", ", 1)[0] if rank > 1 else ""
+        emit(f"{name}r = unit_stride_row({name}[{outer}])" if outer else
+             f"{name}r = unit_stride_row({name})")
 
 
 def _chunk_views(emit: Emitter, group: FusedGroup, code: ElementCode) -> None:
@@ -190,8 +224,9 @@ def render_flat(group: FusedGroup, code: ElementCode, parallel: bool, fastmath: 
 
 
 def render_nd(group: FusedGroup, code: ElementCode, parallel: bool, fastmath: bool,
-              name: str) -> list[str]:
-    """Loop nest of the group's rank with broadcasting by index arithmetic."""
+              name: str, rows: bool = False) -> list[str]:
+    """Loop nest of the group's rank with broadcasting by index arithmetic;
+    `rows`: the innermost loop over row views (the `rows` variant)."""
     n, plan, red = group.ndim, ReductionPlan.of(group), group.reduction
     axes = red.axes if red is not None else ()
     ivars = [f"i{d}" for d in range(n)]
@@ -207,13 +242,17 @@ def render_nd(group: FusedGroup, code: ElementCode, parallel: bool, fastmath: bo
     while plan is not None and suffix > 0 and suffix - 1 in axes:
         suffix -= 1
     red_idx = ", ".join("0" if d in axes or d >= suffix else ivars[d] for d in range(n))
+    row_operands = _row_operands(group, code) if rows else []
     for d in range(n):
         if plan is not None and d == suffix:
             emit(f"acc = {plan.init}")
+        if d == n - 1:
+            _row_views(emit, row_operands, n, ivars)
         loop = "prange" if parallel and d == 0 else "range"
         emit(f"for i{d} in {loop}(n{d}):")
         emit.depth += 1
-    _element(emit, group, code, lambda rank, bcast: index_expr(rank, bcast, n, ivars))
+    _element(emit, group, code, lambda rank, bcast: index_expr(rank, bcast, n, ivars),
+             rows=frozenset(name for name, _, _ in row_operands))
     if plan is not None and suffix == n:
         emit(*plan.combine(f"red[{red_idx or '0'}]", plan.value))
     elif plan is not None:
@@ -238,7 +277,15 @@ def variants(group: FusedGroup) -> dict[str, tuple]:
     out["nd"] = (render_nd, False)
     if group.ndim and (red is None or 0 not in red.axes):
         out["nd_par"] = (render_nd, True)
+    if group.ndim:
+        out["rows"] = (render_rows, False)
     return out
+
+
+def render_rows(group: FusedGroup, code: ElementCode, parallel: bool, fastmath: bool,
+                name: str) -> list[str]:
+    """`nd` over row views typed C-contiguous (see the module doc)."""
+    return render_nd(group, code, parallel, fastmath, name, rows=True)
 
 
 def render_cpu_kernels(group: FusedGroup, code: ElementCode, fastmath: bool) -> list[str]:

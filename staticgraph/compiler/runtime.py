@@ -12,6 +12,7 @@ from typing import Any
 
 from llvmlite import ir
 from numba import njit, types
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
 from shared_ops import REGISTRY
@@ -107,3 +108,21 @@ def radd(typingctx, acc, value):
         v = context.cast(builder, args[1], sig.args[1], sig.args[0])
         return builder.fadd(args[0], v, flags=("reassoc",))
     return acc(acc, value), codegen
+
+
+@intrinsic
+def unit_stride_row(typingctx, row):
+    """The 1-D array `row` typed C-contiguous (Numba layout 'C'), no copy.
+
+    A row of a strided view (a column slice `z[:, a:b]`) has layout 'A',
+    whose element addresses Numba computes with integer arithmetic that
+    LLVM does not vectorise; typed 'C' it is indexed like any contiguous
+    array. The caller guarantees that the row's elements are adjacent.
+    """
+    if not isinstance(row, types.Array) or row.ndim != 1:
+        return None
+    result = row.copy(layout="C")
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+    return result(row), codegen

@@ -10,6 +10,11 @@ again later: 2 s after a switch, twice as long each time the best stays
 best (up to 8 s: the load of a shared machine changes within seconds, and a
 choice made under a passing load must not outlive it), and a measurement
 stops at the first call of the other option that is 3x slower than the best.
+Between two measurements there are also at least `SPACING` times as many
+calls as the last measurement took: a program called now and then (once a
+second, say) would otherwise spend every call measuring, half of them on
+the slower option; this way the other option gets at most about a tenth of
+the calls, however rarely the program runs.
 Results do not depend on the choice: only where the work runs does.
 """
 
@@ -24,6 +29,7 @@ REPROBE_S = 2.0  # seconds to the next measurement after a switch
 MAX_WAIT_S = 8.0  # the wait doubles while the best stays best, up to this
 ABORT_RATIO = 3.0  # a call of the other option this much slower ends the measurement
 WARM_CALLS = 2  # calls left alone at first (compiles, first touches of memory)
+SPACING = 4  # calls between measurements, per call of the last measurement
 
 
 class Probe:
@@ -34,7 +40,8 @@ class Probe:
     (under contention the slow option can cost tens of milliseconds a call).
     """
 
-    __slots__ = ("best", "calls", "left", "samples", "next_probe", "current", "start", "wait")
+    __slots__ = ("best", "calls", "left", "samples", "next_probe", "next_call", "current",
+                 "start", "wait", "first_call")
 
     def __init__(self, default: int = 1) -> None:
         self.best = default
@@ -42,6 +49,8 @@ class Probe:
         self.left = 0  # calls left in the running measurement
         self.samples: tuple[list, list] = ([], [])
         self.next_probe = 0.0
+        self.next_call = WARM_CALLS + 1  # the first call a measurement may start at
+        self.first_call = 0  # the first call of the running (or last) measurement
         self.current = default
         self.start = 0.0
         self.wait = REPROBE_S
@@ -49,9 +58,11 @@ class Probe:
     def pick(self) -> int:
         """The option for this call (and start its clock)."""
         self.calls += 1
-        if not self.left and self.calls > WARM_CALLS and time.perf_counter() >= self.next_probe:
+        if not self.left and self.calls >= self.next_call and \
+                time.perf_counter() >= self.next_probe:
             self.left = 2 * PROBE_CALLS
             self.samples = ([], [])
+            self.first_call = self.calls
         other = self.left % 2 == 1
         self.current = 1 - self.best if other else self.best
         self.start = time.perf_counter()
@@ -80,6 +91,7 @@ class Probe:
     def _next(self, now: float, switched: bool) -> None:
         self.wait = REPROBE_S if switched else min(2 * self.wait, MAX_WAIT_S)
         self.next_probe = now + self.wait
+        self.next_call = self.calls + 1 + SPACING * (self.calls + 1 - self.first_call)
 
 
 class VariantChoice:

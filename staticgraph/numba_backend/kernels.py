@@ -9,7 +9,11 @@ buffers, skipping the checking wrapper (about 0.7 us instead of 5 us):
 
 Which variant (`flat` or `nd`, serial or `_par` from `parallel_min`
 elements) and its extent (`n` or the loop shape) are per-key entries of
-`_B`. The kernels do not bounds-check, so each key checks every array
+`_B`. An orchestrator that calls BLAS keeps its kernels serial: BLAS's
+thread pool is then the step's one pool, and a `prange` kernel's pool
+(Numba's threading layer) between two matmuls would compete with OpenBLAS's
+workers, which spin on the cores after each call (docs/compiler.md,
+"Lowering"). The kernels do not bounds-check, so each key checks every array
 against the kernel's broadcast pattern first (`prepare.check_kernel_shapes`);
 a key that does not fit runs through the interpreter. The first call of a
 key goes through `CpuKernel.launch`, which records the compile or cache load.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -59,10 +64,16 @@ def is_plain(kernel: Any) -> bool:
 
 
 class KernelSite:
-    """One call of a kernel in the orchestrator: checks and picks per key."""
+    """One call of a kernel in the orchestrator: checks and picks per key.
 
-    def __init__(self, kernel: Any, eqn: Eqn, flat: bool) -> None:
+    `calls_blas()` says whether the orchestrator calls BLAS (asked per key,
+    once the whole orchestrator is written): then no parallel variant.
+    """
+
+    def __init__(self, kernel: Any, eqn: Eqn, flat: bool,
+                 calls_blas: Callable[[], bool] = lambda: False) -> None:
         self.kernel, self.eqn, self.flat = kernel, eqn, flat
+        self.calls_blas = calls_blas
 
     def loop(self, kb: KeyBuffers) -> tuple[int, ...]:
         key = ("loop", id(self))
@@ -77,7 +88,7 @@ class KernelSite:
         serial = "flat" if self.flat else "nd"
         par = serial + "_par"
         big = math.prod(self.loop(kb)) >= self.kernel.parallel_min
-        return serial, par if big and par in self.kernel.fns else None
+        return serial, par if big and par in self.kernel.fns and not self.calls_blas() else None
 
     def fn(self, kb: KeyBuffers) -> Any:
         """The serial variant; for a large loop, a `VariantChoice` of both."""
@@ -117,7 +128,7 @@ def lower_kernel(lw, eqn: Eqn, kernel: Any, label: str) -> None:
             lw.bind(v, lw.names[v], ("fresh", v))
         return
     flat = is_plain(kernel) and all(lw.contig.get(x, True) for x in eqn.in_vars)
-    site = KernelSite(kernel, eqn, flat)
+    site = KernelSite(kernel, eqn, flat, lambda: bool(lw.matmuls))
     fn = lw.entry(f"k_{group.name.removeprefix('fused_')}", site.fn, site.recording_fn)
     extent = lw.entry(f"{fn}_n" if flat else f"{fn}_shape", site.extent)
     for v in outs:

@@ -53,6 +53,7 @@ class Value:
     rank: int
     scalar: bool = False  # rank 0 held as a numba scalar, not a 0-d array
     contig: bool = True  # statically C-contiguous (numba layout 'C')
+    unit_rows: bool = True  # the last axis has unit stride (contiguous innermost rows)
 
     def item(self) -> str:
         """The value as a scalar expression (rank 0 only)."""

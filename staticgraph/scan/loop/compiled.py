@@ -38,13 +38,14 @@ from ...compiler.kernel import from_numba_cache
 from ...compiler.stats import Specialisation
 from ...graph.ir import Eqn, Graph
 from ..op import split_operands
+from . import blas
 from .codegen import Unsupported, eqn_title, render_module, write_loop
 from .emit import emit_eqn
 from .fallback import FallbackScan
 from .moves import MovesScan, moves_only
 from .shapes import check_concrete
 
-_RUNTIME_FILES = ("runtime.py",)
+_RUNTIME_FILES = ("runtime.py", "blas.py")
 refcount = sys.getrefcount
 _FREE = 3  # getrefcount of an array held only by a list slot: the slot, a local, the argument
 
@@ -56,7 +57,7 @@ class ScanLoweringWarning(UserWarning):
 @functools.cache
 def fingerprint() -> str:
     """Hash of the helpers the generated loops call (part of the cache key)."""
-    h = hashlib.sha256(numba.__version__.encode())
+    h = hashlib.sha256(numba.__version__.encode() + blas.identity().encode())
     for name in _RUNTIME_FILES:
         h.update((Path(__file__).parent / name).read_bytes())
     return h.hexdigest()[:16]
@@ -200,7 +201,7 @@ def compile_scan(eqn: Eqn, *, kernel_fn=compile_group, cache=None) -> CompiledSc
             prefix = f"_k{len(kernels)}"
             mod = kernel.module.__name__
             header.extend(f"{prefix}_{v} = sys.modules[{mod!r}].{v}  # {group.name}"
-                          for v in ("flat", "nd") if v in kernel.fns)
+                          for v in ("flat", "nd", "rows") if v in kernel.fns)
             kernels[id(kernel)] = (prefix, kernel)
         return kernels[id(kernel)]
 

@@ -8,8 +8,9 @@ statements with `w.emit(...)`. Anything it cannot express raises
 
 - `fused` (and any lone elementwise op, made a one-step group): a call of
   the compiled kernel's `flat` variant when every operand is a contiguous
-  array of the loop's shape, else `nd`; both are Numba dispatchers, called
-  from the loop without Python.
+  array of the loop's shape, `rows` when some are views whose innermost rows
+  are contiguous (column slices), else `nd`; all are Numba dispatchers,
+  called from the loop without Python.
 - `sum`/`mean`/`max`: a kernel of one fused reduction.
 - `matmul`: `runtime.py` (a loop nest for small products, BLAS
   `np.dot` above); operands of rank 1 or 2.
@@ -96,13 +97,16 @@ def emit_group(w: LoopWriter, eqn: Eqn, group: FusedGroup) -> None:
         size = " * ".join(str(d) for d in _loop_dims(group, eqn, ins)) or "1"
         w.emit(f"{prefix}_flat({size}, {', '.join(args)})")
         return
+    arrays = [v for v in ins if not v.scalar and v.rank]
+    rows = "rows" in kernel.fns and all(v.unit_rows for v in arrays) and \
+        not all(v.contig for v in arrays)
     dims = _loop_dims(group, eqn, ins)
     args += [o if r else f"{o}.reshape(1)" for o, r in zip(outs[:n_elem], ranks)]
     if group.reduction is not None:
         axes = group.reduction.axes
         kshape = [1 if d in axes else s for d, s in enumerate(dims)]
         args.append(f"{outs[-1]}.reshape({_tuple_source(kshape)})")
-    w.emit(f"{prefix}_nd({_tuple_source(dims)}, {', '.join(args)})")
+    w.emit(f"{prefix}_{'rows' if rows else 'nd'}({_tuple_source(dims)}, {', '.join(args)})")
 
 
 def emit_fused(w: LoopWriter, eqn: Eqn) -> None:
@@ -148,12 +152,14 @@ def emit_matmul(w: LoopWriter, eqn: Eqn) -> None:
 
 
 # ---- views -------------------------------------------------------------------------------
-def _view(w: LoopWriter, eqn: Eqn, expr: str, contig: bool = False) -> None:
+def _view(w: LoopWriter, eqn: Eqn, expr: str, contig: bool = False,
+          unit_rows: bool = False) -> None:
     out = eqn.outputs[0]
     name = w.fresh("v")
     w.emit(f"{name} = {expr}")
     rank = len(out.shape)
-    w.bind(out, Value(name, rank, scalar=rank == 0, contig=contig))
+    w.bind(out, Value(name, rank, scalar=rank == 0, contig=contig,
+                      unit_rows=contig or unit_rows))
 
 
 def _array(w: LoopWriter, x) -> Value:
@@ -170,9 +176,23 @@ def emit_getitem(w: LoopWriter, eqn: Eqn) -> None:
         return
     x = _array(w, eqn.inputs[0])
     contig = x.contig and all(isinstance(i, int) for i in index)
-    _view(w, eqn, f"{x.name}[{index_source(index)}]", contig)
+    _view(w, eqn, f"{x.name}[{index_source(index)}]", contig,
+          x.unit_rows and _keeps_last_axis(index, x.rank))
     if not out.shape:  # numba gives a scalar for a full integer index
         w.values[out].scalar = True
+
+
+def _keeps_last_axis(index: tuple, rank: int) -> bool:
+    """Does x[index] keep unit-stride innermost rows? Yes unless x's last axis is
+    indexed by an int or a slice of step other than 1 (only ints, slices and
+    None are judged; a new size-1 axis after the last one has rows of length 1)."""
+    if not all(i is None or isinstance(i, (int, slice)) for i in index):
+        return False
+    used = [i for i in index if i is not None]
+    if len(used) < rank:
+        return True
+    last = used[-1]
+    return isinstance(last, slice) and last.step in (None, 1)
 
 
 def emit_same_array(w: LoopWriter, eqn: Eqn) -> None:
@@ -194,7 +214,8 @@ def emit_expand_dims(w: LoopWriter, eqn: Eqn) -> None:
     x = _array(w, eqn.inputs[0])
     rank = len(eqn.outputs[0].shape)
     axes = set(eqn.params["axis"])
-    _view(w, eqn, f"{x.name}[{', '.join('None' if d in axes else ':' for d in range(rank))},]")
+    _view(w, eqn, f"{x.name}[{', '.join('None' if d in axes else ':' for d in range(rank))},]",
+          unit_rows=x.unit_rows and rank - 1 not in axes)
 
 
 def emit_squeeze(w: LoopWriter, eqn: Eqn) -> None:
@@ -204,7 +225,8 @@ def emit_squeeze(w: LoopWriter, eqn: Eqn) -> None:
         _view(w, eqn, f"{x.name}.reshape(())" if x.contig else
               f"np.ascontiguousarray({x.name}).reshape(())", True)
         return
-    _view(w, eqn, f"{x.name}[{', '.join('0' if d in axes else ':' for d in range(x.rank))},]")
+    _view(w, eqn, f"{x.name}[{', '.join('0' if d in axes else ':' for d in range(x.rank))},]",
+          unit_rows=x.unit_rows and x.rank - 1 not in axes)
 
 
 def _contiguous(x: Value) -> str:

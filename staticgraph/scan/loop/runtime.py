@@ -5,18 +5,20 @@ BLAS call (argument checks, dispatch: about 0.1 us, plus threads waking up
 on a multi-core BLAS) matters as much as the flops. `matmul2` picks a plain
 loop nest for products of at most `SMALL_MATMUL` multiply-adds (the tiny
 RNN's 1x16 @ 16x16 takes 0.04 us that way, 0.07-0.09 us through BLAS) and
-`np.dot` (scipy's BLAS, called straight from compiled code) above it.
+`blas.gemm_into` (NumPy's BLAS, called straight from compiled code) above it.
 Integer and mixed-dtype products always take the loop (BLAS is float only).
 
 Every helper writes into a caller-provided, C-contiguous `out`; none
 allocates. They are part of the scan-lowering cache key
-(`compiled.fingerprint`): editing this file recompiles the loops.
+(`compiled.fingerprint`): editing this file recompiles the loops. `matmul2`
+binds this process's BLAS (`blas.py`), so Numba does not cache it.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
+
+from .blas import gemm_into
 
 SMALL_MATMUL = 1 << 13  # n*k*m at or below which the loop nest beats a BLAS call
 
@@ -37,13 +39,13 @@ def matmul_loop(a, b, out):
                 out[i, j] += aip * b[p, j]
 
 
-@njit(**_JIT)
+@njit(**{**_JIT, "cache": False})
 def matmul2(a, b, out):
     """out = a @ b for 2-d float operands of out's dtype: loop when small, else BLAS."""
     if a.shape[0] * a.shape[1] * b.shape[1] <= SMALL_MATMUL:
         matmul_loop(a, b, out)
     else:
-        np.dot(a, b, out)
+        gemm_into(a, b, out)
 
 
 @njit(**_JIT)
