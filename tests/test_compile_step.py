@@ -220,3 +220,24 @@ def test_dynamic_batch_whole_step(rng, backend):
                backend)
         _close(xs[0].numpy(), xs[1].numpy(), backend)
     _close(w._data, twin._data, backend)
+
+
+def test_a_zeroed_grad_is_traced_as_zeros_and_checked_at_every_call(rng):
+    x, y = _data(rng)
+    ws = [dg.tensor(rng.standard_normal((6, 5)) * 0.3, requires_grad=True),
+          dg.tensor(rng.standard_normal((5, 3)) * 0.3, requires_grad=True)]
+    twin = [dg.tensor(w.detach().numpy().copy(), requires_grad=True) for w in ws]
+    compiled, eager = dg.compile(_manual_step(ws), backend="numba"), _manual_step(twin)
+    for _ in range(3):
+        compiled(x, y)
+        eager(x, y)
+    assert compiled.trace_count == 2
+    program = compiled.entries[-1].compiled.runner.program
+    assert not program.outputs[1:] and len(program.updates) == 2  # no .grad in or out
+    for w in (ws[0], twin[0]):  # a change the version counter does not see
+        w.grad.numpy()[0, 0] = 3.0
+    compiled(x, y)
+    eager(x, y)
+    assert compiled.trace_count == 3  # the guard read the array
+    for a, b in zip(ws, twin):
+        _close(a._data, b._data, "numba")

@@ -172,3 +172,12 @@ def test_where_on_a_constant_condition_picks_a_branch(rng):
     for fn in blocked:
         prog = program(fn, ((2, 3), F64))
         assert prims(simplified(prog)) == prims(prog)
+
+
+def test_a_broadcast_constant_counts_as_that_constant(rng):
+    def fn(x):
+        return x + sg.broadcast_to(sg.constant(np.array(0.0)), (2, 3))
+    prog = program(fn, ((2, 3), F64))
+    out = simplified(prog)
+    assert out.eqns == [] and out.outputs == out.inputs
+    assert_same_values(prog, out, rng.standard_normal((2, 3)))

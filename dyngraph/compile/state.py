@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from shared_ops import GradientError
+from shared_ops import REGISTRY, GradientError
 from staticgraph.build.symbol import Symbol
 from staticgraph.gradients import gradients
 from staticgraph.graph.ir import Var
@@ -28,6 +28,8 @@ from ..grad_mode import GRAD_MODE, no_grad
 from ..node import bump_version
 from ..tensor import Tensor
 from .errors import TraceError
+
+WHERE, BROADCAST_TO = REGISTRY["where"], REGISTRY["broadcast_to"]
 
 
 class Slot:
@@ -84,11 +86,24 @@ class ValueSlot(Slot):
 
 
 class GradSlot(Slot):
-    """The `.grad` of a leaf tensor."""
+    """The `.grad` of a leaf tensor. A `.grad` that holds only zeros when traced
+    (zeroed by the last step) is traced as a zero constant, not a variable:
+    `zeros` is then its (shape, dtype), and its guard reads the array."""
 
-    def __init__(self, var: Var | None, target) -> None:
+    def __init__(self, var: Var | None, target, zeros: tuple | None = None) -> None:
         super().__init__(var)
         self.target = target
+        self.zeros = zeros
+
+    def guard(self, args: list) -> tuple | None:
+        spec = _shape_of(self.read(args))
+        if self.zeros is None or spec != self.zeros:
+            return spec
+        return spec + (zero_bits(self.read(args)),)
+
+    @property
+    def traced_guard(self) -> tuple | None:
+        return super().traced_guard if self.zeros is None else self.zeros + (True,)
 
     def read(self, args: list) -> np.ndarray | None:
         g = _target(self.target, args).grad
@@ -213,16 +228,23 @@ class TraceState:
         index = self.trace.arg_index.get(id(t))
         real = self.trace.arg_tensors[index] if index is not None else t
         g = real.grad
-        var = None
-        if g is not None:
+        target = index if index is not None else t
+        if g is not None and g.dtype.kind == "f" and zero_bits(g._data):
+            slot = GradSlot(None, target, (g.shape, g.dtype))
+            zero = self.constant(np.zeros((), g.dtype))
+            traced = self.trace.wrap(self.trace.broadcast(zero._sym, g.shape), False)
+        elif g is not None:
             var = _variable(self.trace.graph, g._data, f"grad{len(self.grads)}", None)
-        slot = self.grads[id(t)] = GradSlot(var, index if index is not None else t)
+            slot = GradSlot(var, target)
+            traced = self.trace.wrap(Symbol(self.trace.graph, var), False)
+        else:
+            slot, traced = GradSlot(None, target), None
+        self.grads[id(t)] = slot
         self.owners[id(t)] = t
         if not self.trace.is_traced(t):
             self.original_grads[id(t)] = g
-        t.grad = None if var is None else self.trace.wrap(Symbol(self.trace.graph, var), False)
-        if var is not None:
-            slot.current = t.grad._sym
+        t.grad = traced
+        slot.current = None if traced is None else traced._sym
         return slot
 
     def set_grad(self, t: Tensor, value) -> None:
@@ -322,13 +344,18 @@ class TraceState:
     def finish(self, outputs: list[Var]) -> list[Slot]:
         """The slots a call must feed or store (written, or read by the graph), their
         final values set; every real tensor's `.grad` is put back as it was."""
+        producers = {v: e for e in self.trace.graph.eqns for v in e.outputs}
         for key, t in self.owners.items():
             slot = self.grads[key]
             g = t.grad
             final = None if g is None else (g._sym if self.trace.is_traced(g)
                                              else self.trace.capture(g))
-            held = None if slot.var is None else slot.var
-            if (final is None) != (held is None) or (final is not None and final.var is not held):
+            if slot.zeros is not None:  # stays zeros: nothing to store
+                zeros = final is not None and (final is slot.current or _fills_zero(
+                    self.trace.graph, producers, final.var))
+                slot.written = not zeros
+            elif (final is None) != (slot.var is None) or (
+                    final is not None and final.var is not slot.var):
                 slot.written = True
             slot.current = final
         self.restore()
@@ -347,6 +374,33 @@ class TraceState:
         """Put back every real tensor's `.grad` as it was before the trace."""
         for key, g in self.original_grads.items():
             self.owners[key].grad = g
+
+
+def _fills_zero(graph, producers: dict, var: Var) -> bool:
+    """`var` is zeros everywhere by construction: `where(False, x, 0)` (a traced
+    `zero_()`) or a broadcast zero constant."""
+    eqn = producers.get(var)
+    if eqn is None:
+        return False
+    constants = graph.constants
+
+    def constant(x):
+        return constants.get(x) if isinstance(x, Var) else None
+    if eqn.prim is WHERE:
+        cond, value = constant(eqn.inputs[0]), constant(eqn.inputs[2])
+        return (cond is not None and cond.size == 1 and not cond.any()
+                and value is not None and value.size == 1 and not value.any())
+    if eqn.prim is BROADCAST_TO:
+        value = constant(eqn.inputs[0])
+        return value is not None and value.size == 1 and not value.any()
+    return False
+
+
+def zero_bits(a: np.ndarray) -> bool:
+    """Every element of `a` is +0 (all bits zero; -0.0 is not)."""
+    if a.flags.c_contiguous and a.dtype.itemsize in (4, 8):  # one integer max: fastest
+        return a.size == 0 or int(a.reshape(-1).view(f"u{a.dtype.itemsize}").max()) == 0
+    return not np.signbit(a).any() and not a.any()
 
 
 def _shape_of(value) -> tuple | None:

@@ -262,6 +262,11 @@ class Trace:
         """A traced tensor standing for `sym`."""
         return new_traced(sym, requires_grad)
 
+    def broadcast(self, sym: Symbol, shape: tuple) -> Symbol:
+        """`sym` broadcast to `shape`, in the traced graph."""
+        with graph_scope(self.graph):
+            return A.broadcast_to(sym, shape)
+
     @staticmethod
     def is_traced(value) -> bool:
         return isinstance(value, TracedTensor)

@@ -53,8 +53,14 @@ class RuleContext:
     unsafe: bool = False
 
     def value(self, x):
-        """The constant (array or Python scalar) `x` is, or None."""
-        return literal_value(x, self.constants)
+        """The constant (array or Python scalar) `x` is, or None; a constant
+        broadcast to a shape counts as that constant (the same value everywhere)."""
+        value = literal_value(x, self.constants)
+        if value is None:
+            spread = self.producer(x, BROADCAST_TO)
+            if spread is not None:
+                value = literal_value(spread.inputs[0], self.constants)
+        return value
 
     def producer(self, x, prim: Primitive | None = None) -> Eqn | None:
         """The equation defining Var `x` (if its primitive is `prim`, when given)."""
