@@ -40,6 +40,17 @@ class Slot:
         self.var = var
         self.current = None       # Symbol, or None for an empty slot
         self.written = False
+        self.zero_fill = False    # its final value is zeros: filled after the run
+
+    def store_zeros(self, args: list) -> None:
+        """Store zeros (into the slot's own array when it has one that fits)."""
+        old, aval = self.read(args), self.current.var.aval
+        if old is not None and old.flags.writeable and old.shape == aval.shape \
+                and old.dtype == aval.dtype:
+            old.fill(0)
+            self.store(args, old)
+        else:
+            self.store(args, np.zeros(aval.shape, aval.dtype))
 
     def guard(self, args: list) -> tuple | None:
         """What must hold at a call for the trace to apply: (shape, dtype), None if empty."""
@@ -359,6 +370,9 @@ class TraceState:
                 slot.written = True
             slot.current = final
         self.restore()
+        for slot in self.all_slots():
+            slot.zero_fill = slot.written and slot.current is not None and _fills_zero(
+                self.trace.graph, producers, slot.current.var)
         used = set(outputs)
         for eqn in self.trace.graph.eqns:
             used.update(eqn.in_vars)

@@ -6,7 +6,8 @@ trace started are the program's variables: a call hands their arrays to the
 runner in a state dict and the program's updates write them (in place on the
 compiled backends) inside one `Transaction`, so a call that fails changes
 nothing. Slots that were empty and got a value are fetched outputs, stored
-after the run; slots emptied by the trace are emptied after the run. The
+after the run; slots emptied by the trace are emptied after the run, and
+slots the trace zeroed (`zero_()`) are filled with zeros after it. The
 outputs are returned off the tape: the trace already ran its backward.
 """
 
@@ -64,9 +65,11 @@ class StatefulGraph:
             owned.append(value)
             slot.store(leaves, value)
         for slot in self.slots:
-            if slot.var is None:
+            if slot.zero_fill:
+                slot.store_zeros(leaves)
+            elif slot.var is None:
                 continue
-            if slot.current is None:
+            elif slot.current is None:
                 slot.store(leaves, None)
             elif slot.written:
                 slot.store(leaves, state[slot.var])
@@ -85,9 +88,10 @@ def compile_stateful(graph: Graph, input_vars: list[Var], output_vars: list[Var]
             stand_in = np.broadcast_to(np.zeros((), aval.dtype), aval.shape)
             graph.variables[slot.var] = VariableInfo(stand_in, False, None)
     feed_positions = [i for i, v in enumerate(input_vars) if v not in graph.variables]
-    updates = [(s.var, s.current.var) for s in slots
+    computed = [s for s in slots if not s.zero_fill]  # zero fills happen after the run
+    updates = [(s.var, s.current.var) for s in computed
                if s.var is not None and s.current is not None and s.current.var is not s.var]
-    fresh = [s for s in slots if s.var is None and s.current is not None]
+    fresh = [s for s in computed if s.var is None and s.current is not None]
     program = extract_program(graph, list(output_vars) + [s.current.var for s in fresh],
                               [input_vars[i] for i in feed_positions], updates)
     phases = {"extract program": time.perf_counter() - start}
