@@ -24,7 +24,7 @@ class CpuTarget(Target):
     """Numba CPU target.
 
     `vector_math=True` (default) computes exp/tanh/sigmoid with the
-    vectorisable `vecmath` functions (<= 1.34 ulp for exp/tanh, 2.8 ulp for
+    vectorisable `vecmath` functions (<= 1.34 ulp for exp/tanh, 2.3 ulp for
     sigmoid; docs/compiler.md) and lets LLVM contract a*b+c into FMAs;
     `False` uses libm (`math.exp`, scalar calls) and strict IEEE arithmetic.
     Loops of at least `parallel_min` elements run on all cores (`prange`).
