@@ -3,7 +3,7 @@
 While a trace runs, `loss.backward()`, `dg.grad`, in-place updates of tensors
 (`w -= lr * w.grad` under `no_grad`, `w.grad.zero_()`), `opt.zero_grad()` and
 `opt.step()` are recorded as graph equations instead of being done. Each
-piece of state they touch is a `Slot`. A slot that holds an array when the
+piece of state they touch is a `Slot` (`slots.py`). A slot that holds an array when the
 trace starts is a staticgraph variable of the graph: a call hands the array
 itself to the runner, which updates it (in place on the compiled backends)
 inside one transaction, so a failed call changes nothing. A slot that was
@@ -18,152 +18,23 @@ import threading
 
 import numpy as np
 
-from shared_ops import REGISTRY, GradientError
+from shared_ops import GradientError
 from staticgraph.build.symbol import Symbol
 from staticgraph.gradients import gradients
 from staticgraph.graph.ir import Var
 
-from ..dispatch import wrap
 from ..grad_mode import GRAD_MODE, no_grad
-from ..node import bump_version
 from ..tensor import Tensor
 from .errors import TraceError
-
-WHERE, BROADCAST_TO = REGISTRY["where"], REGISTRY["broadcast_to"]
-
-
-class Slot:
-    """One piece of state: where it lives, its variable (None: empty when the
-    trace started) and its value at the end of the trace so far."""
-
-    def __init__(self, var: Var | None) -> None:
-        self.var = var
-        self.current = None       # Symbol, or None for an empty slot
-        self.written = False
-        self.zero_fill = False    # its final value is zeros: filled after the run
-
-    def store_zeros(self, args: list) -> None:
-        """Store zeros (into the slot's own array when it has one that fits)."""
-        old, aval = self.read(args), self.current.var.aval
-        if old is not None and old.flags.writeable and old.shape == aval.shape \
-                and old.dtype == aval.dtype:
-            old.fill(0)
-            self.store(args, old)
-        else:
-            self.store(args, np.zeros(aval.shape, aval.dtype))
-
-    def guard(self, args: list) -> tuple | None:
-        """What must hold at a call for the trace to apply: (shape, dtype), None if empty."""
-        return _shape_of(self.read(args))
-
-    @property
-    def traced_guard(self) -> tuple | None:
-        return None if self.var is None else (self.var.aval.shape, self.var.aval.dtype)
-
-    def read(self, args: list) -> np.ndarray | None:
-        raise NotImplementedError
-
-    def store(self, args: list, value: np.ndarray | None) -> None:
-        raise NotImplementedError
-
-
-def _target(target, args: list) -> Tensor:
-    """A slot's tensor: a captured tensor, or the call's argument at an index."""
-    return args[target] if isinstance(target, int) else target
-
-
-class ValueSlot(Slot):
-    """The array of a tensor changed in place."""
-
-    def __init__(self, var: Var, target) -> None:
-        super().__init__(var)
-        self.target = target
-
-    def read(self, args: list) -> np.ndarray:
-        return _target(self.target, args)._data
-
-    def guard(self, args: list) -> bool:
-        return True  # the tensor's shape and dtype are guarded as an argument or capture
-
-    @property
-    def traced_guard(self) -> bool:
-        return True
-
-    def store(self, args: list, value: np.ndarray | None) -> None:
-        t = _target(self.target, args)
-        if value is not t._data:
-            np.copyto(t._data, value)
-        bump_version(t)
-
-
-class GradSlot(Slot):
-    """The `.grad` of a leaf tensor. A `.grad` that holds only zeros when traced
-    (zeroed by the last step) is traced as a zero constant, not a variable:
-    `zeros` is then its (shape, dtype), and its guard reads the array."""
-
-    def __init__(self, var: Var | None, target, zeros: tuple | None = None) -> None:
-        super().__init__(var)
-        self.target = target
-        self.zeros = zeros
-
-    def guard(self, args: list) -> tuple | None:
-        spec = _shape_of(self.read(args))
-        if self.zeros is None or spec != self.zeros:
-            return spec
-        return spec + (zero_bits(self.read(args)),)
-
-    @property
-    def traced_guard(self) -> tuple | None:
-        return super().traced_guard if self.zeros is None else self.zeros + (True,)
-
-    def read(self, args: list) -> np.ndarray | None:
-        g = _target(self.target, args).grad
-        return None if g is None else g._data
-
-    def store(self, args: list, value: np.ndarray | None) -> None:
-        t = _target(self.target, args)
-        if value is None:
-            t.grad = None
-        elif t.grad is not None and _fits(t.grad._data, value):
-            if t.grad._data is not value:
-                np.copyto(t.grad._data, value)
-            bump_version(t.grad)
-        else:
-            t.grad = wrap(value)
-
-
-class BufferSlot(Slot):
-    """An optimizer's per-parameter array, `store[key]`."""
-
-    def __init__(self, var: Var | None, store: dict, key) -> None:
-        super().__init__(var)
-        self.dict = store
-        self.key = key
-
-    def read(self, args: list) -> np.ndarray | None:
-        return self.dict.get(self.key)
-
-    def store(self, args: list, value: np.ndarray | None) -> None:
-        old = self.dict.get(self.key)
-        if value is None:
-            self.dict.pop(self.key, None)
-        elif old is not None and _fits(old, value):
-            if old is not value:
-                np.copyto(old, value)
-        else:
-            self.dict[self.key] = value
-
-
-def _fits(array: np.ndarray, value: np.ndarray) -> bool:
-    """`value` can be copied into `array` as it is (same shape and dtype, writable)."""
-    return (array.shape == value.shape and array.dtype == value.dtype
-            and array.flags.writeable)
-
-
-def _variable(graph, value: np.ndarray, name: str, site) -> Var:
-    """A variable of the traced graph standing for a slot's array."""
-    stand_in = np.broadcast_to(np.zeros((), value.dtype), value.shape)
-    return graph.add_variable(stand_in, name, trainable=False, site=site)
+from .slots import (
+    BufferSlot,
+    GradSlot,
+    Slot,
+    ValueSlot,
+    fills_zero,
+    slot_variable,
+    zero_bits,
+)
 
 
 class TraceState:
@@ -245,7 +116,7 @@ class TraceState:
             zero = self.constant(np.zeros((), g.dtype))
             traced = self.trace.wrap(self.trace.broadcast(zero._sym, g.shape), False)
         elif g is not None:
-            var = _variable(self.trace.graph, g._data, f"grad{len(self.grads)}", None)
+            var = slot_variable(self.trace.graph, g._data, f"grad{len(self.grads)}", None)
             slot = GradSlot(var, target)
             traced = self.trace.wrap(Symbol(self.trace.graph, var), False)
         else:
@@ -334,7 +205,7 @@ class TraceState:
         slot = self.buffers.get((id(store), key))
         if slot is None:
             value = store.get(key)
-            var = None if value is None else _variable(self.trace.graph, value,
+            var = None if value is None else slot_variable(self.trace.graph, value,
                                                       f"buffer{len(self.buffers)}", None)
             slot = self.buffers[(id(store), key)] = BufferSlot(var, store, key)
             if var is not None:
@@ -362,7 +233,7 @@ class TraceState:
             final = None if g is None else (g._sym if self.trace.is_traced(g)
                                              else self.trace.capture(g))
             if slot.zeros is not None:  # stays zeros: nothing to store
-                zeros = final is not None and (final is slot.current or _fills_zero(
+                zeros = final is not None and (final is slot.current or fills_zero(
                     self.trace.graph, producers, final.var))
                 slot.written = not zeros
             elif (final is None) != (slot.var is None) or (
@@ -371,7 +242,7 @@ class TraceState:
             slot.current = final
         self.restore()
         for slot in self.all_slots():
-            slot.zero_fill = slot.written and slot.current is not None and _fills_zero(
+            slot.zero_fill = slot.written and slot.current is not None and fills_zero(
                 self.trace.graph, producers, slot.current.var)
         used = set(outputs)
         for eqn in self.trace.graph.eqns:
@@ -388,37 +259,3 @@ class TraceState:
         """Put back every real tensor's `.grad` as it was before the trace."""
         for key, g in self.original_grads.items():
             self.owners[key].grad = g
-
-
-def _fills_zero(graph, producers: dict, var: Var) -> bool:
-    """`var` is zeros everywhere by construction: `where(False, x, 0)` (a traced
-    `zero_()`) or a broadcast zero constant."""
-    eqn = producers.get(var)
-    if eqn is None:
-        return False
-    constants = graph.constants
-
-    def constant(x):
-        return constants.get(x) if isinstance(x, Var) else None
-    if eqn.prim is WHERE:
-        cond, value = constant(eqn.inputs[0]), constant(eqn.inputs[2])
-        return (cond is not None and cond.size == 1 and not cond.any()
-                and value is not None and value.size == 1 and not value.any())
-    if eqn.prim is BROADCAST_TO:
-        value = constant(eqn.inputs[0])
-        return value is not None and value.size == 1 and not value.any()
-    return False
-
-
-def zero_bits(a: np.ndarray) -> bool:
-    """Every element of `a` is +0 (all bits zero; -0.0 is not)."""
-    if a.flags.c_contiguous and a.dtype.itemsize in (4, 8):  # one integer max: fastest
-        return a.size == 0 or int(a.reshape(-1).view(f"u{a.dtype.itemsize}").max()) == 0
-    return not np.signbit(a).any() and not a.any()
-
-
-def _shape_of(value) -> tuple | None:
-    if value is None:
-        return None
-    data = value._data if isinstance(value, Tensor) else value
-    return (data.shape, data.dtype)

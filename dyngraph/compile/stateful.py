@@ -25,7 +25,7 @@ from staticgraph.runtime.program import extract_program
 from staticgraph.runtime.transaction import Transaction
 
 from ..dispatch import wrap
-from .state import Slot
+from .slots import Slot
 from .tape import own_array
 
 
