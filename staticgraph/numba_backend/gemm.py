@@ -23,8 +23,7 @@ import functools
 import numpy as np
 
 from ..runtime import blas_libraries
-
-_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+from ..runtime.cblas import NO_TRANS, ROW_MAJOR, layout
 
 
 def _cblas() -> dict | None:
@@ -51,33 +50,17 @@ def available() -> bool:
     return _cblas() is not None
 
 
-def _layout(x: np.ndarray) -> tuple[int, int] | None:
-    """(transpose flag, leading dimension) for cblas, or None (no unit stride)."""
-    rows, cols = x.shape
-    item = x.itemsize
-    s0, s1 = x.strides
-    if cols <= 1 or s1 == item:
-        ld = s0 // item if rows > 1 else max(cols, 1)
-        if s0 % item == 0 and ld >= max(cols, 1):
-            return _NO_TRANS, ld
-    if rows <= 1 or s0 == item:
-        ld = s1 // item if cols > 1 else max(rows, 1)
-        if s1 % item == 0 and ld >= max(rows, 1):
-            return _TRANS, ld
-    return None
-
-
 def _address(x: np.ndarray) -> int:
     return x.__array_interface__["data"][0]
 
 
 def _operand(x: np.ndarray) -> tuple[np.ndarray, int, int]:
     """(array, transpose flag, leading dimension) BLAS can read: `x`, or a copy."""
-    layout = _layout(x)
-    if layout is None:
+    trans, ld = layout(x)
+    if not trans:
         x = np.ascontiguousarray(x)
-        layout = (_NO_TRANS, max(x.shape[1], 1))
-    return x, *layout
+        trans, ld = NO_TRANS, max(x.shape[1], 1)
+    return x, trans, ld
 
 
 def gemm_update(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float) -> None:
@@ -90,5 +73,5 @@ def gemm_update(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float) -> 
     (a, ta, lda), (b, tb, ldb) = _operand(a), _operand(b)
     m, n = out.shape
     if m and n:  # addresses from __array_interface__: `.ctypes` caches objects per array
-        _cblas()[out.dtype.type](_ROW_MAJOR, ta, tb, m, n, a.shape[1], alpha, _address(a),
+        _cblas()[out.dtype.type](ROW_MAJOR, ta, tb, m, n, a.shape[1], alpha, _address(a),
                                  lda, _address(b), ldb, 1.0, _address(out), n)

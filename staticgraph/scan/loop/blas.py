@@ -22,9 +22,8 @@ import llvmlite.binding as llvm
 import numpy as np
 from numba import njit, types
 
-from ...runtime import blas_libraries
-
-ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+from ...runtime import blas_libraries, cblas
+from ...runtime.cblas import NO_TRANS, ROW_MAJOR
 
 
 def _external_gemms() -> tuple[str, tuple | None]:
@@ -54,22 +53,7 @@ def identity() -> str:
     return _IDENTITY
 
 
-@njit(nogil=True)
-def _layout(x):
-    """(transpose flag, leading dimension) for cblas; (0, 0) without a unit stride."""
-    rows, cols = x.shape
-    item = x.itemsize
-    s0, s1 = x.strides
-    if cols <= 1 or s1 == item:
-        ld = s0 // item if rows > 1 else max(cols, 1)
-        if s0 % item == 0 and ld >= max(cols, 1):
-            return NO_TRANS, ld
-    if rows <= 1 or s0 == item:
-        ld = s1 // item if cols > 1 else max(rows, 1)
-        if s1 % item == 0 and ld >= max(rows, 1):
-            return TRANS, ld
-    return 0, 0
-
+layout = njit(nogil=True)(cblas.layout)
 
 if _EXTERNALS is None:
     @njit(nogil=True)
@@ -90,11 +74,11 @@ else:
         if k == 0:
             out[:] = 0
             return
-        ta, lda = _layout(a)
+        ta, lda = layout(a)
         if ta == 0:
             a = np.ascontiguousarray(a)
             ta, lda = NO_TRANS, k
-        tb, ldb = _layout(b)
+        tb, ldb = layout(b)
         if tb == 0:
             b = np.ascontiguousarray(b)
             tb, ldb = NO_TRANS, n
