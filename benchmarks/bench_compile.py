@@ -22,6 +22,7 @@ from comparisons.harness.workload import (
     Workload,
     WorkloadResult,
 )
+from comparisons.tutorial.training import sgd_update
 
 from .compile_steps import compile_setup, compiled_step, static_setup, whole_step
 from .registry import BenchContext, register
@@ -47,11 +48,7 @@ def torch_compiled_step(torch, data: dict, lr: float) -> Step:
         loss = loss_fn(x, y)
         value = loss.item()
         loss.backward()
-        with torch.no_grad():
-            w1.sub_(lr * w1.grad)
-            w2.sub_(lr * w2.grad)
-            w1.grad.zero_()
-            w2.grad.zero_()
+        sgd_update(torch, (w1, w2), lr)
         return value
     step()
     return step

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dyngraph as dg
 from comparisons.harness.workload import Step
 from comparisons.tutorial.compiled import compiled_train_step
+from comparisons.tutorial.training import sgd_update
 
 
 def compiled_loss(w1, w2, backend: str = "numba"):
@@ -32,11 +33,7 @@ def compiled_step(data: dict, lr: float, backend: str = "numba") -> Step:
         loss = loss_fn(x, y)
         value = loss.item()
         loss.backward()
-        with dg.no_grad():
-            w1.sub_(lr * w1.grad)
-            w2.sub_(lr * w2.grad)
-            w1.grad.zero_()
-            w2.grad.zero_()
+        sgd_update(dg, (w1, w2), lr)
         return value
     return step
 
@@ -46,7 +43,7 @@ def whole_step(data: dict, lr: float, backend: str = "numba") -> Step:
     x, y = dg.from_numpy(data["x"]), dg.from_numpy(data["y"])
     w1 = dg.tensor(data["w1"], requires_grad=True)
     w2 = dg.tensor(data["w2"], requires_grad=True)
-    train_step = compiled_train_step(x, y, w1, w2, lr, backend)
+    train_step = compiled_train_step(w1, w2, lr, backend)
 
     def step() -> float:
         return train_step(x, y).item()

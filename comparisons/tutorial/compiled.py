@@ -8,21 +8,17 @@ import dyngraph as dg
 from ..compiled_variants import BACKEND, NAME, compiled_prepared, compiled_variant
 from ..framework import Prepared, Variant
 from ..harness.peers import torch_variant
-from .training import torch_compiled_setup
+from .training import sgd_update, torch_compiled_setup
 
 
-def compiled_train_step(x, y, w1, w2, lr: float, backend: str = BACKEND):
+def compiled_train_step(w1, w2, lr: float, backend: str = BACKEND):
     """The tutorial's training step compiled whole: loss, backward and the SGD
-    update in one program; call it with no arguments, it returns the loss."""
+    update in one program; call it with (x, y), it returns the loss."""
     @dg.compile(backend=backend)
     def train_step(x, y):
         loss = (x.mm(w1).relu().mm(w2) - y).pow(2).sum()
         loss.backward()
-        with dg.no_grad():
-            w1.sub_(lr * w1.grad)
-            w2.sub_(lr * w2.grad)
-            w1.grad.zero_()
-            w2.grad.zero_()
+        sgd_update(dg, (w1, w2), lr)
         return loss
     return train_step
 
@@ -32,7 +28,7 @@ def _tutorial_setup(problem) -> Prepared:
     x, y = dg.from_numpy(d["x"]), dg.from_numpy(d["y"])
     w1 = dg.tensor(d["w1"].copy(), requires_grad=True)
     w2 = dg.tensor(d["w2"].copy(), requires_grad=True)
-    train_step = compiled_train_step(x, y, w1, w2, lr)
+    train_step = compiled_train_step(w1, w2, lr)
     losses: list[float] = []
 
     def step() -> None:

@@ -107,6 +107,15 @@ VARIANTS = {
 }
 
 
+def sgd_update(lib, weights, lr: float) -> None:
+    """`w -= lr * w.grad`, then a zeroed grad, for each weight, under `lib.no_grad()`
+    (dyngraph or PyTorch: one API)."""
+    with lib.no_grad():
+        for w in weights:
+            w.sub_(lr * w.grad)
+            w.grad.zero_()
+
+
 def torch_setup(problem, torch, compiled: bool = False):
     """The tutorial step in PyTorch eager (or with `torch.compile` of the loss), from
     `problem.data` (x, y, w1, w2) at `problem.size.lr`: a step-based peer's setup."""
@@ -125,10 +134,7 @@ def torch_setup(problem, torch, compiled: bool = False):
         loss = loss_fn(x, y)
         losses.append(loss.item())
         loss.backward()
-        with torch.no_grad():
-            for w in (w1, w2):
-                w.sub_(lr * w.grad)
-                w.grad.zero_()
+        sgd_update(torch, (w1, w2), lr)
     return Prepared(step, values=lambda: losses, compile_on_first_call=compiled)
 
 
