@@ -10,7 +10,6 @@ other engines (the staticgraph Numba step) reuse these as baselines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
@@ -18,26 +17,10 @@ import numpy as np
 import dyngraph as dg
 from comparisons.harness.peers import jax_competitor, torch_competitor
 from comparisons.harness.workload import Competitor, Step
-
-
-@dataclass(frozen=True)
-class NetSize:
-    N: int = 64
-    D_in: int = 1000
-    H: int = 100
-    D_out: int = 10
-    lr: float = 1e-6
-
+from comparisons.tutorial.training import TutorialSize as NetSize
+from comparisons.tutorial.training import jax_train_step, make_data  # noqa: F401 (the benches import make_data here)
 
 TINY_NET = NetSize(N=8, D_in=20, H=10, D_out=3)
-
-
-def make_data(size: NetSize, seed: int = 0, dtype=np.float64) -> dict[str, np.ndarray]:
-    """Inputs, targets and initial weights (the same for every competitor)."""
-    rng = np.random.default_rng(seed)
-    draw = lambda *shape: rng.standard_normal(shape).astype(dtype)  # noqa: E731
-    return {"x": draw(size.N, size.D_in), "y": draw(size.N, size.D_out),
-            "w1": draw(size.D_in, size.H), "w2": draw(size.H, size.D_out)}
 
 
 def numpy_step(data: dict, lr: float) -> Step:
@@ -111,15 +94,7 @@ def torch_step(torch: ModuleType, data: dict, lr: float) -> Step:
 def jax_step(jax: ModuleType, data: dict, lr: float) -> Step:
     """`jax.jit` of loss, gradient and update; the loss is read back each step."""
     jnp = jax.numpy
-
-    def loss_fn(w1, w2, x, y):
-        return jnp.sum((jnp.maximum(x @ w1, 0) @ w2 - y) ** 2)
-
-    @jax.jit
-    def update(w1, w2, x, y):
-        loss, (g1, g2) = jax.value_and_grad(loss_fn, argnums=(0, 1))(w1, w2, x, y)
-        return loss, w1 - lr * g1, w2 - lr * g2
-
+    update = jax_train_step(jax, lr)
     x, y = jnp.asarray(data["x"]), jnp.asarray(data["y"])
     state = [jnp.asarray(data["w1"]), jnp.asarray(data["w2"])]
 

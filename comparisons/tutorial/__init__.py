@@ -102,16 +102,8 @@ run = SCENARIO.run
 
 
 def _jax_setup(problem: Problem, jax) -> Prepared:
-    jnp, d, lr = jax.numpy, problem.data, problem.size.lr
-
-    def loss_fn(w1, w2, x, y):
-        return jnp.sum((jnp.maximum(x @ w1, 0) @ w2 - y) ** 2)
-
-    @jax.jit
-    def train_step(w1, w2, x, y):
-        loss, (g1, g2) = jax.value_and_grad(loss_fn, argnums=(0, 1))(w1, w2, x, y)
-        return loss, w1 - lr * g1, w2 - lr * g2
-
+    jnp, d = jax.numpy, problem.data
+    train_step = tutorial_code.jax_train_step(jax, problem.size.lr)
     state = {k: jnp.asarray(v) for k, v in d.items()}
     losses: list[float] = []
 

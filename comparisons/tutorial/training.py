@@ -107,6 +107,21 @@ VARIANTS = {
 }
 
 
+def jax_train_step(jax, lr: float):
+    """`jax.jit` of the tutorial's loss, its gradient and the SGD update:
+    (w1, w2, x, y) -> (loss, new w1, new w2)."""
+    jnp = jax.numpy
+
+    def loss_fn(w1, w2, x, y):
+        return jnp.sum((jnp.maximum(x @ w1, 0) @ w2 - y) ** 2)
+
+    @jax.jit
+    def train_step(w1, w2, x, y):
+        loss, (g1, g2) = jax.value_and_grad(loss_fn, argnums=(0, 1))(w1, w2, x, y)
+        return loss, w1 - lr * g1, w2 - lr * g2
+    return train_step
+
+
 def sgd_update(lib, weights, lr: float) -> None:
     """`w -= lr * w.grad`, then a zeroed grad, for each weight, under `lib.no_grad()`
     (dyngraph or PyTorch: one API)."""
