@@ -87,3 +87,16 @@ def max_unpool2d(x, indices, size):
         y, z = divmod(int(indices[b, ch, i, j]), size[1])
         out[b, ch, y, z] = x[b, ch, i, j]
     return out
+
+
+def fd_gradient(fn, values: list, i: int, weights, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of sum(fn(*values) * weights) in values[i]."""
+    grad = np.zeros_like(values[i])
+    for pos in np.ndindex(values[i].shape):
+        sums = []
+        for step in (eps, -eps):
+            args = [v.copy() for v in values]
+            args[i][pos] += step
+            sums.append(np.sum(fn(*args) * weights))
+        grad[pos] = (sums[0] - sums[1]) / (2 * eps)
+    return grad
