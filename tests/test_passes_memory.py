@@ -92,6 +92,23 @@ def test_outputs_escape_and_variables_are_written_in_place_only_when_dead(rng):
     assert after.var in plan.escapes and after.var not in plan.slot_of
 
 
+def test_an_update_viewing_a_planned_buffer_gets_its_own_slot(rng):
+    g = sg.Graph()
+    with g.as_default():
+        x = sg.placeholder((3, 4), F64, name="x")
+        grad = sg.Variable(np.zeros((4, 3)), name="grad")
+        flat = sg.Variable(np.zeros((3, 4)), name="flat")
+        h = sg.exp(x)
+        later = sg.tanh(h) * 2.0  # may take h's slot once h is dead
+        step = sg.group(sg.assign(grad, sg.transpose(h, (1, 0))),  # views h's buffer
+                        sg.assign(flat, sg.transpose(sg.transpose(x, (1, 0)), (1, 0))))
+    prog = sg.extract_program(g, [later.var], [x.var], effects=[step.var])
+    plan = assert_plan_is_safe(prog, rng.standard_normal((3, 4)))
+    grad_value, flat_value = (value for _, value in prog.updates)
+    assert grad_value in plan.slot_of and grad_value not in plan.views
+    assert plan.views.get(flat_value) is x.var  # a view of an input stays a view
+
+
 def test_simulation_catches_a_bad_plan(rng):
     prog = program(lambda x: sg.matmul(sg.exp(x), sg.tanh(x)), ((3, 3), F64))
     plan = plan_memory(prog)

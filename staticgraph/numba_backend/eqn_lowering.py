@@ -222,8 +222,7 @@ def lower_view(lw, eqn: Eqn, label: str) -> None:
     kind, root = lw.root[x]
     contig = keeps_contig and lw.contig.get(x, True)
     escapes = out in lw.storage.escapes
-    if not escapes and lw.storage_kind(out) == "slot" and kind not in ("const", "input"):
-        # an update's value viewing memory the run may reuse: into its planned storage
+    if not escapes and lw.storage_kind(out) == "slot":  # the plan materialises it
         lw.emit(f"_copyto({lw.out_array(out)}, {expr})  # {label}")
         return
     if escapes and (kind in ("slot", "state") or (kind == "var" and root in lw.updated)):

@@ -8,7 +8,9 @@ every call. Over the top-level equations, in order:
 - *views*: an op whose primitive declares `views` (reshape, transpose,
   basic-index getitem, stop_gradient, identity, ...) may return a view of its
   operand (output i of a multiple-result op: of operand i), so it gets no
-  buffer and keeps its root's buffer alive as long as it is;
+  buffer and keeps its root's buffer alive as long as it is; a state
+  update's value is a view only of an input or a constant (memory no run
+  writes), else it gets a slot and the lowering copies the view into it;
 - *escaping* values (the program's outputs) are returned to the caller, who
   may keep them: they get no slot (a fresh array per call; a view op
   producing one must copy);
@@ -137,14 +139,16 @@ class _Planner:
     def liveness(self) -> None:
         """Last use of every value, views keeping their roots alive."""
         materialize = set(self.escapes) | set(self.updates)
+        fixed = set(self.graph.inputs) | set(self.graph.constants)  # no run writes them
         for i, eqn in enumerate(self.graph.eqns):
             for v in eqn.outputs:
                 self.last[v] = i
             for x in eqn.in_vars:
                 self.last[x] = i
             for out, src in view_sources(eqn):
-                if out not in materialize:
-                    self.views[out] = self.views.get(src, src)
+                root = self.views.get(src, src)
+                if out not in materialize or (out in self.updates and root in fixed):
+                    self.views[out] = root
         for v in self.escapes + list(self.updates):
             self.last[v] = self.n
         for view, root in self.views.items():
