@@ -4,6 +4,8 @@ SGD steps inside the compiled function, against the same code run eagerly
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -234,6 +236,8 @@ def test_a_zeroed_grad_is_traced_as_zeros_and_checked_at_every_call(rng):
     assert compiled.trace_count == 2
     program = compiled.entries[-1].compiled.runner.program
     assert not program.outputs[1:] and len(program.updates) == 2  # no .grad in or out
+    text = compiled.explain(file=io.StringIO())
+    assert "guard: grad is all zeros, as traced" in text and "state: value" in text
     for w in (ws[0], twin[0]):  # a change the version counter does not see
         w.grad.numpy()[0, 0] = 3.0
     compiled(x, y)

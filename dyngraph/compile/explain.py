@@ -20,10 +20,15 @@ def _runner_text(label: str, runner) -> list[str]:
 
 
 def _slot_text(slot) -> str:
-    kind = type(slot).__name__.replace("Slot", "").lower()
     before = "empty" if slot.var is None else f"{slot.var.aval.dtype}{list(slot.var.aval.shape)}"
     after = "emptied" if slot.current is None else ("changed" if slot.written else "read")
-    return f"{kind} (was {before}; {after})"
+    return f"{slot.kind} (was {before}; {after})"
+
+
+def _guard_text(slot) -> str:
+    zeros = getattr(slot, "zeros", None) is not None
+    held = "all zeros" if zeros else ("empty" if slot.var is None else "set")
+    return f"  guard: {slot.kind} is {held}, as traced"
 
 
 def _state_text(entry) -> list[str]:
@@ -33,9 +38,7 @@ def _state_text(entry) -> list[str]:
              f"{len(cg.runner.program.updates)} state updates (backward, in-place "
              "updates and optimizer steps run inside it)"]
     lines += [f"  state: {_slot_text(s)}" for s in entry.slots]
-    lines += [f"  guard: {_slot_text(s).split(' (')[0]} is "
-              f"{'empty' if s.var is None else 'set'} as traced" for s in entry.guard_slots
-              if type(s).__name__ != "ValueSlot"]
+    lines += [_guard_text(s) for s in entry.guard_slots if s.kind != "value"]
     lines += [f"  guard: optimizer hyper-parameters == {value!r}"
               for _, value in entry.value_guards]
     return lines + _runner_text("step", cg.runner)

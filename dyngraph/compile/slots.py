@@ -26,6 +26,8 @@ class Slot:
     """One piece of state: where it lives, its variable (None: empty when the
     trace started) and its value at the end of the trace so far."""
 
+    kind = "state"
+
     def __init__(self, var: Var | None) -> None:
         self.var = var
         self.current = None       # Symbol, or None for an empty slot
@@ -65,6 +67,8 @@ def slot_target(target, args: list) -> Tensor:
 class ValueSlot(Slot):
     """The array of a tensor changed in place."""
 
+    kind = "value"
+
     def __init__(self, var: Var, target) -> None:
         super().__init__(var)
         self.target = target
@@ -91,16 +95,19 @@ class GradSlot(Slot):
     (zeroed by the last step) is traced as a zero constant, not a variable:
     `zeros` is then its (shape, dtype), and its guard reads the array."""
 
+    kind = "grad"
+
     def __init__(self, var: Var | None, target, zeros: tuple | None = None) -> None:
         super().__init__(var)
         self.target = target
         self.zeros = zeros
 
     def guard(self, args: list) -> tuple | None:
-        spec = shape_of(self.read(args))
+        array = self.read(args)
+        spec = shape_of(array)
         if self.zeros is None or spec != self.zeros:
             return spec
-        return spec + (zero_bits(self.read(args)),)
+        return spec + (zero_bits(array),)
 
     @property
     def traced_guard(self) -> tuple | None:
@@ -124,6 +131,8 @@ class GradSlot(Slot):
 
 class BufferSlot(Slot):
     """An optimizer's per-parameter array, `store[key]`."""
+
+    kind = "buffer"
 
     def __init__(self, var: Var | None, store: dict, key) -> None:
         super().__init__(var)

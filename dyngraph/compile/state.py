@@ -188,8 +188,7 @@ class TraceState:
             raise TraceError("dg.compile: backward() inside an AutoGraph branch or loop body"
                              f"{trace.site_text()}; call it after the branch or loop")
         with no_grad():
-            return [None if g is None else g
-                    for g in gradients(ys, [trace.leaf_symbol(x) for x in xs], grad_ys=ct)]
+            return gradients(ys, [trace.leaf_symbol(x) for x in xs], grad_ys=ct)
 
     # ---- optimizer buffers ----------------------------------------------
     def buffer(self, store: dict, key):
