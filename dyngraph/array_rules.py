@@ -4,8 +4,8 @@ Without create_graph, backward runs the shared VJP rules on plain arrays.
 For the small arrays of an RNN step the shared rules' API dispatch and
 temporaries cost more than the arithmetic, so the engine calls these
 instead: `matmul_grads` (the two products directly for 2-D arrays) and the
-rules in `ARRAY_RULES` (same arguments and results as the shared rule, the
-shared rule itself for any case they do not handle).
+rules in `ARRAY_RULES` (the shared rule's results, from positional arguments;
+the shared rule itself for any case they do not handle).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from shared_ops import REGISTRY
 from shared_ops.grad_utils import unbroadcast
 
 MATMUL = REGISTRY["matmul"]
-_TANH, _ADD = REGISTRY["tanh"], REGISTRY["add"]
+_TANH, _ADD, _MUL = REGISTRY["tanh"], REGISTRY["add"], REGISTRY["mul"]
+# Arrays up to this many elements are overhead-bound: a rule makes fresh
+# temporaries for them rather than writing in place.
+SMALL_ELEMENTS = 1024
 
 
 def matmul_grads(g, a, b, needs: tuple, transposes: dict) -> tuple:
@@ -47,21 +50,36 @@ def _transpose(b: np.ndarray, transposes: dict) -> np.ndarray:
     return copy
 
 
-def _tanh_vjp(g, out, x, *, needs):
-    """tanh's VJP, `g - g * out * out`, in one temporary (arrays of one shape, not
-    0-d: NumPy gives a scalar for those)."""
+def _tanh_vjp(g, out, inputs: tuple, needs: tuple):
+    """tanh's VJP, `g - g * out * out` (arrays of one shape, not 0-d: NumPy gives a
+    scalar for those). Small arrays take fresh temporaries, which NumPy makes faster
+    than it writes in place; large ones reuse one temporary."""
     if type(g) is np.ndarray and type(out) is np.ndarray and g.shape == out.shape and g.ndim:
+        if g.size <= SMALL_ELEMENTS:
+            return (g - g * out * out,)
         grad = g * out
         grad *= out
         return (np.subtract(g, grad, out=grad),)
-    return _TANH.vjp(g, out, x, needs=needs)
+    return _TANH.vjp(g, out, *inputs, needs=needs)
 
 
-def _add_vjp(g, out, x, y, *, needs):
+def _add_vjp(g, out, inputs: tuple, needs: tuple):
     """add's VJP: `g`, summed down to each operand's shape (`_summed_to`)."""
     if type(g) is np.ndarray:
+        x, y = inputs
         return (_summed_to(g, x) if needs[0] else None, _summed_to(g, y) if needs[1] else None)
-    return _ADD.vjp(g, out, x, y, needs=needs)
+    return _ADD.vjp(g, out, *inputs, needs=needs)
+
+
+def _mul_vjp(g, out, inputs: tuple, needs: tuple):
+    """mul's VJP, `g * y` and `g * x` summed down to each operand's shape, for
+    arrays of g's dtype, not 0-d (the shared rule for the rest)."""
+    x, y = inputs
+    if type(g) is np.ndarray and type(x) is np.ndarray and type(y) is np.ndarray and \
+            g.ndim and g.dtype is x.dtype is y.dtype:
+        return (_summed_to(g * y, x) if needs[0] else None,
+                _summed_to(g * x, y) if needs[1] else None)
+    return _MUL.vjp(g, out, x, y, needs=needs)
 
 
 def _summed_to(g: np.ndarray, x):
@@ -76,5 +94,6 @@ def _summed_to(g: np.ndarray, x):
     return unbroadcast(g, x)
 
 
-# primitive -> its rule on raw arrays (the shared rule's signature)
-ARRAY_RULES: dict = {_TANH: _tanh_vjp, _ADD: _add_vjp}
+# primitive -> its rule on raw arrays: `rule(g, out, inputs, needs)` for an op
+# without params, the shared rule's results
+ARRAY_RULES: dict = {_TANH: _tanh_vjp, _ADD: _add_vjp, _MUL: _mul_vjp}

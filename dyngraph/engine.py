@@ -122,8 +122,12 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                 if op is MATMUL:
                     in_grads = matmul_grads(g, *node.inputs, node.needs, transposes)
                 else:
-                    in_grads = ARRAY_RULES.get(op, op.vjp)(g, node.out, *node.inputs,
-                                                           needs=node.needs, **node.params)
+                    rule = ARRAY_RULES.get(op)
+                    if rule is not None and not node.params:
+                        in_grads = rule(g, node.out, node.inputs, node.needs)
+                    else:
+                        in_grads = op.vjp(g, node.out, *node.inputs, needs=node.needs,
+                                          **node.params)
                 walked.append(node)
                 for edge, g in zip(node.edges, in_grads):
                     if edge is None or g is None:
