@@ -38,7 +38,9 @@ METHOD = """\
   the order rotated every round. One sample is enough back-to-back calls to last
   about {min_ms:g} ms; figures are medians over {repeats} samples; *spread* is half the
   inter-quartile range over the median. A target whose two figures have a spread over
-  25% is marked *noisy*.
+  25% is marked *noisy*. A target whose *floor* (the part of the work no competitor can
+  skip, such as a step's matmuls alone) is itself above the target says *below the
+  floor*: no implementation calling the same library can meet it there.
 - Workloads that call a multi-threaded BLAS pause 0.15 s before each sample: OpenBLAS's
   idle threads spin for about 0.1 s after a call and would otherwise take a core from
   whichever competitor runs next. Objects alive before sampling are frozen out of the

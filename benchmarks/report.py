@@ -66,10 +66,21 @@ def noise_flag(result: WorkloadResult, target: RatioTarget) -> str:
     return " (noisy: " + "/".join(f"±{s * 100:.0f}%" for s in spreads) + ")"
 
 
+def floor_flag(result: WorkloadResult, target: RatioTarget) -> str:
+    """' (below the floor: ...)' when the target's floor alone is slower than the target."""
+    if target.floor is None:
+        return ""
+    floor = result.ratio(target.floor, target.baseline)
+    if floor is None or floor <= target.max_ratio:
+        return ""
+    return (f" (below the floor: {result.label(target.floor)} takes {fmt_ratio(floor)} "
+            f"{result.label(target.baseline)} here)")
+
+
 def target_text(result: WorkloadResult, target: RatioTarget, ratio: float | None) -> str:
     """'<= 1.00x PyTorch eager: PASS' for the target column."""
     return f"<= {target.max_ratio:.2f}x {result.label(target.baseline)}: " \
-           f"**{verdict(target, ratio)}**{noise_flag(result, target)}"
+           f"**{verdict(target, ratio)}**{noise_flag(result, target)}{floor_flag(result, target)}"
 
 
 def _baselines(results: list[WorkloadResult]) -> list[tuple[str, str]]:
@@ -131,7 +142,7 @@ def target_rows(results: list[WorkloadResult]) -> list[list[str]]:
             rows.append([res.workload.name,
                          f"{res.label(t.competitor)} / {res.label(t.baseline)}",
                          fmt_ratio(r), f"<= {t.max_ratio:.2f}x",
-                         f"**{verdict(t, r)}**{noise_flag(res, t)}"])
+                         f"**{verdict(t, r)}**{noise_flag(res, t)}{floor_flag(res, t)}"])
     return rows
 
 

@@ -57,6 +57,24 @@ def test_measure_ratios_missing_and_failing_competitors():
     assert "**PASS**" in table and "n/a" in table
 
 
+def test_a_target_below_its_floor_says_so():
+    """The floor (the work no competitor can skip) is slower than the target allows:
+    the verdict says so; a floor within the target adds nothing."""
+    from benchmarks.report import target_rows
+    from comparisons.harness.workload import Measurement, WorkloadResult
+    comps = [Competitor(k, label, lambda: _boom) for k, label in
+             (("mine", "mine"), ("numpy", "NumPy"), ("blas", "BLAS floor"))]
+    wl = Workload("toy", comps, targets=[RatioTarget("mine", "numpy", 0.5, floor="blas")])
+
+    def result(floor_s: float) -> WorkloadResult:
+        ms = {c.key: Measurement(c, times=[t] * 3, faults=[0.0] * 3)
+              for c, t in zip(comps, (0.8, 1.0, floor_s))}
+        return WorkloadResult(wl, ms)
+
+    assert "below the floor: BLAS floor takes 0.70x NumPy here" in target_rows([result(0.7)])[0][4]
+    assert "below the floor" not in target_rows([result(0.4)])[0][4]
+
+
 def test_fmt_num_keeps_three_significant_figures():
     assert [fmt_num(v) for v in (16.0, 0.0599, 1234.5, 0.0)] == ["16.0", "0.0599", "1234", "0"]
 

@@ -74,11 +74,17 @@ class Competitor:
 
 @dataclass(frozen=True)
 class RatioTarget:
-    """A goal: competitor time / baseline time must be <= max_ratio."""
+    """A goal: competitor time / baseline time must be <= max_ratio.
+
+    `floor`, when given, is a competitor doing only the part of the work no
+    implementation can skip (the matmuls of a step): the report says so when
+    the floor itself is above the target, which no competitor can then meet.
+    """
 
     competitor: str
     baseline: str
     max_ratio: float
+    floor: str | None = None
 
 
 @dataclass
