@@ -34,13 +34,16 @@ METHOD = """\
 ## Method
 
 - Each workload's competitors are built, called once (the *setup* column: build plus
-  first call, which is where a JIT compiles), warmed up, then sampled round robin with
-  the order rotated every round. One sample is enough back-to-back calls to last
-  about {min_ms:g} ms; figures are medians over {repeats} samples; *spread* is half the
-  inter-quartile range over the median. A target whose two figures have a spread over
-  25% is marked *noisy*. A target whose *floor* (the part of the work no competitor can
-  skip, such as a step's matmuls alone) is itself above the target says *below the
-  floor*: no implementation calling the same library can meet it there.
+  first call, which is where a JIT compiles), warmed up (at least {warmup} calls and
+  {warmup_s:g} s, so a step that adapts in its first calls, as the numba backend's
+  kernels do when they time their serial and parallel variants, is sampled once it has
+  settled), then sampled round robin with the order rotated every round. One sample is
+  enough back-to-back calls to last about {min_ms:g} ms; figures are medians over
+  {repeats} samples; *spread* is half the inter-quartile range over the median. A target
+  whose two figures have a spread over 25% is marked *noisy*. A target whose *floor*
+  (the part of the work no competitor can skip, such as a step's matmuls alone) is
+  itself above the target says *below the floor*: no implementation calling the same
+  library can meet it there.
 - Workloads that call a multi-threaded BLAS pause 0.15 s before each sample: OpenBLAS's
   idle threads spin for about 0.1 s after a call and would otherwise take a core from
   whichever competitor runs next. Objects alive before sampling are frozen out of the
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     coretype = (f"In this run it was set to {core}." if core else
                 "In this run it was not set.")
     method = METHOD.format(min_ms=settings.min_sample_s * 1e3, repeats=settings.repeats,
+                           warmup=settings.warmup, warmup_s=settings.warmup_s,
                            coretype=coretype)
     page = render_page(runs, settings.name, machine_line(load_at_start), method)
     if args.out == "-":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,22 @@ def test_measure_ratios_missing_and_failing_competitors():
     assert len(lines) == 4
     assert "not installed" in table and "failed: RuntimeError" in table
     assert "**PASS**" in table and "n/a" in table
+
+
+def test_warm_up_lasts_its_calls_and_its_seconds():
+    """Sampling starts only after `warmup` calls and `warmup_s` seconds of calls."""
+    from comparisons.harness.workload import Settings
+    stamps: list[float] = []
+
+    def make():
+        return lambda: stamps.append(time.perf_counter())
+
+    settings = Settings(name="check", repeats=1, warmup=2, warmup_s=0.05, min_sample_s=0.0,
+                        max_inner=1)
+    measure(Workload("toy", [Competitor("mine", "mine", make)], unit="us"), settings)
+    first_warm, sampled = stamps[1], stamps[-1]  # stamps[0]: the build's own call
+    assert len(stamps) >= 4  # build, at least two warm-up calls, one sample
+    assert sampled - first_warm >= 0.05 - 0.001  # the loop starts a hair before its call
 
 
 def test_a_target_below_its_floor_says_so():

@@ -35,11 +35,20 @@ BLAS_SETTLE_S = 0.15  # Workload.settle_s for multi-threaded BLAS: OpenBLAS spin
 
 @dataclass(frozen=True)
 class Settings:
-    """How hard to measure: samples, warm-up calls, length of one sample."""
+    """How hard to measure: samples, warm-up (at least `warmup` calls and
+    `warmup_s` seconds), length of one sample.
+
+    The warm-up lasts a while, not only a few calls: a step that adapts
+    itself in its first calls (the numba backend times its serial and
+    parallel kernels against each other; a fresh buffer's pages are mapped
+    as they are first written) is sampled once it has settled, as a
+    training loop runs it.
+    """
 
     name: str = "full"
     repeats: int = 31
     warmup: int = 3
+    warmup_s: float = 0.5
     min_sample_s: float = 0.02
     max_inner: int = 10_000
 
@@ -50,8 +59,8 @@ class Settings:
 
 
 FULL = Settings()
-QUICK = Settings(name="quick", repeats=7, warmup=2, min_sample_s=0.005)
-TINY = Settings(name="tiny", repeats=2, warmup=1, min_sample_s=0.0, max_inner=1)
+QUICK = Settings(name="quick", repeats=7, warmup=2, warmup_s=0.25, min_sample_s=0.005)
+TINY = Settings(name="tiny", repeats=2, warmup=1, warmup_s=0.0, min_sample_s=0.0, max_inner=1)
 PRESETS = {s.name: s for s in (FULL, QUICK, TINY)}
 
 
@@ -190,13 +199,19 @@ def _build(m: Measurement) -> Step | None:
 
 
 def _warm_up(m: Measurement, step: Step, settings: Settings) -> bool:
-    """Untimed calls; the fastest sets `inner` so a sample lasts about min_sample_s."""
+    """Untimed calls, at least `settings.warmup` of them and for at least
+    `settings.warmup_s`; the fastest sets `inner` so a sample lasts about
+    min_sample_s."""
     once = math.inf
+    calls = 0
+    began = time.perf_counter()
     try:
-        for _ in range(max(settings.warmup, 1)):
+        while calls < max(settings.warmup, 1) or \
+                time.perf_counter() - began < settings.warmup_s:
             start = time.perf_counter()
             step()
             once = min(once, time.perf_counter() - start)
+            calls += 1
     except Exception as exc:
         m.error = _error_text(exc)
         return False
