@@ -57,6 +57,27 @@ def test_tanh_array_rule_matches_the_shared_rule(shape, dtype):
     _same(ARRAY_RULES[prim](g, out, (x,), (True,)), prim.vjp(g, out, x, needs=(True,)))
 
 
+@pytest.mark.parametrize("shape", [(12,), (SMALL_ELEMENTS + 1,), (256, 40), (40, 64)])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_array_rule_matches_the_shared_rule_bit_for_bit(shape, dtype):
+    """NaN, inf and signed zeros in g and in the output (strided g included)."""
+    rng = np.random.default_rng(1)
+    x = np.asarray(rng.standard_normal(shape), dtype=dtype)
+    g = np.asarray(rng.standard_normal((2,) + shape), dtype=dtype)[1]  # a strided view
+    flat_x, flat_g = x.reshape(-1), g.reshape(-1)
+    flat_x[:6] = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1.0]
+    flat_g[:6] = [1.0, 2.0, 3.0, np.nan, np.inf, -0.0]
+    flat_g[6:9] = [np.nan, -np.inf, -0.0]  # where x is random
+    prim = REGISTRY["relu"]
+    out = np.asarray(prim.impl(x))
+    fast, = ARRAY_RULES[prim](g, out, (x,), (True,))
+    shared, = prim.vjp(g, out, x, needs=(True,))
+    assert fast.shape == shared.shape and fast.dtype == shared.dtype
+    width = {2: np.uint16, 4: np.uint32, 8: np.uint64}[fast.dtype.itemsize]
+    np.testing.assert_array_equal(np.ascontiguousarray(fast).view(width),
+                                  np.ascontiguousarray(shared).view(width))
+
+
 def test_backward_through_the_array_rules_matches_finite_differences():
     """x*a + b, tanh, in turn, on a small and a large tensor (both tanh paths)."""
     for size in (3, SMALL_ELEMENTS + 5):
