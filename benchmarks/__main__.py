@@ -46,9 +46,11 @@ METHOD = """\
   library can meet it there.
 - Workloads that call a multi-threaded BLAS pause 0.15 s before each sample: OpenBLAS's
   idle threads spin for about 0.1 s after a call and would otherwise take a core from
-  whichever competitor runs next. Objects alive before sampling are frozen out of the
-  garbage collector (`gc.freeze`), so one library's heap does not slow another's
-  collections; garbage is collected between samples, outside the timed region.
+  whichever competitor runs next. One untimed call follows the pause: it wakes the
+  competitor's own threads and refills its caches, as back-to-back steps find them.
+  Objects alive before sampling are frozen out of the garbage collector (`gc.freeze`),
+  so one library's heap does not slow another's collections; garbage is collected
+  between samples, outside the timed region.
 - *minor faults/call* is the process's `getrusage(RUSAGE_SELF).ru_minflt` delta per
   call (median over samples): allocation churn that the kernel has to back with fresh
   pages.

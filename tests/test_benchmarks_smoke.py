@@ -74,6 +74,25 @@ def test_warm_up_lasts_its_calls_and_its_seconds():
     assert sampled - first_warm >= 0.05 - 0.001  # the loop starts a hair before its call
 
 
+def test_a_settling_pause_is_followed_by_one_untimed_call():
+    """After the pause before a sample, one call brings the step back to steady
+    state before the clock starts: each sample makes inner + 1 calls."""
+    from comparisons.harness.workload import Settings
+    calls: list[int] = []
+    settings = Settings(name="check", repeats=3, warmup=1, warmup_s=0.0, min_sample_s=0.0,
+                        max_inner=1)
+    for settle in (0.0, 0.01):
+        count = [0]
+
+        def make(count=count):
+            return lambda: count.__setitem__(0, count[0] + 1)
+
+        measure(Workload("toy", [Competitor("mine", "mine", make)], settle_s=settle), settings)
+        calls.append(count[0])
+    # build + one warm-up call, then three samples of one call (two with the re-warm call)
+    assert calls == [1 + 1 + 3, 1 + 1 + 3 * 2]
+
+
 def test_a_target_below_its_floor_says_so():
     """The floor (the work no competitor can skip) is slower than the target allows:
     the verdict says so; a floor within the target adds nothing."""

@@ -106,7 +106,8 @@ class Workload:
     `settle_s` is a pause before each sample, for workloads that call
     multi-threaded libraries: OpenBLAS's idle threads spin for about 0.1 s
     after a call (libgomp's for a few ms), which would steal a core from
-    whichever competitor runs next.
+    whichever competitor runs next. One untimed call follows the pause (see
+    `_sample`).
     """
 
     name: str
@@ -221,14 +222,20 @@ def _warm_up(m: Measurement, step: Step, settings: Settings) -> bool:
 
 
 def _sample(m: Measurement, step: Step, settle_s: float = 0.0) -> bool:
-    """One timed sample of `inner` calls; record time and faults per call."""
+    """One timed sample of `inner` calls; record time and faults per call.
+
+    With `settle_s`, the pause (other libraries' spinning threads go idle) is
+    followed by one untimed call: the pause also lets this step's own thread
+    pool sleep and its caches go cold, which back-to-back steps never see.
+    """
     gc.collect()
-    if settle_s > 0:
-        time.sleep(settle_s)
     inner = m.inner
-    faults0 = minor_faults()
-    start = time.perf_counter()
     try:
+        if settle_s > 0:
+            time.sleep(settle_s)
+            step()
+        faults0 = minor_faults()
+        start = time.perf_counter()
         for _ in range(inner):
             step()
     except Exception as exc:
