@@ -16,7 +16,7 @@ from shared_ops import REGISTRY
 from shared_ops.grad_utils import unbroadcast
 
 MATMUL = REGISTRY["matmul"]
-_TANH, _ADD, _MUL, _RELU = (REGISTRY[name] for name in ("tanh", "add", "mul", "relu"))
+_TANH, _ADD, _RELU = REGISTRY["tanh"], REGISTRY["add"], REGISTRY["relu"]
 _SAME_WIDTH_INT = {2: np.int16, 4: np.int32, 8: np.int64}  # float itemsize -> int type
 # Arrays up to this many elements are overhead-bound: a rule makes fresh
 # temporaries for them rather than writing in place.
@@ -72,17 +72,6 @@ def _add_vjp(g, out, inputs: tuple, needs: tuple):
     return _ADD.vjp(g, out, *inputs, needs=needs)
 
 
-def _mul_vjp(g, out, inputs: tuple, needs: tuple):
-    """mul's VJP, `g * y` and `g * x` summed down to each operand's shape, for
-    arrays of g's dtype, not 0-d (the shared rule for the rest)."""
-    x, y = inputs
-    if type(g) is np.ndarray and type(x) is np.ndarray and type(y) is np.ndarray and \
-            g.ndim and g.dtype is x.dtype is y.dtype:
-        return (_summed_to(g * y, x) if needs[0] else None,
-                _summed_to(g * x, y) if needs[1] else None)
-    return _MUL.vjp(g, out, x, y, needs=needs)
-
-
 def _relu_vjp(g, out, inputs: tuple, needs: tuple):
     """relu's VJP, `g` where out > 0 and +0 elsewhere (NaN and inf in `g` included),
     for a large float `g` of out's shape and dtype: g's bits ANDed with an all-ones
@@ -109,6 +98,6 @@ def _summed_to(g: np.ndarray, x):
     return unbroadcast(g, x)
 
 
-# primitive -> its rule on raw arrays: `rule(g, out, inputs, needs)` for an op
-# without params, the shared rule's results
-ARRAY_RULES: dict = {_TANH: _tanh_vjp, _ADD: _add_vjp, _MUL: _mul_vjp, _RELU: _relu_vjp}
+# primitive (one without params) -> its rule on raw arrays, `rule(g, out, inputs,
+# needs)`, giving the shared rule's results
+ARRAY_RULES: dict = {_TANH: _tanh_vjp, _ADD: _add_vjp, _RELU: _relu_vjp}

@@ -123,7 +123,7 @@ def run_backward(roots, seeds, retain_graph: bool, create_graph: bool, capture=N
                     in_grads = matmul_grads(g, *node.inputs, node.needs, transposes)
                 else:
                     rule = ARRAY_RULES.get(op)
-                    if rule is not None and not node.params:
+                    if rule is not None:
                         in_grads = rule(g, node.out, node.inputs, node.needs)
                     else:
                         in_grads = op.vjp(g, node.out, *node.inputs, needs=node.needs,
