@@ -42,6 +42,12 @@ TRACE_HOOK: list = [None]
 TRACE_STATE: list = [None]
 
 
+def active_trace_state():
+    """The state recorder of a `dg.compile` trace running in this thread, else None."""
+    state = TRACE_STATE[0]
+    return state if state is not None and state.active() else None
+
+
 def _user_at() -> str:
     """' (at file.py:12)': the user's line, for an operand refused before the op runs."""
     site = format_site(user_site(2))

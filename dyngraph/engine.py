@@ -16,7 +16,7 @@ import numpy as np
 from shared_ops import GradientError, Primitive, ShapeError
 
 from .array_rules import ARRAY_RULES, MATMUL, matmul_grads
-from .dispatch import TRACE_STATE, TensorBase, wrap
+from .dispatch import TensorBase, active_trace_state, wrap
 from .grad_mode import set_grad_enabled
 from .hooks import ANOMALY, NODE_HOOKS, apply_leaf_hooks, apply_node_hooks, check_gradients
 from .node import INPLACE_COUNT, RETAINED, Node, bump_version, edge_key
@@ -261,17 +261,11 @@ def _accumulate(leaf: TensorBase, g, create_graph: bool) -> None:
         bump_version(leaf.grad)
 
 
-def _tracing():
-    """The state recorder of a `dg.compile` trace running in this thread, else None."""
-    state = TRACE_STATE[0]
-    return state if state is not None and state.active() else None
-
-
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
              inputs=None) -> None:
     """Accumulate gradients of `tensors` into the leaves' `.grad` (torch semantics)."""
     tensors = [tensors] if isinstance(tensors, TensorBase) else list(tensors)
-    trace = _tracing()
+    trace = active_trace_state()
     if trace is not None:
         if create_graph:
             raise GradientError("backward(create_graph=True) inside a compiled function: "
@@ -303,7 +297,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     inputs = [inputs] if single else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, TensorBase):
         grad_outputs = [grad_outputs] * len(outputs)
-    trace = _tracing()
+    trace = active_trace_state()
     if trace is not None:
         if create_graph:
             raise GradientError("dg.grad(create_graph=True) inside a compiled function: "

@@ -18,7 +18,7 @@ from shared_ops import REGISTRY as P
 from shared_ops import DTypeError, GradientError, ShapeError, normalize_index
 from shared_ops.dtypes import CHECKED_TYPES, check_operand
 
-from .dispatch import TRACE_STATE, TensorBase, apply_primitive, as_tensor, wrap
+from .dispatch import TensorBase, active_trace_state, apply_primitive, as_tensor, wrap
 from .grad_mode import GRAD_MODE
 from .node import bump_version
 from .tensor_shape import index_arrays
@@ -30,17 +30,12 @@ _ADD, _SUB, _MUL, _DIV = P["add"], P["sub"], P["mul"], P["div"]
 _GETITEM_GRAD = P["getitem_grad"]
 
 
-def _traced() -> bool:
-    """True while `dg.compile` traces in this thread: the update is recorded."""
-    state = TRACE_STATE[0]
-    return state is not None and state.active()
-
-
 def _inplace(self, prim, other):
     """self <- prim(self, other), bumping the version counter."""
-    if TRACE_STATE[0] is not None and _traced():
-        return TRACE_STATE[0].inplace(self, f"{prim.name}_",
-                                      lambda old: apply_primitive(prim, (old, other), {}))
+    trace = active_trace_state()
+    if trace is not None:  # inside dg.compile: the update is recorded in the graph
+        return trace.inplace(self, f"{prim.name}_",
+                             lambda old: apply_primitive(prim, (old, other), {}))
     other_grad = isinstance(other, TensorBase) and other._requires_grad
     if GRAD_MODE.enabled and (self._requires_grad or other_grad):
         if self.grad_fn is None and self._requires_grad:
@@ -123,12 +118,12 @@ class TensorInplaceMixin:
 
     def fill_(self, value) -> Self:
         """In place: set every element to `value`; returns self."""
-        if TRACE_STATE[0] is not None and _traced():
-            keep_none = TRACE_STATE[0].constant(np.zeros((), dtype=bool))
+        trace = active_trace_state()
+        if trace is not None:
+            keep_none = trace.constant(np.zeros((), dtype=bool))
             filled = A.cast(value, self.dtype) if isinstance(value, TensorBase) else \
-                TRACE_STATE[0].constant(np.asarray(value, dtype=self.dtype))
-            return TRACE_STATE[0].inplace(self, "fill_",
-                                          lambda old: A.where(keep_none, old, filled))
+                trace.constant(np.asarray(value, dtype=self.dtype))
+            return trace.inplace(self, "fill_", lambda old: A.where(keep_none, old, filled))
         if GRAD_MODE.enabled and self._requires_grad:
             if self.grad_fn is None:
                 raise GradientError("in-place 'fill_' on a leaf tensor that requires grad: "
@@ -148,9 +143,10 @@ class TensorInplaceMixin:
         if not isinstance(src, TensorBase):
             check_operand("copy_", src if type(src) in CHECKED_TYPES else np.asarray(src))
         src_grad = isinstance(src, TensorBase) and src._requires_grad
-        if TRACE_STATE[0] is not None and _traced():
+        trace = active_trace_state()
+        if trace is not None:
             shape = self.shape
-            return TRACE_STATE[0].inplace(
+            return trace.inplace(
                 self, "copy_", lambda old: A.broadcast_to(A.cast(as_tensor(src), self.dtype),
                                                           shape))
         if GRAD_MODE.enabled and (self._requires_grad or src_grad):
@@ -166,8 +162,9 @@ class TensorInplaceMixin:
     def __setitem__(self, index, value) -> None:
         index = normalize_index(index_arrays(index))
         value_grad = isinstance(value, TensorBase) and value._requires_grad
-        if TRACE_STATE[0] is not None and _traced():
-            TRACE_STATE[0].inplace(self, "__setitem__", _placed(self, index, value))
+        trace = active_trace_state()
+        if trace is not None:
+            trace.inplace(self, "__setitem__", _placed(self, index, value))
             return
         if GRAD_MODE.enabled and (self._requires_grad or value_grad):
             if self.grad_fn is None and self._requires_grad:

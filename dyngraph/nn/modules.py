@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..creation import generator
-from ..dispatch import DEFAULT_DTYPE, TRACE_STATE, as_array
+from ..dispatch import DEFAULT_DTYPE, active_trace_state, as_array
 from ..node import bump_version
 from ..tensor import Tensor
 from . import functional as F
@@ -64,9 +64,9 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's `.grad` (set it to None, or fill it with zeros)."""
-        trace = TRACE_STATE[0]
+        trace = active_trace_state()
         for p in self.parameters():
-            if trace is not None and trace.active():
+            if trace is not None:
                 trace.follow_grad(p)
             if set_to_none:
                 p.grad = None

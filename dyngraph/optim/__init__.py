@@ -16,7 +16,7 @@ import numpy as np
 
 from shared_ops import DTypeError, ShapeError
 
-from ..dispatch import TRACE_STATE
+from ..dispatch import active_trace_state
 from ..grad_mode import no_grad
 from ..node import bump_version
 from ..tensor import Tensor
@@ -41,7 +41,7 @@ def _all_or_nothing(step):
     def checked_step(self, *args, **kwargs):
         for group in self.param_groups:
             self.check_group(group)
-        trace = _tracing()
+        trace = active_trace_state()
         if trace is not None:  # inside dg.compile: the update is recorded in the graph
             for group in self.param_groups:
                 for p in group["params"]:
@@ -63,12 +63,6 @@ def _all_or_nothing(step):
             raise
     checked_step.all_or_nothing = True
     return checked_step
-
-
-def _tracing():
-    """The state recorder of a `dg.compile` trace running in this thread, else None."""
-    state = TRACE_STATE[0]
-    return state if state is not None and state.active() else None
 
 
 class Optimizer:
@@ -96,7 +90,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's `.grad` (set it to None, or fill it with zeros)."""
-        trace = _tracing()
+        trace = active_trace_state()
         for group in self.param_groups:
             for p in group["params"]:
                 if trace is not None:
@@ -168,19 +162,12 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         for group in self.param_groups:
-            lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
             for p, data, g in self._grads(group):
-                if group["weight_decay"]:
-                    g = g + group["weight_decay"] * data
-                if mom:
-                    buf = self.state.get(id(p))
-                    if buf is None:
-                        buf = self.state[id(p)] = np.array(g, copy=True)
-                    else:
-                        buf *= mom
-                        buf += (1 - damp) * g
-                    g = g + mom * buf if group["nesterov"] else buf
-                data -= lr * g
+                old = self.state.get(id(p))
+                g, buf = sgd_direction(g, data, old, group)
+                if buf is not None:  # the first buffer may be the gradient itself: a copy
+                    self.state[id(p)] = np.array(buf, copy=True) if old is None else buf
+                data -= group["lr"] * g
                 bump_version(p)
 
     def traced_step(self, trace, closure=None) -> None:
@@ -190,19 +177,28 @@ class SGD(Optimizer):
         for group in self.param_groups:
             trace.guard_value(lambda group=group: tuple(group[n] for n in names),
                               tuple(group[n] for n in names))
-            lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
             for p in group["params"]:
-                g = p.grad
-                if g is None:
+                if p.grad is None:
                     continue
-                if group["weight_decay"]:
-                    g = g + group["weight_decay"] * p
-                if mom:
-                    buf = trace.buffer(self.state, id(p))
-                    buf = g if buf is None else buf * mom + (1 - damp) * g
+                old = trace.buffer(self.state, id(p)) if group["momentum"] else None
+                g, buf = sgd_direction(p.grad, p, old, group)
+                if buf is not None:
                     trace.set_buffer(self.state, id(p), buf)
-                    g = g + mom * buf if group["nesterov"] else buf
-                p.sub_(lr * g)
+                p.sub_(group["lr"] * g)
+
+
+def sgd_direction(g, value, buf, group: dict) -> tuple:
+    """One SGD step's direction (`p -= lr * direction`) and momentum buffer (None
+    without momentum), from the gradient, the parameter's value and the last buffer
+    (None at first), as torch.optim.SGD. Plain arithmetic: `step` runs it on arrays,
+    `traced_step` on the tensors of a `dg.compile` trace."""
+    if group["weight_decay"]:
+        g = g + group["weight_decay"] * value
+    momentum = group["momentum"]
+    if not momentum:
+        return g, None
+    buf = g if buf is None else buf * momentum + (1 - group["dampening"]) * g
+    return (g + momentum * buf if group["nesterov"] else buf), buf
 
 
 class Adam(Optimizer):
